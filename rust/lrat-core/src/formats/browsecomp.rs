@@ -1,0 +1,73 @@
+//! BrowseComp-Plus / LRAT run files: `{query_id, query, answer?, status, metadata, result: [steps]}`
+//! with steps `{type: reasoning | tool_call | output_text, tool_name, arguments, output}`.
+
+use super::common::{content_text, tool_call_steps};
+use super::Ctx;
+use crate::json::Json;
+use crate::model::{Format, Outcome, Step, Trajectory};
+
+const KNOWN_FIELDS: &[&str] = &["query_id", "id", "trajectory_id", "query", "question", "answer", "status", "result"];
+
+pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
+    if !matches!(v, Json::Object(_)) {
+        return Err(format!("a BrowseComp record must be an object, found {}", v.type_name()));
+    }
+    let result = v.get("result").ok_or("missing field `result` (the list of steps)")?;
+    let items = result
+        .as_array()
+        .ok_or_else(|| format!("field `result` is {}, expected a list of steps", result.type_name()))?;
+
+    let mut t = ctx.trajectory(Format::BrowseComp);
+    if let Some(id) = v.get_any(&["trajectory_id", "id"]).and_then(Json::as_key) {
+        t.id = id;
+    }
+    t.query_id = v.get("query_id").and_then(Json::as_key);
+    t.question = v.get_any(&["query", "question"]).and_then(content_text);
+    t.gold_answer = v.get("answer").and_then(content_text);
+    t.outcome = match v.get("status") {
+        Some(Json::Str(s)) => Outcome::from_status(s),
+        Some(Json::Null) | None => Outcome::Unknown,
+        Some(other) => return Err(format!("field `status` is {}, expected a string", other.type_name())),
+    };
+
+    for (i, item) in items.iter().enumerate() {
+        let kind = match item.get("type") {
+            Some(Json::Str(s)) => s.as_ref(),
+            Some(other) => return Err(format!("result[{i}].type is {}, expected a string", other.type_name())),
+            None => return Err(format!("result[{i}] has no `type`")),
+        };
+        match kind {
+            "reasoning" | "thinking" | "reason" => {
+                let text = item.get_any(&["output", "text", "content", "summary"]).and_then(content_text).unwrap_or_default();
+                t.steps.push(Step::reason(text));
+            }
+            "tool_call" | "function_call" | "tool" => {
+                let name = match item.get_any(&["tool_name", "name"]) {
+                    Some(Json::Str(s)) => s.as_ref(),
+                    Some(other) => return Err(format!("result[{i}].tool_name is {}, expected a string", other.type_name())),
+                    None => return Err(format!("result[{i}] is a tool call without `tool_name`")),
+                };
+                let arguments = item.field("arguments");
+                tool_call_steps(ctx.tools, name, arguments, item.get("output"), &mut t.steps, &mut ctx.unknown_tools);
+            }
+            "output_text" | "answer" | "final_answer" | "message" => {
+                let text = item.get_any(&["output", "text", "content"]).and_then(content_text).unwrap_or_default();
+                t.final_answer = Some(text.clone());
+                t.steps.push(Step::answer(text));
+            }
+            other => return Err(format!("result[{i}] has unknown type {other:?}")),
+        }
+    }
+
+    let extra: Vec<_> = v
+        .as_object()
+        .unwrap_or_default()
+        .iter()
+        .filter(|(k, _)| !KNOWN_FIELDS.contains(&k.as_ref()))
+        .cloned()
+        .collect();
+    if !extra.is_empty() {
+        t.metadata = Some(Json::Object(extra).to_json_string());
+    }
+    Ok(t)
+}

@@ -1,0 +1,428 @@
+//! Extraction shared by the formats: search queries and result lists, browse targets and outputs,
+//! reasoning text.
+
+use std::borrow::Cow;
+
+use crate::json::Json;
+use crate::model::{BrowseRecord, SearchHit, Step};
+use crate::tools::{ToolKind, ToolNames};
+
+/// Reads a tool call's `arguments`, which logs store as an object or as a JSON string.
+/// Returns the parsed object, or the text itself when it is not JSON.
+pub enum Arguments<'a> {
+    Json(Json<'a>),
+    Text(&'a str),
+}
+
+pub fn read_arguments<'a>(raw: &'a Json<'a>) -> Arguments<'a> {
+    match raw {
+        Json::Str(s) => {
+            let t = s.trim();
+            if t.starts_with('{') || t.starts_with('[') {
+                if let Ok(v) = Json::parse(t) {
+                    return Arguments::Json(v);
+                }
+            }
+            Arguments::Text(t)
+        }
+        other => Arguments::Json(other.clone()),
+    }
+}
+
+impl Arguments<'_> {
+    pub fn as_text(&self) -> String {
+        match self {
+            Arguments::Json(v) => match v {
+                Json::Str(s) => s.to_string(),
+                Json::Null => String::new(),
+                v => v.to_json_string(),
+            },
+            Arguments::Text(t) => t.to_string(),
+        }
+    }
+}
+
+const QUERY_KEYS: &[&str] = &["query", "queries", "q", "search_query", "keywords", "keyword", "input", "text", "question"];
+const DOC_KEYS: &[&str] = &["docid", "doc_id", "document_id", "id", "url", "urls", "link", "uri", "page", "title"];
+
+/// The query a search ran: the first when the call carries a list.
+pub fn search_query(args: &Arguments) -> Option<String> {
+    match args {
+        Arguments::Text(t) => (!t.is_empty()).then(|| t.to_string()),
+        Arguments::Json(v) => {
+            let q = match v {
+                Json::Object(_) => v.get_any(QUERY_KEYS)?,
+                other => other,
+            };
+            first_text(q)
+        }
+    }
+}
+
+/// The documents a browse call names (a call may name several, as Tongyi's `visit(url=[…])` does).
+pub fn browse_targets(args: &Arguments) -> Vec<String> {
+    match args {
+        Arguments::Text(t) => {
+            let t = t.trim().trim_matches('"');
+            if t.is_empty() { Vec::new() } else { vec![t.to_string()] }
+        }
+        Arguments::Json(v) => {
+            let target = match v {
+                Json::Object(_) => match v.get_any(DOC_KEYS) {
+                    Some(t) => t,
+                    None => return Vec::new(),
+                },
+                other => other,
+            };
+            match target {
+                Json::Array(items) => items.iter().filter_map(Json::as_key).collect(),
+                other => other.as_key().into_iter().collect(),
+            }
+        }
+    }
+}
+
+/// A string, or the first string of a list.
+pub fn first_text(v: &Json) -> Option<String> {
+    match v {
+        Json::Array(items) => items.iter().find_map(first_text),
+        other => other.as_key(),
+    }
+}
+
+/// Reasoning or message content: a string, or a list of strings / `{type, text}` parts, joined.
+pub fn content_text(v: &Json) -> Option<String> {
+    match v {
+        Json::Str(s) => Some(s.to_string()),
+        Json::Array(parts) => {
+            let texts: Vec<Cow<str>> = parts
+                .iter()
+                .filter_map(|p| match p {
+                    Json::Str(s) => Some(Cow::Borrowed(s.as_ref())),
+                    Json::Object(_) => p
+                        .get_any(&["text", "content", "summary", "output"])
+                        .and_then(content_text)
+                        .map(Cow::Owned),
+                    _ => None,
+                })
+                .collect();
+            (!texts.is_empty()).then(|| texts.join("\n"))
+        }
+        Json::Object(_) => v.get_any(&["text", "content", "summary"]).and_then(content_text),
+        Json::Null => None,
+        other => other.as_key(),
+    }
+}
+
+/// Parses a search tool's output into hits: a JSON list of results (or an object holding one), or
+/// text with `DocID:` markers, markdown links, or `Doc N(Title: …)` passages.
+pub fn parse_search_output(output: &Json) -> Vec<SearchHit> {
+    match output {
+        Json::Array(items) if items.iter().any(|i| matches!(i, Json::Object(_))) => hits_from_list(items),
+        Json::Object(_) => {
+            for key in ["results", "organic", "hits", "documents", "docs", "items", "data"] {
+                if let Some(Json::Array(items)) = output.get(key) {
+                    return hits_from_list(items);
+                }
+            }
+            output.get_any(&["text", "content", "output"]).map(parse_search_output).unwrap_or_default()
+        }
+        Json::Str(s) => parse_search_text(s),
+        Json::Array(_) => content_text(output).map(|t| parse_search_text(&t)).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+fn hits_from_list(items: &[Json]) -> Vec<SearchHit> {
+    items
+        .iter()
+        .filter_map(|item| {
+            let title = item.get_any(&["title", "name"]).and_then(Json::as_key);
+            let key = item
+                .get_any(&["docid", "doc_id", "document_id", "id", "url", "link", "uri"])
+                .and_then(Json::as_key)
+                .or_else(|| title.clone())?;
+            Some(SearchHit {
+                doc_key: key,
+                title,
+                snippet: item.get_any(&["snippet", "text", "content", "body", "description"]).and_then(content_text),
+                score: item.get("score").and_then(Json::as_f64),
+            })
+        })
+        .collect()
+}
+
+/// Search output as text. A JSON document in the text is read as such first.
+pub fn parse_search_text(text: &str) -> Vec<SearchHit> {
+    let t = text.trim_start();
+    if t.starts_with('[') || t.starts_with('{') {
+        if let Ok(v) = Json::parse(t.trim_end()) {
+            return parse_search_output(&v);
+        }
+    }
+    if text.contains("DocID:") || text.contains("docid:") {
+        return parse_docid_blocks(text);
+    }
+    if text.contains("Doc 1(Title:") || text.contains("Doc 1 (Title:") {
+        return parse_titled_passages(text);
+    }
+    parse_markdown_links(text)
+}
+
+/// `DocID:<id>\n[<title>]\n<snippet>` blocks (BrowseComp-Plus / LRAT searcher output).
+fn parse_docid_blocks(text: &str) -> Vec<SearchHit> {
+    let mut hits = Vec::new();
+    let marker = if text.contains("DocID:") { "DocID:" } else { "docid:" };
+    let mut parts = text.split(marker);
+    parts.next();
+    for part in parts {
+        let (first, rest) = part.split_once('\n').unwrap_or((part, ""));
+        let key = first.trim().trim_end_matches(',').to_string();
+        if key.is_empty() {
+            continue;
+        }
+        let rest = rest.trim_start();
+        let (title, body) = match rest.strip_prefix('[') {
+            Some(r) => match r.split_once(']') {
+                Some((title, body)) if !title.contains('\n') => (Some(title.trim().to_string()), body),
+                _ => (None, rest),
+            },
+            None => (None, rest),
+        };
+        let snippet = body.trim();
+        hits.push(SearchHit {
+            doc_key: key,
+            title,
+            snippet: (!snippet.is_empty()).then(|| snippet.to_string()),
+            score: None,
+        });
+    }
+    hits
+}
+
+/// Search-R1 style `Doc 1(Title: T) passage Doc 2(Title: U) passage`; the title is the key.
+pub fn parse_titled_passages(text: &str) -> Vec<SearchHit> {
+    let mut hits = Vec::new();
+    let mut rest = text;
+    let mut n = 1;
+    loop {
+        let open = [format!("Doc {n}(Title:"), format!("Doc {n} (Title:")];
+        let Some((start, marker_len)) =
+            open.iter().filter_map(|m| rest.find(m.as_str()).map(|i| (i, m.len()))).min()
+        else {
+            break;
+        };
+        let after = &rest[start + marker_len..];
+        let Some(close) = title_end(after) else { break };
+        let title = after[..close].trim().trim_matches('"').to_string();
+        let body_and_more = &after[close + 1..];
+        let next = [format!("Doc {}(Title:", n + 1), format!("Doc {} (Title:", n + 1)];
+        let end = next.iter().filter_map(|m| body_and_more.find(m.as_str())).min().unwrap_or(body_and_more.len());
+        let snippet = body_and_more[..end].trim();
+        if !title.is_empty() {
+            hits.push(SearchHit {
+                doc_key: title.clone(),
+                title: Some(title),
+                snippet: (!snippet.is_empty()).then(|| snippet.to_string()),
+                score: None,
+            });
+        }
+        rest = &body_and_more[end..];
+        n += 1;
+    }
+    hits
+}
+
+/// The `)` that closes `(Title: …`, allowing balanced parentheses inside the title.
+fn title_end(s: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 0 => return Some(i),
+            ')' => depth -= 1,
+            '\n' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Markdown result lists: `1. [Title](https://url)` followed by its snippet lines.
+fn parse_markdown_links(text: &str) -> Vec<SearchHit> {
+    let mut hits: Vec<SearchHit> = Vec::new();
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some((title, url)) = markdown_link(l) {
+            hits.push(SearchHit { doc_key: url.to_string(), title: Some(title.to_string()), snippet: None, score: None });
+        } else if let Some(last) = hits.last_mut() {
+            if !l.is_empty() && !l.starts_with("##") {
+                let s = last.snippet.get_or_insert_with(String::new);
+                if !s.is_empty() {
+                    s.push('\n');
+                }
+                s.push_str(l);
+            }
+        }
+    }
+    hits
+}
+
+fn markdown_link(line: &str) -> Option<(&str, &str)> {
+    let start = line.find('[')?;
+    let prefix = line[..start].trim();
+    if !(prefix.is_empty() || prefix.trim_end_matches('.').chars().all(|c| c.is_ascii_digit()) || prefix == "-" || prefix == "*") {
+        return None;
+    }
+    let rest = &line[start + 1..];
+    let close = rest.find("](")?;
+    let title = &rest[..close];
+    let url_part = &rest[close + 2..];
+    let end = url_part.find(')')?;
+    let url = url_part[..end].trim();
+    (url.contains("://") || url.starts_with("www.")).then_some((title.trim(), url))
+}
+
+const ERROR_PREFIXES: &[&str] = &[
+    "error", "[error", "failed", "[failed", "exception", "traceback", "could not", "cannot ", "unable to",
+    "no document", "document not found", "not found", "404", "[visit] failed", "the page could not",
+];
+
+/// Reads a browse tool's output: the text, the document id it announces (`Document <id>:`), and
+/// whether it is an error.
+pub fn read_browse_output(output: &Json) -> (Option<String>, bool, Option<String>) {
+    let text = match output {
+        Json::Object(_) => {
+            if output.get_any(&["error"]).is_some() {
+                return (output.get_any(&["docid", "doc_id", "id", "url"]).and_then(Json::as_key), false, content_text(output.field("error")));
+            }
+            let key = output.get_any(&["docid", "doc_id", "id", "url"]).and_then(Json::as_key);
+            let body = output.get_any(&["text", "content", "contents", "body", "markdown"]).and_then(content_text);
+            return (key, body.as_deref().is_some_and(|b| !b.trim().is_empty()), body);
+        }
+        Json::Null => return (None, false, None),
+        other => match content_text(other) {
+            Some(t) => t,
+            None => return (None, false, None),
+        },
+    };
+    let (announced, ok) = browse_text_status(&text);
+    (announced, ok, Some(text))
+}
+
+/// `Document <id>:` header and error detection on a browse output's text.
+pub fn browse_text_status(text: &str) -> (Option<String>, bool) {
+    let t = text.trim_start();
+    let announced = t.strip_prefix("Document ").and_then(|r| {
+        let (id, _) = r.split_once(':')?;
+        let id = id.trim();
+        (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| id.to_string())
+    });
+    let head: String = t.chars().take(40).collect::<String>().to_ascii_lowercase();
+    let failed = t.is_empty() || ERROR_PREFIXES.iter().any(|p| head.starts_with(p));
+    (announced, !failed)
+}
+
+/// Builds the steps of one tool call with its output; `None` output means it was never answered.
+pub fn tool_call_steps(
+    tools: &ToolNames,
+    name: &str,
+    arguments: &Json,
+    output: Option<&Json>,
+    steps: &mut Vec<Step>,
+    unknown_tools: &mut Vec<String>,
+) {
+    let args = read_arguments(arguments);
+    let tool = Some(name.to_string());
+    match tools.classify(name) {
+        ToolKind::Search => {
+            let query = search_query(&args).unwrap_or_default();
+            let hits = output.map(parse_search_output).unwrap_or_default();
+            steps.push(Step::search(tool, query, hits));
+        }
+        ToolKind::Browse => {
+            let targets = browse_targets(&args);
+            let (announced, ok, content) = match output {
+                Some(o) => read_browse_output(o),
+                None => (None, false, None),
+            };
+            if targets.len() > 1 {
+                for target in targets {
+                    let record = BrowseRecord { doc_key: Some(target.clone()), ok, content: content.clone() };
+                    steps.push(Step::browse(tool.clone(), target, record));
+                }
+            } else {
+                let doc_key = targets.into_iter().next().or(announced);
+                let text = doc_key.clone().unwrap_or_else(|| args.as_text());
+                steps.push(Step::browse(tool, text, BrowseRecord { doc_key, ok, content }));
+            }
+        }
+        ToolKind::Other => {
+            unknown_tools.push(name.to_string());
+            steps.push(Step::tool(tool, args.as_text()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docid_blocks() {
+        let text = "A search for 'x' found 2 results:\n\n## Web Results\nDocID:12\n[Title A]\nTitle A\nsnippet a\n\nDocID:34\n[B]\nsnippet b\n";
+        let hits = parse_search_text(text);
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].doc_key, "12");
+        assert_eq!(hits[0].title.as_deref(), Some("Title A"));
+        assert_eq!(hits[0].snippet.as_deref(), Some("Title A\nsnippet a"));
+        assert_eq!(hits[1].doc_key, "34");
+    }
+
+    #[test]
+    fn json_list_output() {
+        let v = Json::parse(r#"[{"docid": 7, "score": 1.5, "snippet": "s"}, {"url": "https://a.b", "title": "T"}]"#).unwrap();
+        let hits = parse_search_output(&v);
+        assert_eq!(hits[0].doc_key, "7");
+        assert_eq!(hits[0].score, Some(1.5));
+        assert_eq!(hits[1].doc_key, "https://a.b");
+        let as_text = Json::Str(r#"[{"docid": "9", "snippet": "s"}]"#.into());
+        assert_eq!(parse_search_output(&as_text)[0].doc_key, "9");
+    }
+
+    #[test]
+    fn titled_passages() {
+        let hits = parse_titled_passages("Doc 1(Title: \"Paris (city)\") Capital of France. Doc 2(Title: Lyon) A city.");
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].doc_key, "Paris (city)");
+        assert_eq!(hits[0].snippet.as_deref(), Some("Capital of France."));
+        assert_eq!(hits[1].doc_key, "Lyon");
+    }
+
+    #[test]
+    fn markdown_results() {
+        let hits = parse_search_text("## Web Results\n1. [Alpha](https://a.example/x)\nabout alpha\n2. [Beta](https://b.example)\n");
+        assert_eq!(hits.len(), 2);
+        assert_eq!(hits[0].doc_key, "https://a.example/x");
+        assert_eq!(hits[0].snippet.as_deref(), Some("about alpha"));
+    }
+
+    #[test]
+    fn browse_outputs() {
+        assert_eq!(browse_text_status("Document 42:\nbody"), (Some("42".into()), true));
+        assert!(!browse_text_status("Error: document 42 not found").1);
+        assert!(!browse_text_status("").1);
+        let (k, ok, _) = read_browse_output(&Json::parse(r#"{"docid": "5", "text": "hello"}"#).unwrap());
+        assert_eq!((k.as_deref(), ok), (Some("5"), true));
+    }
+
+    #[test]
+    fn query_and_targets() {
+        let q = Json::parse(r#"{"query": ["first", "second"]}"#).unwrap();
+        assert_eq!(search_query(&Arguments::Json(q)).as_deref(), Some("first"));
+        let raw = Json::Str(r#"{"docid": 6053813}"#.into());
+        assert_eq!(browse_targets(&read_arguments(&raw)), vec!["6053813".to_string()]);
+        let urls = Json::parse(r#"{"url": ["https://a", "https://b"], "goal": "g"}"#).unwrap();
+        assert_eq!(browse_targets(&Arguments::Json(urls)).len(), 2);
+    }
+}

@@ -1,0 +1,11 @@
+use super::Ctx;
+use crate::json::Json;
+use crate::model::Trajectory;
+
+pub fn parse_json(_v: &Json, _ctx: &mut Ctx) -> Result<Trajectory, String> {
+    Err("search_r1: not written yet".into())
+}
+
+pub fn parse_text(_text: &str, _ctx: &mut Ctx) -> Result<Trajectory, String> {
+    Err("search_r1: not written yet".into())
+}

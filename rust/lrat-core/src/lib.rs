@@ -1,0 +1,13 @@
+//! The core of `lrat`: reading agent trajectories in many formats into one canonical model,
+//! mining retrieval supervision from them, and HNSW search. No Python types live here.
+
+pub mod error;
+pub mod formats;
+pub mod json;
+pub mod model;
+pub mod tools;
+
+pub use error::{Error, Location, RecordError, Result};
+pub use formats::{parse_record, FormatOptions, UnknownTools};
+pub use model::{BrowseRecord, Format, Outcome, SearchHit, Step, StepKind, Trajectory};
+pub use tools::{ToolKind, ToolNames};
