@@ -1,1 +1,14 @@
-// bindings come next
+//! `lrat._core`: thin PyO3 bindings over `lrat-core`.
+
+mod errors;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("LratError", py.get_type::<errors::LratError>())?;
+    m.add("TrajectoryParseError", py.get_type::<errors::TrajectoryParseError>())?;
+    Ok(())
+}

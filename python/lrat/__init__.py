@@ -1,0 +1,13 @@
+"""lrat: learning to retrieve from agent trajectories.
+
+Reads search-agent logs in many formats into one canonical model, mines retrieval supervision from
+them, trains dense retrievers with weighted InfoNCE, and serves HNSW search.
+"""
+
+from lrat._core import LratError, TrajectoryParseError, __version__
+
+__all__ = [
+    "LratError",
+    "TrajectoryParseError",
+    "__version__",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from lrat.cli import main
+
+sys.exit(main())

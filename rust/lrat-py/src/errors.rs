@@ -1,0 +1,37 @@
+//! Every Rust error becomes a Python exception here, and nowhere else.
+
+use lrat_core::{Error, RecordError};
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::create_exception;
+
+create_exception!(lrat, LratError, PyException, "Base class of lrat's errors.");
+create_exception!(
+    lrat,
+    TrajectoryParseError,
+    LratError,
+    "A trajectory record could not be read. Attributes: source, line, byte_offset, reason."
+);
+
+pub fn record_error(py: Python<'_>, e: &RecordError) -> PyErr {
+    let err = TrajectoryParseError::new_err(e.to_string());
+    let value = err.value(py);
+    let _ = value.setattr("source", e.location.source.clone());
+    let _ = value.setattr("line", e.location.line);
+    let _ = value.setattr("byte_offset", e.location.byte_offset);
+    let _ = value.setattr("reason", e.reason.clone());
+    err
+}
+
+pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
+    match e {
+        Error::Record(r) => record_error(py, &r),
+        Error::Io { path, source } if source.kind() == std::io::ErrorKind::NotFound => {
+            PyFileNotFoundError::new_err(format!("{path}: {source}"))
+        }
+        Error::Io { path, source } => PyOSError::new_err(format!("{path}: {source}")),
+        Error::NoInput(pattern) => PyFileNotFoundError::new_err(format!("no input matched {pattern}")),
+        Error::InvalidOption(msg) => PyValueError::new_err(msg),
+        Error::Other(msg) => LratError::new_err(msg),
+    }
+}
