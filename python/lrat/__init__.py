@@ -4,10 +4,26 @@ Reads search-agent logs in many formats into one canonical model, mines retrieva
 them, trains dense retrievers with weighted InfoNCE, and serves HNSW search.
 """
 
-from lrat._core import LratError, TrajectoryParseError, __version__
+from __future__ import annotations
+
+import os as _os
+
+from lrat._core import (
+    DEFAULT_BROWSE_TOOLS,
+    DEFAULT_SEARCH_TOOLS,
+    LratError,
+    TrajectoryParseError,
+    __version__,
+)
+from lrat.trajectories import Trajectories, iter_trajectories, read_trajectories
 
 __all__ = [
+    "DEFAULT_BROWSE_TOOLS",
+    "DEFAULT_SEARCH_TOOLS",
     "LratError",
     "TrajectoryParseError",
+    "Trajectories",
     "__version__",
+    "iter_trajectories",
+    "read_trajectories",
 ]

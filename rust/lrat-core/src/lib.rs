@@ -11,3 +11,10 @@ pub use error::{Error, Location, RecordError, Result};
 pub use formats::{parse_record, FormatOptions, UnknownTools};
 pub use model::{BrowseRecord, Format, Outcome, SearchHit, Step, StepKind, Trajectory};
 pub use tools::{ToolKind, ToolNames};
+pub mod parquet_out;
+pub mod pipeline;
+pub mod pool;
+pub mod source;
+pub mod tables;
+
+pub use pipeline::{read_all, Batch, Issue, ReadOptions, Severity, Totals, TrajectoryStream};

@@ -1,6 +1,7 @@
 //! `lrat._core`: thin PyO3 bindings over `lrat-core`.
 
 mod errors;
+mod trajectories;
 
 use pyo3::prelude::*;
 
@@ -10,5 +11,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("LratError", py.get_type::<errors::LratError>())?;
     m.add("TrajectoryParseError", py.get_type::<errors::TrajectoryParseError>())?;
+    m.add_class::<trajectories::TrajectoryReader>()?;
+    m.add_class::<trajectories::TrajectoryBatch>()?;
+    m.add_class::<trajectories::TablesWriter>()?;
+    m.add_class::<pyo3_arrow::PyTable>()?;
+    m.add_function(wrap_pyfunction!(trajectories::empty_tables, m)?)?;
+    m.add("DEFAULT_SEARCH_TOOLS", lrat_core::tools::DEFAULT_SEARCH_TOOLS.to_vec())?;
+    m.add("DEFAULT_BROWSE_TOOLS", lrat_core::tools::DEFAULT_BROWSE_TOOLS.to_vec())?;
     Ok(())
 }

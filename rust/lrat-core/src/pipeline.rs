@@ -1,0 +1,233 @@
+//! Streaming, parallel reading: one thread cuts the inputs into records, the pool parses each batch
+//! of records in parallel, and batches come out in input order. Memory is bounded by the batch size.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{bounded, Receiver};
+use rayon::prelude::*;
+
+use crate::error::{Error, Location, RecordError, Result};
+use crate::formats::{parse_record, FormatOptions, Parsed};
+use crate::model::Trajectory;
+use crate::pool::pool;
+use crate::source::{expand_inputs, Layout, RawRecord, RecordReader};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The record was skipped.
+    Error,
+    /// The record was kept; something in it was not understood.
+    Warning,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub severity: Severity,
+    pub error: RecordError,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    pub format: FormatOptions,
+    /// Records per batch.
+    pub batch_size: usize,
+    /// Bytes of input per batch, at most (a batch closes early when it reaches this).
+    pub batch_bytes: usize,
+    /// Longer records are skipped with an error, without being held in memory.
+    pub max_record_bytes: usize,
+    /// Stop at the first bad record instead of skipping it.
+    pub strict: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            format: FormatOptions::default(),
+            batch_size: 4096,
+            batch_bytes: 256 << 20,
+            max_record_bytes: 64 << 20,
+            strict: false,
+        }
+    }
+}
+
+/// Parsed trajectories of one batch of records, with the problems met on the way.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub trajectories: Vec<Trajectory>,
+    pub issues: Vec<Issue>,
+    /// Records read (good and bad).
+    pub records: u64,
+    /// Bytes of record text read.
+    pub bytes: u64,
+}
+
+/// Running totals over a stream.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Totals {
+    pub records: u64,
+    pub bytes: u64,
+    pub trajectories: u64,
+    pub errors: u64,
+    pub warnings: u64,
+}
+
+type Chunk = Vec<std::result::Result<RawRecord, RecordError>>;
+
+pub struct TrajectoryStream {
+    rx: Option<Receiver<Chunk>>,
+    reader: Option<JoinHandle<()>>,
+    options: Arc<ReadOptions>,
+    totals: Totals,
+    finished: bool,
+}
+
+impl TrajectoryStream {
+    /// Opens the inputs (files, directories, globs). Fails at once when an input does not exist.
+    pub fn open(inputs: &[String], options: ReadOptions) -> Result<Self> {
+        if options.batch_size == 0 {
+            return Err(Error::InvalidOption("batch_size must be at least 1".into()));
+        }
+        let files = expand_inputs(inputs)?;
+        let (tx, rx) = bounded::<Chunk>(2);
+        let (batch_size, batch_bytes, max_record) = (options.batch_size, options.batch_bytes, options.max_record_bytes);
+        let reader = std::thread::Builder::new()
+            .name("lrat-reader".into())
+            .spawn(move || {
+                let mut chunk = Vec::with_capacity(batch_size.min(65_536));
+                let mut bytes = 0usize;
+                for item in RecordReader::new(files, max_record) {
+                    bytes += item.as_ref().map_or(0, |r| r.len());
+                    chunk.push(item);
+                    if chunk.len() >= batch_size || bytes >= batch_bytes {
+                        if tx.send(std::mem::take(&mut chunk)).is_err() {
+                            return;
+                        }
+                        bytes = 0;
+                    }
+                }
+                if !chunk.is_empty() {
+                    let _ = tx.send(chunk);
+                }
+            })
+            .map_err(|e| Error::Other(format!("cannot start the reader thread: {e}")))?;
+        Ok(TrajectoryStream { rx: Some(rx), reader: Some(reader), options: Arc::new(options), totals: Totals::default(), finished: false })
+    }
+
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    fn finish(&mut self) {
+        self.finished = true;
+        self.rx = None;
+        if let Some(handle) = self.reader.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for TrajectoryStream {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl Iterator for TrajectoryStream {
+    type Item = Result<Batch>;
+
+    fn next(&mut self) -> Option<Result<Batch>> {
+        if self.finished {
+            return None;
+        }
+        let chunk = match self.rx.as_ref()?.recv() {
+            Ok(chunk) => chunk,
+            Err(_) => {
+                self.finish();
+                return None;
+            }
+        };
+        let options = self.options.clone();
+        let bytes: u64 = chunk.iter().map(|item| item.as_ref().map_or(0, |r| r.len() as u64)).sum();
+        let parsed: Vec<Vec<std::result::Result<Parsed, RecordError>>> =
+            pool().install(|| chunk.into_par_iter().map(|item| parse_item(item, &options.format)).collect());
+
+        let mut batch = Batch::default();
+        for results in parsed {
+            for result in results {
+                batch.records += 1;
+                match result {
+                    Ok(p) => {
+                        batch.issues.extend(p.warnings.into_iter().map(|error| Issue { severity: Severity::Warning, error }));
+                        batch.trajectories.extend(p.trajectories);
+                    }
+                    Err(error) => {
+                        if self.options.strict {
+                            self.finish();
+                            return Some(Err(Error::Record(error)));
+                        }
+                        batch.issues.push(Issue { severity: Severity::Error, error });
+                    }
+                }
+            }
+        }
+        batch.bytes = bytes;
+        self.totals.records += batch.records;
+        self.totals.bytes += bytes;
+        self.totals.trajectories += batch.trajectories.len() as u64;
+        for issue in &batch.issues {
+            match issue.severity {
+                Severity::Error => self.totals.errors += 1,
+                Severity::Warning => self.totals.warnings += 1,
+            }
+        }
+        Some(Ok(batch))
+    }
+}
+
+/// Parses one raw record. A `.json` file that turns out to hold JSON lines is read line by line.
+fn parse_item(item: std::result::Result<RawRecord, RecordError>, options: &FormatOptions) -> Vec<std::result::Result<Parsed, RecordError>> {
+    let raw = match item {
+        Ok(raw) => raw,
+        Err(e) => return vec![Err(e)],
+    };
+    let first = parse_record(&raw.text, &raw.location, options);
+    match first {
+        Err(e) if raw.layout == Layout::Document && e.reason.contains("trailing characters") && raw.text.trim().contains('\n') => {
+            let mut out = Vec::new();
+            let mut offset = raw.location.byte_offset;
+            for (i, line) in raw.text.split('\n').enumerate() {
+                if !line.trim().is_empty() {
+                    let location = Location { source: raw.location.source.clone(), line: i as u64 + 1, byte_offset: offset };
+                    out.push(parse_record(line, &location, options));
+                }
+                offset += line.len() as u64 + 1;
+            }
+            out
+        }
+        other => vec![other],
+    }
+}
+
+/// Reads every input into one batch (for inputs that fit in memory).
+pub fn read_all(inputs: &[String], options: ReadOptions) -> Result<(Batch, Totals)> {
+    let mut stream = TrajectoryStream::open(inputs, options)?;
+    let mut all = Batch::default();
+    for batch in stream.by_ref() {
+        let batch = batch?;
+        all.trajectories.extend(batch.trajectories);
+        all.issues.extend(batch.issues);
+        all.records += batch.records;
+    }
+    Ok((all, stream.totals()))
+}

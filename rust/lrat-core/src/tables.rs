@@ -1,0 +1,277 @@
+//! The canonical model as Arrow record batches: the tables `trajectories`, `steps`,
+//! `search_results`, `browses` and `errors` (their columns are documented in the README).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, Float64Builder, StringViewBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use rayon::prelude::*;
+
+use crate::model::{StepKind, Trajectory};
+use crate::pipeline::Issue;
+use crate::pool::pool;
+
+fn field(name: &str, data_type: DataType, nullable: bool) -> Field {
+    Field::new(name, data_type, nullable)
+}
+
+pub fn trajectories_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("trajectory_id", DataType::Utf8View, false),
+        field("query_id", DataType::Utf8View, true),
+        field("source", DataType::Utf8View, false),
+        field("line", DataType::UInt64, false),
+        field("format", DataType::Utf8View, false),
+        field("question", DataType::Utf8View, true),
+        field("final_answer", DataType::Utf8View, true),
+        field("gold_answer", DataType::Utf8View, true),
+        field("outcome", DataType::Utf8View, false),
+        field("n_steps", DataType::UInt32, false),
+        field("n_searches", DataType::UInt32, false),
+        field("n_browses", DataType::UInt32, false),
+        field("metadata", DataType::Utf8View, true),
+    ]))
+}
+
+pub fn steps_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("trajectory_id", DataType::Utf8View, false),
+        field("step", DataType::UInt32, false),
+        field("kind", DataType::Utf8View, false),
+        field("tool_name", DataType::Utf8View, true),
+        field("text", DataType::Utf8View, false),
+    ]))
+}
+
+pub fn search_results_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("trajectory_id", DataType::Utf8View, false),
+        field("step", DataType::UInt32, false),
+        field("rank", DataType::UInt32, false),
+        field("doc_key", DataType::Utf8View, false),
+        field("title", DataType::Utf8View, true),
+        field("snippet", DataType::Utf8View, true),
+        field("score", DataType::Float64, true),
+    ]))
+}
+
+pub fn browses_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("trajectory_id", DataType::Utf8View, false),
+        field("step", DataType::UInt32, false),
+        field("doc_key", DataType::Utf8View, true),
+        field("ok", DataType::Boolean, false),
+        field("content_length", DataType::UInt64, false),
+        field("content", DataType::Utf8View, true),
+    ]))
+}
+
+pub fn errors_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        field("source", DataType::Utf8View, false),
+        field("line", DataType::UInt64, false),
+        field("byte_offset", DataType::UInt64, false),
+        field("severity", DataType::Utf8View, false),
+        field("reason", DataType::Utf8View, false),
+    ]))
+}
+
+/// One batch of each table.
+pub struct Tables {
+    pub trajectories: RecordBatch,
+    pub steps: RecordBatch,
+    pub search_results: RecordBatch,
+    pub browses: RecordBatch,
+    pub errors: RecordBatch,
+}
+
+/// Each table as a list of batches (built in parallel, one per slice of the trajectories).
+pub struct TableChunks {
+    pub trajectories: Vec<RecordBatch>,
+    pub steps: Vec<RecordBatch>,
+    pub search_results: Vec<RecordBatch>,
+    pub browses: Vec<RecordBatch>,
+    pub errors: Vec<RecordBatch>,
+}
+
+/// Builds the tables on the pool, in slices of at least `min_slice` trajectories.
+pub fn build_chunks(trajectories: &[Trajectory], issues: &[Issue], include_content: bool) -> Result<TableChunks, ArrowError> {
+    let threads = pool().current_num_threads().max(1);
+    let slice = trajectories.len().div_ceil(threads * 2).max(256);
+    let parts: Vec<Result<Tables, ArrowError>> = pool().install(|| {
+        trajectories.par_chunks(slice.max(1)).map(|part| build(part, &[], include_content)).collect()
+    });
+    let mut chunks = TableChunks {
+        trajectories: Vec::new(),
+        steps: Vec::new(),
+        search_results: Vec::new(),
+        browses: Vec::new(),
+        errors: vec![errors_batch(issues)?],
+    };
+    for part in parts {
+        let t = part?;
+        chunks.trajectories.push(t.trajectories);
+        chunks.steps.push(t.steps);
+        chunks.search_results.push(t.search_results);
+        chunks.browses.push(t.browses);
+    }
+    Ok(chunks)
+}
+
+pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: bool) -> Result<Tables, ArrowError> {
+    let n = trajectories.len();
+    let n_steps: usize = trajectories.iter().map(|t| t.steps.len()).sum();
+
+    let mut t_id = StringViewBuilder::with_capacity(n);
+    let mut t_qid = StringViewBuilder::with_capacity(n);
+    let mut t_source = StringViewBuilder::with_capacity(n);
+    let mut t_line = UInt64Builder::with_capacity(n);
+    let mut t_format = StringViewBuilder::with_capacity(n);
+    let mut t_question = StringViewBuilder::with_capacity(n);
+    let mut t_final = StringViewBuilder::with_capacity(n);
+    let mut t_gold = StringViewBuilder::with_capacity(n);
+    let mut t_outcome = StringViewBuilder::with_capacity(n);
+    let mut t_steps = UInt32Builder::with_capacity(n);
+    let mut t_searches = UInt32Builder::with_capacity(n);
+    let mut t_browses = UInt32Builder::with_capacity(n);
+    let mut t_meta = StringViewBuilder::with_capacity(n);
+
+    let mut s_id = StringViewBuilder::with_capacity(n_steps);
+    let mut s_step = UInt32Builder::with_capacity(n_steps);
+    let mut s_kind = StringViewBuilder::with_capacity(n_steps);
+    let mut s_tool = StringViewBuilder::with_capacity(n_steps);
+    let mut s_text = StringViewBuilder::with_capacity(n_steps);
+
+    let mut r_id = StringViewBuilder::new();
+    let mut r_step = UInt32Builder::new();
+    let mut r_rank = UInt32Builder::new();
+    let mut r_key = StringViewBuilder::new();
+    let mut r_title = StringViewBuilder::new();
+    let mut r_snippet = StringViewBuilder::new();
+    let mut r_score = Float64Builder::new();
+
+    let mut b_id = StringViewBuilder::new();
+    let mut b_step = UInt32Builder::new();
+    let mut b_key = StringViewBuilder::new();
+    let mut b_ok = BooleanBuilder::new();
+    let mut b_len = UInt64Builder::new();
+    let mut b_content = StringViewBuilder::new();
+
+    for t in trajectories {
+        t_id.append_value(&t.id);
+        t_qid.append_option(t.query_id.as_deref());
+        t_source.append_value(&t.source);
+        t_line.append_value(t.line);
+        t_format.append_value(t.format.name());
+        t_question.append_option(t.question.as_deref());
+        t_final.append_option(t.final_answer.as_deref());
+        t_gold.append_option(t.gold_answer.as_deref());
+        t_outcome.append_value(t.outcome.name());
+        t_steps.append_value(t.steps.len() as u32);
+        t_searches.append_value(t.count(StepKind::Search) as u32);
+        t_browses.append_value(t.count(StepKind::Browse) as u32);
+        t_meta.append_option(t.metadata.as_deref());
+
+        for (i, step) in t.steps.iter().enumerate() {
+            let i = i as u32;
+            s_id.append_value(&t.id);
+            s_step.append_value(i);
+            s_kind.append_value(step.kind.name());
+            s_tool.append_option(step.tool_name.as_deref());
+            s_text.append_value(&step.text);
+            for (rank, hit) in step.hits.iter().enumerate() {
+                r_id.append_value(&t.id);
+                r_step.append_value(i);
+                r_rank.append_value(rank as u32 + 1);
+                r_key.append_value(&hit.doc_key);
+                r_title.append_option(hit.title.as_deref());
+                r_snippet.append_option(hit.snippet.as_deref());
+                r_score.append_option(hit.score);
+            }
+            if let Some(b) = &step.browse {
+                b_id.append_value(&t.id);
+                b_step.append_value(i);
+                b_key.append_option(b.doc_key.as_deref());
+                b_ok.append_value(b.ok);
+                b_len.append_value(b.content.as_ref().map_or(0, |c| c.chars().count() as u64));
+                b_content.append_option(if include_content { b.content.as_deref() } else { None });
+            }
+        }
+    }
+
+    let finish = |schema: SchemaRef, columns: Vec<ArrayRef>| RecordBatch::try_new(schema, columns);
+    Ok(Tables {
+        trajectories: finish(
+            trajectories_schema(),
+            vec![
+                Arc::new(t_id.finish()),
+                Arc::new(t_qid.finish()),
+                Arc::new(t_source.finish()),
+                Arc::new(t_line.finish()),
+                Arc::new(t_format.finish()),
+                Arc::new(t_question.finish()),
+                Arc::new(t_final.finish()),
+                Arc::new(t_gold.finish()),
+                Arc::new(t_outcome.finish()),
+                Arc::new(t_steps.finish()),
+                Arc::new(t_searches.finish()),
+                Arc::new(t_browses.finish()),
+                Arc::new(t_meta.finish()),
+            ],
+        )?,
+        steps: finish(
+            steps_schema(),
+            vec![Arc::new(s_id.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.finish())],
+        )?,
+        search_results: finish(
+            search_results_schema(),
+            vec![
+                Arc::new(r_id.finish()),
+                Arc::new(r_step.finish()),
+                Arc::new(r_rank.finish()),
+                Arc::new(r_key.finish()),
+                Arc::new(r_title.finish()),
+                Arc::new(r_snippet.finish()),
+                Arc::new(r_score.finish()),
+            ],
+        )?,
+        browses: finish(
+            browses_schema(),
+            vec![
+                Arc::new(b_id.finish()),
+                Arc::new(b_step.finish()),
+                Arc::new(b_key.finish()),
+                Arc::new(b_ok.finish()),
+                Arc::new(b_len.finish()),
+                Arc::new(b_content.finish()),
+            ],
+        )?,
+        errors: errors_batch(issues)?,
+    })
+}
+
+pub fn errors_batch(issues: &[Issue]) -> Result<RecordBatch, ArrowError> {
+    let mut source = StringViewBuilder::with_capacity(issues.len());
+    let mut line = UInt64Builder::with_capacity(issues.len());
+    let mut offset = UInt64Builder::with_capacity(issues.len());
+    let mut severity = StringViewBuilder::with_capacity(issues.len());
+    let mut reason = StringViewBuilder::with_capacity(issues.len());
+    for issue in issues {
+        source.append_value(&issue.error.location.source);
+        line.append_value(issue.error.location.line);
+        offset.append_value(issue.error.location.byte_offset);
+        severity.append_value(issue.severity.name());
+        reason.append_value(&issue.error.reason);
+    }
+    RecordBatch::try_new(
+        errors_schema(),
+        vec![
+            Arc::new(source.finish()),
+            Arc::new(line.finish()),
+            Arc::new(offset.finish()),
+            Arc::new(severity.finish()),
+            Arc::new(reason.finish()),
+        ],
+    )
+}
