@@ -188,19 +188,29 @@ _PADDING = [
     "I should keep the chain of entities straight before answering.",
     "It is worth checking that the dates are consistent with the question.",
     "There may be several entities with the same name, so the details matter.",
-    "I will note the relevant names so that the next search can use them.",
-    "So far the information fits together, but I should verify the remaining link.",
     "A precise query with the full name should work better than a general one.",
+]
+_PADDING_USEFUL = _PADDING + [
+    "I will note these names so that the next search can use them.",
+    "So far the information fits together, and this fact is exactly what the question needs.",
+    "The details on this page match the description in the question.",
 ]
 
 
-def _fit(sentences: list[str], length: int, rng: random.Random) -> str:
+def _fit(sentences: list[str], length: int, rng: random.Random, padding: list[str]) -> str:
+    """The sentences, padded with `padding` sentences and cut, to exactly `length` words."""
     words: list[str] = []
     for s in sentences:
         words += s.split()
     while len(words) < length:
-        words += rng.choice(_PADDING).split()
+        words += rng.choice(padding).split()
     return " ".join(words[:length])
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of a document's body (the text after its title line)."""
+    body = text.partition("\n")[2] or text
+    return re.split(r"(?<=[.!?])\s+", body.strip()) or [body]
 
 
 @dataclass
@@ -299,7 +309,7 @@ class _Agent:
                 self.resolved.add(name)
         new_bridges = []
         facts = []
-        sentences = re.split(r"(?<=[.!?])\s+", text.partition("\n")[2])
+        sentences = _sentences(text)
         for other in self.evidence:
             if other in self.found:
                 continue
@@ -325,7 +335,8 @@ class _Agent:
         length = self._reasoning_length(r.useful)
         if r.useful:
             parts = [f"The document on {r.title} is relevant."]
-            parts += [f'It states: "{f}"' for f in r.facts]
+            facts = r.facts or [_sentences(self.get_document(r.doc_id))[0]]
+            parts += [f'It states: "{f}"' for f in facts]
             if r.bridges:
                 parts.append(f"So the next entity to look up is {r.bridges[0]}, which the question leads to through {r.title}.")
             elif self.done:
@@ -340,10 +351,9 @@ class _Agent:
                 f"This is the wrong {r.title}; it is irrelevant to the question and does not help.",
             ]), "I should look elsewhere."]
         else:
-            text = self.get_document(r.doc_id)
-            first = re.split(r"(?<=[.!?])\s+", text.partition("\n")[2])[0]
+            first = _sentences(self.get_document(r.doc_id))[0]
             parts = [f"The page describes {r.title}: {first}", "Let me keep this in mind and continue with the search."]
-        return _fit(parts, length, self.rng)
+        return _fit(parts, length, self.rng, _PADDING_USEFUL if r.useful else _PADDING)
 
     @property
     def done(self) -> bool:
@@ -450,7 +460,7 @@ def simulate(
             raise ValueError(f"question {i} (query_id {q.get('query_id')!r}) lacks {', '.join(absent)}")
     metadata = {"simulator": "lrat.simulate", "seed": seed, "k": config.k,
                 "snippet_max_tokens": config.snippet_tokens, "searcher_type": searcher_name,
-                "agent_config": asdict(config)}
+                "agent_config": json.loads(json.dumps(asdict(config)))}
     records: list[dict[str, Any] | None] = [None] * len(rows)
     bar = None
     if progress:
