@@ -210,3 +210,71 @@ def test_missing_columns_are_reported():
         evaluate_trajectories(trajectories, qrels, search_results=search_results.drop("doc_key"))
     with pytest.raises(ValueError, match="pass `search_results`"):
         evaluate_trajectories(trajectories, qrels)
+
+
+# --- the `lrat eval` command ------------------------------------------------------------------
+
+
+def eval_main(argv):
+    import argparse
+
+    from lrat.commands import eval as eval_command
+
+    parser = argparse.ArgumentParser(prog="lrat")
+    eval_command.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+def test_eval_run_command_prints_and_writes_trec_eval_figures(tmp_path, capsys):
+    qrels, run = realistic(5)
+    qpath, rpath, out = tmp_path / "q.txt", tmp_path / "r.trec", tmp_path / "out" / "m.json"
+    qpath.write_text("".join(f"{q} 0 {d} {r}\n" for q, ds in qrels.items() for d, r in ds.items()))
+    rpath.write_text("".join(f"{q} Q0 {d} {i} {s[d]} x\n" for q, s in run.items()
+                             for i, d in enumerate(trec_ranking(s), start=1)))
+    assert eval_main(["eval", "run", str(rpath), "--qrels", str(qpath), "-k", "10", "--json", str(out)]) == 0
+    ref = reference(qrels, run)
+    expected = sum(ref[q]["ndcg_cut_10"] for q in ref) / len(qrels)
+    printed = capsys.readouterr().out
+    assert f"ndcg@10" in printed and f"{expected:.4f}" in printed
+    assert "unanswered queries (scored 0)  40" in printed
+    payload = json.loads(out.read_text())
+    assert payload["mean"]["ndcg@10"] == pytest.approx(expected)
+    assert len(payload["per_query"]) == len(qrels)
+    assert eval_main(["eval", "run", str(rpath), "--qrels", str(qpath), "-k", "10", "--only-answered",
+                      "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["mean"]["ndcg@10"] == pytest.approx(
+        sum(ref[q]["ndcg_cut_10"] for q in ref) / len(ref))
+
+
+def test_eval_trajectories_command_uses_read_trajectories(tmp_path, capsys, monkeypatch):
+    """`lrat.read_trajectories` is provided by the parsing layer; here a stand-in with its API."""
+    import lrat
+
+    trajectories, search_results, browses, qrels = small_logs()
+    seen = []
+
+    def read_trajectories(paths):
+        seen.append(paths)
+        return Logs(trajectories, search_results, browses)
+
+    monkeypatch.setattr(lrat, "read_trajectories", read_trajectories, raising=False)
+    qpath = tmp_path / "q.jsonl"
+    qpath.write_text("".join(json.dumps({"query_id": q, "docid": d, "relevance": r}) + "\n"
+                             for q, ds in qrels.items() for d, r in ds.items()))
+    out = tmp_path / "t.json"
+    logs = tmp_path / "run.jsonl"
+    assert eval_main(["eval", "trajectories", str(logs), "--qrels", str(qpath), "--json", str(out)]) == 0
+    assert seen == [[str(logs)]]
+    summary = json.loads(out.read_text())["summary"]
+    assert summary["evidence_recall"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert summary["success_rate"] == pytest.approx(1 / 3)
+    assert "searches_per_success" in capsys.readouterr().out
+
+
+def test_lrat_eval_is_the_evaluation_module():
+    import lrat
+    import lrat.evaluation
+
+    assert lrat.eval is lrat.evaluation
+    assert "eval" not in lrat.__all__  # `from lrat import *` must not shadow the builtin
