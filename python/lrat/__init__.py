@@ -6,8 +6,6 @@ them, trains dense retrievers with weighted InfoNCE, and serves HNSW search.
 
 from __future__ import annotations
 
-import os as _os
-
 from lrat._core import (
     DEFAULT_BROWSE_TOOLS,
     DEFAULT_SEARCH_TOOLS,
@@ -16,6 +14,8 @@ from lrat._core import (
     __version__,
 )
 from lrat.trajectories import Trajectories, iter_trajectories, read_trajectories
+
+from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __all__)
 
 __all__ = [
     "DEFAULT_BROWSE_TOOLS",
