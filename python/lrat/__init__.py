@@ -13,6 +13,7 @@ from lrat._core import (
     TrajectoryParseError,
     __version__,
 )
+from lrat.mining import MiningReport, mine, mine_with_report, read_corpus
 from lrat.trajectories import Trajectories, iter_trajectories, read_trajectories
 
 from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __all__)
@@ -21,9 +22,13 @@ __all__ = [
     "DEFAULT_BROWSE_TOOLS",
     "DEFAULT_SEARCH_TOOLS",
     "LratError",
+    "MiningReport",
     "TrajectoryParseError",
     "Trajectories",
     "__version__",
     "iter_trajectories",
+    "mine",
+    "mine_with_report",
+    "read_corpus",
     "read_trajectories",
 ]

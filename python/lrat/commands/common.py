@@ -11,10 +11,11 @@ def _names(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def add_reader_arguments(p: argparse.ArgumentParser) -> None:
+def add_reader_arguments(p: argparse.ArgumentParser, format_flag: str = "--format") -> None:
     g = p.add_argument_group("reading logs")
     g.add_argument(
-        "--format",
+        format_flag,
+        dest="format",
         default="auto",
         help="auto (detect per record), browsecomp, chat_completions, responses, qwen, search_r1 or react",
     )

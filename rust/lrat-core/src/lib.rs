@@ -4,6 +4,7 @@
 pub mod error;
 pub mod formats;
 pub mod json;
+pub mod mine;
 pub mod model;
 pub mod tools;
 

@@ -1,6 +1,7 @@
 //! `lrat._core`: thin PyO3 bindings over `lrat-core`.
 
 mod errors;
+mod mining;
 mod trajectories;
 
 use pyo3::prelude::*;
@@ -16,6 +17,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<trajectories::TablesWriter>()?;
     m.add_class::<pyo3_arrow::PyTable>()?;
     m.add_function(wrap_pyfunction!(trajectories::empty_tables, m)?)?;
+    m.add_class::<mining::PyTokenCounter>()?;
+    m.add_function(wrap_pyfunction!(mining::browse_reasonings, m)?)?;
+    m.add_function(wrap_pyfunction!(mining::mine_batch, m)?)?;
+    m.add_function(wrap_pyfunction!(mining::judge_reasonings, m)?)?;
     m.add("DEFAULT_SEARCH_TOOLS", lrat_core::tools::DEFAULT_SEARCH_TOOLS.to_vec())?;
     m.add("DEFAULT_BROWSE_TOOLS", lrat_core::tools::DEFAULT_BROWSE_TOOLS.to_vec())?;
     Ok(())

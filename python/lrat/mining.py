@@ -1,0 +1,327 @@
+"""Mining training examples from trajectories (DESIGN §2) and assembling their texts.
+
+The Rust core walks each trajectory (segment or per-search rule), asks the judge about each browse,
+and yields examples with document ids; this module adds texts (from a corpus or from the
+trajectories), filters by outcome and verdict, and weights the examples by relevance intensity.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import polars as pl
+from tqdm import tqdm
+
+from lrat import _core
+from lrat.judges import Judge, resolve_judge
+from lrat.trajectories import PathsLike, open_reader
+from lrat.weighting import intensity_beta, intensity_weights
+
+TRAINING_COLUMNS = ["query", "pos", "neg", "pos_id", "neg_id", "weight"]
+
+
+def default_tokenizer_path() -> Path:
+    """The tokenizer of the default model (all-MiniLM-L6-v2), bundled with lrat."""
+    return Path(str(resources.files("lrat") / "data" / "minilm_tokenizer.json"))
+
+
+def token_counter(tokenizer: str | os.PathLike[str] | None = None) -> _core.TokenCounter:
+    """None: the default model's tokenizer; "whitespace": whitespace words; else a tokenizer.json
+    or a model directory holding one."""
+    if tokenizer is None:
+        return _core.TokenCounter(default_tokenizer_path())
+    if isinstance(tokenizer, str) and tokenizer == "whitespace":
+        return _core.TokenCounter(None)
+    return _core.TokenCounter(Path(tokenizer))
+
+
+@dataclass
+class MiningReport:
+    """What mining saw and kept. Counts of browses and examples are over all trajectories read."""
+
+    rule: str
+    judge: str
+    records: int = 0
+    trajectories: int = 0
+    skipped_records: int = 0
+    warnings: int = 0
+    browses: int = 0
+    examples: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    not_in_results: int = 0
+    unreadable: int = 0
+    failed: int = 0
+    failed_judge_calls: int = 0
+    dropped_by_outcome: int = 0
+    dropped_rejected: int = 0
+    dropped_missing_positive_text: int = 0
+    missing_negative_texts: int = 0
+    kept: int = 0
+    beta: float | None = None
+    positive_text_sources: dict[str, int] = field(default_factory=dict)
+    negative_text_sources: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"{self.trajectories} trajectories ({self.skipped_records} records skipped), {self.browses} browses → "
+            f"{self.examples} examples ({self.accepted} accepted, {self.rejected} rejected by the {self.judge} judge; "
+            f"{self.not_in_results} browses of documents in no earlier result list, {self.unreadable} unreadable, "
+            f"{self.failed} failed); kept {self.kept} "
+            f"(dropped: {self.dropped_by_outcome} by outcome, {self.dropped_rejected} rejected, "
+            f"{self.dropped_missing_positive_text} without positive text; {self.missing_negative_texts} negatives "
+            f"without text left out); positive texts from {self.positive_text_sources}, negatives from "
+            f"{self.negative_text_sources}"
+            + (f"; beta = {self.beta:g}" if self.beta is not None else "")
+        )
+
+
+def read_corpus(path: str | os.PathLike[str]) -> pl.DataFrame:
+    """Reads a corpus (JSONL or Parquet) into `doc_id, title, text`. Ids may be named id, doc_id,
+    docid or _id; texts text, contents, content or body; the title is optional."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"corpus {p} does not exist")
+    df = pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_ndjson(p, infer_schema_length=None)
+
+    def pick(names: Sequence[str], what: str, required: bool = True) -> str | None:
+        for n in names:
+            if n in df.columns:
+                return n
+        if required:
+            raise ValueError(f"corpus {p} has no {what} column (looked for {', '.join(names)}; found {', '.join(df.columns)})")
+        return None
+
+    id_col = pick(["doc_id", "docid", "id", "_id"], "id")
+    text_col = pick(["text", "contents", "content", "body", "paragraph_text"], "text")
+    title_col = pick(["title"], "title", required=False)
+    return df.select(
+        pl.col(id_col).cast(pl.String).alias("doc_id"),
+        (pl.col(title_col).cast(pl.String) if title_col else pl.lit(None, pl.String)).alias("title"),
+        pl.col(text_col).cast(pl.String).alias("text"),
+    ).unique("doc_id", keep="first", maintain_order=True)
+
+
+def _with_title(docs: pl.DataFrame) -> pl.DataFrame:
+    """The text a retriever sees: the title on its own line first, unless the text starts with it."""
+    title = pl.col("title")
+    return docs.with_columns(
+        pl.when(title.is_not_null() & (title != "") & ~pl.col("text").str.starts_with(title.fill_null("")))
+        .then(pl.concat_str([title, pl.lit("\n"), pl.col("text")]))
+        .otherwise(pl.col("text"))
+        .alias("text")
+    )
+
+
+def _verdicts(batch: _core.TrajectoryBatch, judge: Judge) -> list[list[bool]]:
+    per_trajectory = _core.browse_reasonings(batch)
+    flat = [r for rs in per_trajectory for r in rs]
+    answers = list(judge(flat)) if flat else []
+    if len(answers) != len(flat):
+        raise ValueError(f"the judge returned {len(answers)} verdicts for {len(flat)} reasoning texts")
+    out, i = [], 0
+    for rs in per_trajectory:
+        out.append([bool(a) for a in answers[i : i + len(rs)]])
+        i += len(rs)
+    return out
+
+
+def mine_with_report(
+    logs: PathsLike,
+    *,
+    corpus: str | os.PathLike[str] | pl.DataFrame | None = None,
+    rule: str = "segment",
+    judge: str | Judge | None = "rules",
+    weighting: str = "intensity",
+    beta: float | None = None,
+    normalize: bool = True,
+    clip: tuple[float | None, float | None] | None = None,
+    tokenizer: str | os.PathLike[str] | None = None,
+    outcomes: str | Sequence[str] = ("completed",),
+    keep_rejected: bool = False,
+    format: str = "auto",
+    strict: bool = False,
+    search_tools: Sequence[str] | None = None,
+    browse_tools: Sequence[str] | None = None,
+    unknown_tools: str = "warn",
+    batch_size: int = 4096,
+    progress: bool = False,
+) -> tuple[pl.DataFrame, MiningReport]:
+    """`mine` that also returns a `MiningReport`."""
+    if weighting not in ("intensity", "none"):
+        raise ValueError(f"weighting must be 'intensity' or 'none', not {weighting!r}")
+    judge = resolve_judge(judge)
+    judge_name = judge if isinstance(judge, str) else getattr(judge, "__name__", type(judge).__name__)
+    report = MiningReport(rule=rule, judge=judge_name)
+    counter = token_counter(tokenizer)
+    reader = open_reader(
+        logs,
+        format,
+        batch_size=batch_size,
+        strict=strict,
+        search_tools=search_tools,
+        browse_tools=browse_tools,
+        unknown_tools=unknown_tools,
+    )
+    examples, documents = [], []
+    bar = tqdm(unit="B", unit_scale=True, desc="mine", disable=not progress)
+    for batch in reader:
+        verdicts = judge if isinstance(judge, str) else _verdicts(batch, judge)
+        out = _core.mine_batch(batch, counter, rule=rule, judge=verdicts)
+        examples.append(pl.DataFrame(out["examples"]))
+        if corpus is None:
+            documents.append(pl.DataFrame(out["documents"]))
+        for key, value in out["stats"].items():
+            setattr(report, key, getattr(report, key) + value)
+        bar.update(batch.bytes)
+    bar.close()
+    totals = reader.totals()
+    report.records, report.trajectories = totals["records"], totals["trajectories"]
+    report.skipped_records, report.warnings = totals["errors"], totals["warnings"]
+    report.failed_judge_calls = int(getattr(judge, "failed", 0))
+
+    ex = pl.concat(examples) if examples else pl.DataFrame(_core_empty_examples())
+    if outcomes != "all":
+        wanted = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+        before = ex.height
+        ex = ex.filter(pl.col("outcome").is_in(wanted))
+        report.dropped_by_outcome = before - ex.height
+    if judge != "none" and not keep_rejected:
+        before = ex.height
+        ex = ex.filter(pl.col("accepted"))
+        report.dropped_rejected = before - ex.height
+
+    docs = _document_table(corpus, documents)
+    ex = _attach_texts(ex, docs, report)
+
+    if weighting == "intensity":
+        lengths = ex["reasoning_tokens"]
+        report.beta = beta if beta is not None else intensity_beta(lengths)
+        ex = ex.with_columns(intensity_weights(lengths, beta=report.beta, normalize=normalize, clip=clip))
+    else:
+        ex = ex.with_columns(pl.lit(1.0).alias("weight"))
+    report.kept = ex.height
+    rest = [c for c in ex.columns if c not in TRAINING_COLUMNS]
+    return ex.select(TRAINING_COLUMNS + rest), report
+
+
+def mine(logs: PathsLike, **options) -> pl.DataFrame:
+    """Mines training examples from agent logs.
+
+    Returns one row per kept example: `query, pos, neg, pos_id, neg_id, weight`, then
+    `pos_source` (corpus | browse | snippet), `neg_source`, `trajectory_id, query_id, outcome,
+    step, search_step, rank, reasoning, reasoning_tokens, accepted`.
+
+    corpus: JSONL / Parquet path or DataFrame with document texts; without one, texts come from
+        the trajectories (browse outputs, else snippets). Documents without text are left out and
+        counted, never filled.
+    rule: "segment" (default; DESIGN §2) or "per_search" (the paper's simple rule).
+    judge: "rules" (built-in offline judge), "none" (naive: every browse is positive), or a callable
+        from a list of reasoning texts to booleans (e.g. `lrat.judges.ChatJudge`).
+    weighting: "intensity" (relevance intensity from reasoning length) or "none" (w = 1).
+    beta, normalize, clip: the intensity's half-saturation length (median when None), whether to
+        normalise to mean 1, and optional (low, high) bounds.
+    tokenizer: None (the default model's), "whitespace", or a tokenizer.json / model directory.
+    outcomes: trajectory outcomes to keep, ("completed",) by default, or "all".
+    keep_rejected: keep examples the judge rejected (with accepted = False).
+    Other options are those of `read_trajectories`. See `mine_with_report` for the counts.
+    """
+    return mine_with_report(logs, **options)[0]
+
+
+def _core_empty_examples():
+    return {
+        "trajectory_id": pl.Series([], dtype=pl.String),
+        "query_id": pl.Series([], dtype=pl.String),
+        "outcome": pl.Series([], dtype=pl.String),
+        "step": pl.Series([], dtype=pl.UInt32),
+        "search_step": pl.Series([], dtype=pl.UInt32),
+        "rank": pl.Series([], dtype=pl.UInt32),
+        "query": pl.Series([], dtype=pl.String),
+        "pos_id": pl.Series([], dtype=pl.String),
+        "neg_id": pl.Series([], dtype=pl.List(pl.String)),
+        "reasoning": pl.Series([], dtype=pl.String),
+        "reasoning_tokens": pl.Series([], dtype=pl.UInt32),
+        "accepted": pl.Series([], dtype=pl.Boolean),
+    }
+
+
+def _document_table(corpus, documents: list[pl.DataFrame]) -> pl.DataFrame:
+    if corpus is not None:
+        docs = corpus if isinstance(corpus, pl.DataFrame) else read_corpus(corpus)
+        if "title" not in docs.columns:
+            docs = docs.with_columns(pl.lit(None, pl.String).alias("title"))
+        docs = docs.select("doc_id", "title", "text").with_columns(pl.lit("corpus").alias("text_source"))
+    elif documents:
+        docs = (
+            pl.concat(documents)
+            .with_columns(
+                (pl.col("text_source") == "browse").alias("_full"),
+                pl.col("text").str.len_bytes().alias("_len"),
+            )
+            .sort(["_full", "_len"], descending=True)
+            .unique("doc_id", keep="first", maintain_order=True)
+            .drop("_full", "_len")
+        )
+    else:
+        return pl.DataFrame(schema={"doc_id": pl.String, "text": pl.String, "text_source": pl.String})
+    docs = _with_title(docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != "")))
+    return docs.select("doc_id", "text", "text_source")
+
+
+def _attach_texts(ex: pl.DataFrame, docs: pl.DataFrame, report: MiningReport) -> pl.DataFrame:
+    ex = ex.with_row_index("_example")
+    ex = ex.join(
+        docs.rename({"doc_id": "pos_id", "text": "pos", "text_source": "pos_source"}), on="pos_id", how="left"
+    )
+    report.dropped_missing_positive_text = ex.filter(pl.col("pos").is_null()).height
+    ex = ex.filter(pl.col("pos").is_not_null())
+    report.positive_text_sources = dict(ex.group_by("pos_source").len().iter_rows())
+
+    negs = (
+        ex.select("_example", "neg_id")
+        .with_columns(pl.int_ranges(pl.col("neg_id").list.len()).alias("_k"))
+        .explode("neg_id", "_k")
+        .filter(pl.col("neg_id").is_not_null())
+        .join(docs.rename({"doc_id": "neg_id", "text": "neg", "text_source": "neg_source"}), on="neg_id", how="left")
+    )
+    report.missing_negative_texts = negs.filter(pl.col("neg").is_null()).height
+    negs = negs.filter(pl.col("neg").is_not_null())
+    report.negative_text_sources = dict(negs.group_by("neg_source").len().iter_rows())
+    lists = negs.sort("_example", "_k").group_by("_example", maintain_order=True).agg("neg_id", "neg", "neg_source")
+    ex = ex.drop("neg_id").join(lists, on="_example", how="left").sort("_example")
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    return ex.with_columns(
+        pl.col("neg_id").fill_null(empty),
+        pl.col("neg").fill_null(empty),
+        pl.col("neg_source").fill_null(empty),
+    ).drop("_example")
+
+
+def write_flagembedding(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
+    """Writes the JSONL that FlagEmbedding-style trainers read:
+    `{query, pos: [text], neg: [texts], pos_id: [id], neg_id: [ids], reweight_rate}` per line."""
+    with open(path, "w", encoding="utf-8") as f:
+        for row in df.select("query", "pos", "neg", "pos_id", "neg_id", "weight").iter_rows(named=True):
+            f.write(
+                json.dumps(
+                    {
+                        "query": row["query"],
+                        "pos": [row["pos"]],
+                        "neg": row["neg"],
+                        "pos_id": [row["pos_id"]],
+                        "neg_id": row["neg_id"],
+                        "reweight_rate": row["weight"],
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )

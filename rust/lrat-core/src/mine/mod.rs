@@ -1,0 +1,357 @@
+//! Mining retrieval supervision from trajectories (DESIGN §2): a browsed document is a positive for
+//! the current query, the unbrowsed results the agent saw and the browses it rejected are negatives,
+//! and the reasoning written after the browse filters and weights the positive.
+
+pub mod documents;
+pub mod judge;
+pub mod table;
+pub mod tokens;
+
+use std::collections::HashSet;
+
+use crate::model::{StepKind, Trajectory};
+pub use judge::judge_reasoning;
+pub use tokens::TokenCounter;
+
+/// How examples are cut from a trajectory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The official implementation's segments: browse runs against the history of result lists
+    /// since the last accepted browse.
+    Segment,
+    /// The paper's rule: a document browsed after a search is a positive for that search's query;
+    /// the rest of that search's list are its negatives.
+    PerSearch,
+}
+
+impl std::str::FromStr for Rule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "segment" => Ok(Rule::Segment),
+            "per_search" | "search" => Ok(Rule::PerSearch),
+            _ => Err(format!("rule must be 'segment' or 'per_search', not {s:?}")),
+        }
+    }
+}
+
+/// Where the accept / reject decision of each browse comes from.
+pub enum Verdicts<'a> {
+    /// Every browse is accepted (the naive variant, no filter).
+    AcceptAll,
+    /// The built-in rule-based judge.
+    Rules,
+    /// Decisions made elsewhere (a Python callable, an LLM endpoint), one per browse in the order of
+    /// [`browse_reasonings`], for the trajectories of the batch in order.
+    Given(&'a [Vec<bool>]),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// Index of the trajectory in the batch.
+    pub trajectory: usize,
+    /// The browse step.
+    pub step: u32,
+    /// The search step that set the query.
+    pub search_step: u32,
+    /// 1-based rank of the positive in the most recent result list that holds it.
+    pub rank: u32,
+    pub query: String,
+    pub positive: String,
+    pub negatives: Vec<String>,
+    pub reasoning: String,
+    pub reasoning_tokens: u32,
+    pub accepted: bool,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MineStats {
+    pub browses: u64,
+    pub examples: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    /// Browses of documents that appeared in no earlier result list.
+    pub not_in_results: u64,
+    /// Browse calls whose document id could not be read.
+    pub unreadable: u64,
+    /// Browse calls whose tool answered with an error.
+    pub failed: u64,
+}
+
+impl MineStats {
+    pub fn add(&mut self, o: &MineStats) {
+        self.browses += o.browses;
+        self.examples += o.examples;
+        self.accepted += o.accepted;
+        self.rejected += o.rejected;
+        self.not_in_results += o.not_in_results;
+        self.unreadable += o.unreadable;
+        self.failed += o.failed;
+    }
+}
+
+/// A browse the miner can use: its step, document, and the reasoning written right after it.
+struct Browse<'t> {
+    step: usize,
+    key: &'t str,
+    reasoning: &'t str,
+    accepted: bool,
+}
+
+/// The reasoning step right after step `i`, when that step is reasoning.
+fn post_browse_reasoning(t: &Trajectory, i: usize) -> &str {
+    match t.steps.get(i + 1) {
+        Some(s) if s.kind == StepKind::Reason => &s.text,
+        _ => "",
+    }
+}
+
+/// The post-browse reasoning of every browse, in step order: what a judge reads.
+pub fn browse_reasonings(t: &Trajectory) -> Vec<(u32, &str)> {
+    t.steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind == StepKind::Browse)
+        .map(|(i, _)| (i as u32, post_browse_reasoning(t, i)))
+        .collect()
+}
+
+/// Runs of browses: browse calls separated by at most one reasoning step each.
+fn browse_runs(t: &Trajectory) -> Vec<Vec<usize>> {
+    let steps = &t.steps;
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < steps.len() {
+        if steps[i].kind != StepKind::Browse {
+            i += 1;
+            continue;
+        }
+        let mut run = vec![i];
+        let mut j = i;
+        loop {
+            let mut k = j + 1;
+            if k < steps.len() && steps[k].kind == StepKind::Reason {
+                k += 1;
+            }
+            if k < steps.len() && steps[k].kind == StepKind::Browse {
+                run.push(k);
+                j = k;
+            } else {
+                break;
+            }
+        }
+        i = j + 1;
+        runs.push(run);
+    }
+    runs
+}
+
+/// Decides each browse of the trajectory; returns per browse step the decision.
+fn decide<'t>(t: &'t Trajectory, verdicts: &Verdicts, given: Option<&[bool]>, stats: &mut MineStats) -> Vec<Option<Browse<'t>>> {
+    let mut out: Vec<Option<Browse>> = (0..t.steps.len()).map(|_| None).collect();
+    let mut n = 0;
+    for (i, step) in t.steps.iter().enumerate() {
+        if step.kind != StepKind::Browse {
+            continue;
+        }
+        let index = n;
+        n += 1;
+        stats.browses += 1;
+        let Some(record) = step.browse.as_ref() else { continue };
+        let Some(key) = record.doc_key.as_deref() else {
+            stats.unreadable += 1;
+            continue;
+        };
+        if !record.ok {
+            stats.failed += 1;
+            continue;
+        }
+        let reasoning = post_browse_reasoning(t, i);
+        let accepted = match verdicts {
+            Verdicts::AcceptAll => true,
+            Verdicts::Rules => judge_reasoning(reasoning),
+            Verdicts::Given(_) => given.and_then(|g| g.get(index).copied()).unwrap_or(true),
+        };
+        out[i] = Some(Browse { step: i, key, reasoning, accepted });
+    }
+    out
+}
+
+/// Pushes `key` unless it is already there or excluded.
+fn push_unique<'t>(out: &mut Vec<&'t str>, seen: &mut HashSet<&'t str>, key: &'t str) {
+    if seen.insert(key) {
+        out.push(key);
+    }
+}
+
+/// Mines one trajectory. `given` holds the decisions for `Verdicts::Given`, one per browse step.
+pub fn mine_trajectory(
+    t: &Trajectory,
+    trajectory: usize,
+    rule: Rule,
+    verdicts: &Verdicts,
+    counter: &TokenCounter,
+    stats: &mut MineStats,
+) -> Vec<Example> {
+    let given = match verdicts {
+        Verdicts::Given(all) => all.get(trajectory).map(|v| v.as_slice()),
+        _ => None,
+    };
+    let decisions = decide(t, verdicts, given, stats);
+    let mut examples = match rule {
+        Rule::Segment => mine_segments(t, trajectory, &decisions, stats),
+        Rule::PerSearch => mine_per_search(t, trajectory, &decisions, stats),
+    };
+    for e in &mut examples {
+        e.reasoning_tokens = counter.count(&e.reasoning);
+    }
+    stats.examples += examples.len() as u64;
+    for e in &examples {
+        if e.accepted {
+            stats.accepted += 1;
+        } else {
+            stats.rejected += 1;
+        }
+    }
+    examples
+}
+
+struct Search<'t> {
+    step: usize,
+    query: &'t str,
+    keys: Vec<&'t str>,
+}
+
+fn make_example(trajectory: usize, b: &Browse, search: &Search, rank: u32, negatives: Vec<&str>) -> Example {
+    Example {
+        trajectory,
+        step: b.step as u32,
+        search_step: search.step as u32,
+        rank,
+        query: search.query.to_string(),
+        positive: b.key.to_string(),
+        negatives: negatives.into_iter().map(str::to_string).collect(),
+        reasoning: b.reasoning.to_string(),
+        reasoning_tokens: 0,
+        accepted: b.accepted,
+    }
+}
+
+fn mine_segments(t: &Trajectory, trajectory: usize, decisions: &[Option<Browse>], stats: &mut MineStats) -> Vec<Example> {
+    let mut examples = Vec::new();
+    let mut history: Vec<Search> = Vec::new();
+    let mut rejected: Vec<&str> = Vec::new();
+    let runs = browse_runs(t);
+    let mut run_at = runs.iter().map(|r| (r[0], r)).peekable();
+
+    let mut i = 0;
+    while i < t.steps.len() {
+        let step = &t.steps[i];
+        if step.kind == StepKind::Search {
+            history.push(Search { step: i, query: &step.text, keys: step.hits.iter().map(|h| h.doc_key.as_str()).collect() });
+            i += 1;
+            continue;
+        }
+        let Some((_, run)) = run_at.next_if(|(start, _)| *start == i) else {
+            i += 1;
+            continue;
+        };
+        i = run[run.len() - 1] + 1;
+        let browses: Vec<&Browse> = run.iter().filter_map(|&s| decisions[s].as_ref()).collect();
+        let run_rejected: Vec<&str> = browses.iter().filter(|b| !b.accepted).map(|b| b.key).collect();
+        let run_accepted: HashSet<&str> = browses.iter().filter(|b| b.accepted).map(|b| b.key).collect();
+        let browsed: HashSet<&str> = browses.iter().map(|b| b.key).chain(rejected.iter().copied()).collect();
+
+        for b in &browses {
+            let Some((rank, _)) = history
+                .iter()
+                .rev()
+                .find_map(|s| s.keys.iter().position(|k| *k == b.key).map(|p| (p as u32 + 1, s)))
+            else {
+                stats.not_in_results += 1;
+                continue;
+            };
+            let current = history.last().expect("a list holds the positive, so history is not empty");
+            let mut seen: HashSet<&str> = run_accepted.iter().copied().collect();
+            seen.insert(b.key);
+            let mut negatives = Vec::new();
+            for k in run_rejected.iter().rev().chain(rejected.iter().rev()) {
+                push_unique(&mut negatives, &mut seen, k);
+            }
+            for s in history.iter().rev() {
+                for k in &s.keys {
+                    if !browsed.contains(k) {
+                        push_unique(&mut negatives, &mut seen, k);
+                    }
+                }
+            }
+            examples.push(make_example(trajectory, b, current, rank, negatives));
+        }
+
+        rejected.extend(run_rejected);
+        if !run_accepted.is_empty() {
+            history.clear();
+            rejected.clear();
+        }
+    }
+    examples
+}
+
+fn mine_per_search(t: &Trajectory, trajectory: usize, decisions: &[Option<Browse>], stats: &mut MineStats) -> Vec<Example> {
+    let mut examples = Vec::new();
+    let search_steps: Vec<usize> = t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect();
+    let first_search = search_steps.first().copied().unwrap_or(t.steps.len());
+    stats.not_in_results += decisions[..first_search].iter().flatten().count() as u64;
+    for (n, &start) in search_steps.iter().enumerate() {
+        let end = search_steps.get(n + 1).copied().unwrap_or(t.steps.len());
+        let step = &t.steps[start];
+        let search = Search { step: start, query: &step.text, keys: step.hits.iter().map(|h| h.doc_key.as_str()).collect() };
+        let browses: Vec<&Browse> = decisions[start + 1..end].iter().flatten().collect();
+        let window_rejected: Vec<&str> = browses.iter().filter(|b| !b.accepted).map(|b| b.key).collect();
+        let window_accepted: HashSet<&str> = browses.iter().filter(|b| b.accepted).map(|b| b.key).collect();
+        let browsed: HashSet<&str> = browses.iter().map(|b| b.key).collect();
+        for b in &browses {
+            let Some(pos) = search.keys.iter().position(|k| *k == b.key) else {
+                stats.not_in_results += 1;
+                continue;
+            };
+            let mut seen: HashSet<&str> = window_accepted.iter().copied().collect();
+            seen.insert(b.key);
+            let mut negatives = Vec::new();
+            for k in window_rejected.iter().rev() {
+                push_unique(&mut negatives, &mut seen, k);
+            }
+            for k in search.keys.iter().filter(|k| !browsed.contains(*k)) {
+                push_unique(&mut negatives, &mut seen, k);
+            }
+            examples.push(make_example(trajectory, b, &search, pos as u32 + 1, negatives));
+        }
+    }
+    examples
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Mines a batch of trajectories on the pool. Examples come out in trajectory order.
+pub fn mine_batch(trajectories: &[Trajectory], rule: Rule, verdicts: &Verdicts, counter: &TokenCounter) -> (Vec<Example>, MineStats) {
+    use rayon::prelude::*;
+    let parts: Vec<(Vec<Example>, MineStats)> = crate::pool::pool().install(|| {
+        trajectories
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut stats = MineStats::default();
+                let examples = mine_trajectory(t, i, rule, verdicts, counter, &mut stats);
+                (examples, stats)
+            })
+            .collect()
+    });
+    let mut stats = MineStats::default();
+    let mut examples = Vec::new();
+    for (e, s) in parts {
+        examples.extend(e);
+        stats.add(&s);
+    }
+    (examples, stats)
+}

@@ -1,0 +1,159 @@
+use super::*;
+use crate::model::{BrowseRecord, Format, Outcome, SearchHit, Step};
+
+enum S<'a> {
+    Search(&'a str, &'a [&'a str]),
+    Browse(&'a str),
+    Reason(&'a str),
+    Answer,
+}
+
+fn traj(steps: &[S]) -> Trajectory {
+    let steps = steps
+        .iter()
+        .map(|s| match s {
+            S::Search(q, keys) => Step::search(
+                Some("search".into()),
+                *q,
+                keys.iter().map(|k| SearchHit { doc_key: k.to_string(), ..Default::default() }).collect(),
+            ),
+            S::Browse(k) => Step::browse(
+                Some("get_document".into()),
+                *k,
+                BrowseRecord { doc_key: Some(k.to_string()), ok: true, content: Some(format!("Document {k}: text")) },
+            ),
+            S::Reason(r) => Step::reason(*r),
+            S::Answer => Step::answer("done"),
+        })
+        .collect();
+    Trajectory {
+        id: "t".into(),
+        query_id: None,
+        source: "mem".into(),
+        line: 1,
+        format: Format::BrowseComp,
+        question: None,
+        final_answer: None,
+        gold_answer: None,
+        outcome: Outcome::Completed,
+        metadata: None,
+        steps,
+    }
+}
+
+const GOOD: &str = "This confirms the birth year.";
+const BAD: &str = "This page is not relevant to the question.";
+
+fn mine(t: &Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example>, MineStats) {
+    let mut stats = MineStats::default();
+    let e = mine_trajectory(t, 0, rule, &verdicts, &TokenCounter::Whitespace, &mut stats);
+    (e, stats)
+}
+
+fn negs(e: &Example) -> Vec<&str> {
+    e.negatives.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn browse_after_search_is_a_positive_and_the_rest_are_negatives() {
+    let t = traj(&[S::Search("q1", &["a", "b", "c"]), S::Browse("b"), S::Reason(GOOD), S::Answer]);
+    let (e, stats) = mine(&t, Rule::Segment, Verdicts::Rules);
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].query.as_str(), e[0].positive.as_str(), e[0].rank), ("q1", "b", 2));
+    assert_eq!(negs(&e[0]), ["a", "c"]);
+    assert_eq!(e[0].reasoning, GOOD);
+    assert_eq!(e[0].reasoning_tokens, 5);
+    assert!(e[0].accepted);
+    assert_eq!(stats.accepted, 1);
+}
+
+#[test]
+fn negatives_order_rejected_run_then_segment_then_unbrowsed_recent_list_first() {
+    let t = traj(&[
+        S::Search("q1", &["a", "b", "c"]),
+        S::Browse("a"),
+        S::Reason(BAD), // rejected: joins the segment's rejected browses
+        S::Search("q2", &["d", "e", "b"]),
+        S::Browse("d"),
+        S::Reason(BAD), // run: d rejected, e accepted
+        S::Browse("e"),
+        S::Reason(GOOD),
+    ]);
+    let (e, stats) = mine(&t, Rule::Segment, Verdicts::Rules);
+    assert_eq!(stats.rejected, 2);
+    assert_eq!(stats.accepted, 1);
+    let first = &e[0];
+    assert_eq!((first.positive.as_str(), first.query.as_str(), first.accepted), ("a", "q1", false));
+    assert_eq!(negs(first), ["b", "c"]);
+    let accepted = e.iter().find(|x| x.positive == "e").unwrap();
+    assert_eq!(accepted.query, "q2");
+    // run's rejected (d), segment's rejected (a), then unbrowsed: q2's list (b), then q1's list (c).
+    assert_eq!(negs(accepted), ["d", "a", "b", "c"]);
+    let rejected_d = e.iter().find(|x| x.positive == "d").unwrap();
+    assert!(!rejected_d.accepted);
+    assert_eq!(negs(rejected_d), ["a", "b", "c"], "the run's accepted document is never a negative");
+}
+
+#[test]
+fn an_accepted_browse_resets_the_segment() {
+    let t = traj(&[
+        S::Search("q1", &["a", "b"]),
+        S::Browse("a"),
+        S::Reason(GOOD),
+        S::Browse("b"), // same run (one reasoning step between)
+        S::Reason(GOOD),
+        S::Reason("thinking more"),
+        S::Browse("b"), // new run after two reasoning steps; history was reset
+        S::Search("q2", &["c", "a"]),
+        S::Browse("a"),
+    ]);
+    let (e, stats) = mine(&t, Rule::Segment, Verdicts::Rules);
+    assert_eq!(stats.not_in_results, 1);
+    assert_eq!(e.len(), 3);
+    assert_eq!(negs(&e[0]), Vec::<&str>::new(), "a and b are both accepted in the run");
+    assert_eq!((e[2].positive.as_str(), e[2].query.as_str()), ("a", "q2"));
+    assert_eq!(negs(&e[2]), ["c"]);
+}
+
+#[test]
+fn naive_variant_accepts_every_browse() {
+    let t = traj(&[S::Search("q1", &["a", "b"]), S::Browse("a"), S::Reason(BAD)]);
+    let (e, _) = mine(&t, Rule::Segment, Verdicts::AcceptAll);
+    assert!(e[0].accepted);
+}
+
+#[test]
+fn given_verdicts_follow_browse_order() {
+    let t = traj(&[S::Search("q1", &["a", "b"]), S::Browse("a"), S::Browse("b")]);
+    let given = vec![vec![false, true]];
+    let (e, _) = mine(&t, Rule::Segment, Verdicts::Given(&given));
+    assert_eq!(e.iter().map(|x| x.accepted).collect::<Vec<_>>(), [false, true]);
+    assert_eq!(negs(&e[1]), ["a"]);
+}
+
+#[test]
+fn per_search_rule_uses_only_that_searchs_list() {
+    let t = traj(&[
+        S::Search("q1", &["a", "b", "c"]),
+        S::Browse("b"),
+        S::Reason(GOOD),
+        S::Search("q2", &["d", "e"]),
+        S::Browse("a"), // not in q2's list
+        S::Browse("e"),
+    ]);
+    let (e, stats) = mine(&t, Rule::PerSearch, Verdicts::Rules);
+    assert_eq!(stats.not_in_results, 1);
+    assert_eq!(e.len(), 2);
+    assert_eq!((e[0].query.as_str(), negs(&e[0])), ("q1", vec!["a", "c"]));
+    assert_eq!((e[1].query.as_str(), e[1].rank, negs(&e[1])), ("q2", 2, vec!["d"]));
+}
+
+#[test]
+fn unreadable_and_failed_browses_are_passed_over() {
+    let mut t = traj(&[S::Search("q1", &["a", "b"]), S::Browse("a"), S::Browse("b")]);
+    t.steps[1].browse.as_mut().unwrap().doc_key = None;
+    t.steps[2].browse.as_mut().unwrap().ok = false;
+    let (e, stats) = mine(&t, Rule::Segment, Verdicts::Rules);
+    assert!(e.is_empty());
+    assert_eq!((stats.unreadable, stats.failed, stats.browses), (1, 1, 2));
+}

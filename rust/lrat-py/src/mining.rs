@@ -1,0 +1,120 @@
+//! Mining a batch of trajectories: the judge's inputs, the examples, and the document texts.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use lrat_core::mine::{self, documents, table, Rule, TokenCounter, Verdicts};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3_arrow::PyTable;
+
+use crate::errors::to_py;
+use crate::trajectories::TrajectoryBatch;
+
+/// Counts tokens with a `tokenizer.json` (a file or a model directory), or whitespace words.
+#[pyclass(module = "lrat._core", name = "TokenCounter", frozen)]
+pub struct PyTokenCounter {
+    pub(crate) inner: TokenCounter,
+}
+
+#[pymethods]
+impl PyTokenCounter {
+    /// `TokenCounter(path)` loads a tokenizer; `TokenCounter(None)` counts whitespace words.
+    #[new]
+    #[pyo3(signature = (path=None))]
+    fn new(py: Python<'_>, path: Option<PathBuf>) -> PyResult<Self> {
+        let inner = match path {
+            None => TokenCounter::Whitespace,
+            Some(p) => py.detach(|| TokenCounter::from_file(&p)).map_err(|e| to_py(py, e))?,
+        };
+        Ok(PyTokenCounter { inner })
+    }
+
+    fn count(&self, text: &str) -> u32 {
+        self.inner.count(text)
+    }
+
+    fn count_many(&self, py: Python<'_>, texts: Vec<String>) -> Vec<u32> {
+        use rayon::prelude::*;
+        let counter = &self.inner;
+        py.detach(|| lrat_core::pool::pool().install(|| texts.par_iter().map(|t| counter.count(t)).collect()))
+    }
+
+    #[getter]
+    fn is_whitespace(&self) -> bool {
+        matches!(self.inner, TokenCounter::Whitespace)
+    }
+}
+
+/// The post-browse reasoning of every browse of every trajectory of the batch, in order: what a
+/// judge reads. One list per trajectory.
+#[pyfunction]
+pub fn browse_reasonings(batch: PyRef<'_, TrajectoryBatch>) -> Vec<Vec<String>> {
+    batch
+        .batch
+        .trajectories
+        .iter()
+        .map(|t| mine::browse_reasonings(t).into_iter().map(|(_, r)| r.to_string()).collect())
+        .collect()
+}
+
+/// Mines the batch. `judge` is "rules" (the built-in judge), "none" (accept every browse), or a
+/// list with one list of booleans per trajectory, one per browse in `browse_reasonings` order.
+#[pyfunction]
+#[pyo3(signature = (batch, counter, *, rule="segment", judge=None))]
+pub fn mine_batch<'py>(
+    py: Python<'py>,
+    batch: PyRef<'py, TrajectoryBatch>,
+    counter: PyRef<'py, PyTokenCounter>,
+    rule: &str,
+    judge: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let rule = Rule::from_str(rule).map_err(PyValueError::new_err)?;
+    let given: Option<Vec<Vec<bool>>> = match judge {
+        Some(j) if !j.is_instance_of::<pyo3::types::PyString>() => Some(j.extract()?),
+        _ => None,
+    };
+    let verdicts = match (judge.and_then(|j| j.extract::<String>().ok()).as_deref(), &given) {
+        (_, Some(g)) => {
+            let expected = batch.batch.trajectories.len();
+            if g.len() != expected {
+                return Err(PyValueError::new_err(format!("judge verdicts cover {} trajectories, the batch has {expected}", g.len())));
+            }
+            Verdicts::Given(g)
+        }
+        (None | Some("rules"), None) => Verdicts::Rules,
+        (Some("none"), None) => Verdicts::AcceptAll,
+        (Some(other), None) => {
+            return Err(PyValueError::new_err(format!("judge must be 'rules', 'none' or a list of verdicts, not {other:?}")))
+        }
+    };
+    let trajectories = &batch.batch.trajectories;
+    let counter = &counter.inner;
+    let (examples, stats, docs) = py.detach(|| {
+        let (examples, stats) = mine::mine_batch(trajectories, rule, &verdicts, counter);
+        let docs = documents::document_texts(trajectories);
+        (examples, stats, docs)
+    });
+    let examples_batch = table::examples_batch(trajectories, &examples).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let docs_batch = table::documents_batch(&docs).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let d = PyDict::new(py);
+    d.set_item("examples", PyTable::try_new(vec![examples_batch], table::examples_schema())?)?;
+    d.set_item("documents", PyTable::try_new(vec![docs_batch], table::documents_schema())?)?;
+    let s = PyDict::new(py);
+    s.set_item("browses", stats.browses)?;
+    s.set_item("examples", stats.examples)?;
+    s.set_item("accepted", stats.accepted)?;
+    s.set_item("rejected", stats.rejected)?;
+    s.set_item("not_in_results", stats.not_in_results)?;
+    s.set_item("unreadable", stats.unreadable)?;
+    s.set_item("failed", stats.failed)?;
+    d.set_item("stats", s)?;
+    Ok(d)
+}
+
+/// The built-in rule-based judge on a list of reasoning texts.
+#[pyfunction]
+pub fn judge_reasonings(texts: Vec<String>) -> Vec<bool> {
+    texts.iter().map(|t| mine::judge_reasoning(t)).collect()
+}

@@ -1,0 +1,194 @@
+"""Mining examples from trajectories: the rules of DESIGN §2 on real and hand-built logs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import polars as pl
+import pytest
+
+import lrat
+from lrat.mining import mine_with_report, write_flagembedding
+from lrat.weighting import intensity_weights
+
+
+def run_record(steps, query="who?", status="completed", qid="q1"):
+    return {"query_id": qid, "query": query, "status": status, "result": steps}
+
+
+def search(query, docids):
+    blocks = "".join(f"DocID:{d}\n[Title {d}]\nsnippet of {d}\n\n" for d in docids)
+    return {
+        "type": "tool_call",
+        "tool_name": "search",
+        "arguments": json.dumps({"query": [query]}),
+        "output": f"A search for '{query}' found {len(docids)} results:\n\n## Web Results\n{blocks}",
+    }
+
+
+def browse(docid):
+    return {
+        "type": "tool_call",
+        "tool_name": "get_document",
+        "arguments": json.dumps({"docid": docid}),
+        "output": f"Document {docid}:\nFull text of document {docid}.",
+    }
+
+
+def reason(text):
+    return {"type": "reasoning", "tool_name": None, "arguments": None, "output": text}
+
+
+def write_jsonl(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+GOOD = "This confirms the answer: the page states the birth year clearly and matches every clue."
+BAD = "This page is not relevant; it is about a different person."
+
+
+def test_naive_rule_on_the_real_trajectories_gives_27_examples_from_28_browses(lrat_trajectories):
+    df, report = mine_with_report(lrat_trajectories, judge="none", outcomes="all")
+    assert report.browses == 28
+    assert report.examples == 27
+    assert report.not_in_results == 1
+    assert df.height == 27
+    for row in df.iter_rows(named=True):
+        assert row["pos_id"] not in row["neg_id"]
+        assert len(row["neg_id"]) == len(set(row["neg_id"]))
+        assert row["pos"]
+
+
+def test_negatives_follow_the_segment_order(tmp_path):
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            run_record(
+                [
+                    search("q1", ["a", "b", "c"]),
+                    browse("a"),
+                    reason(BAD),
+                    search("q2", ["d", "e", "b"]),
+                    browse("d"),
+                    reason(BAD),
+                    browse("e"),
+                    reason(GOOD),
+                ]
+            )
+        ],
+    )
+    df, report = mine_with_report(path, keep_rejected=True, tokenizer="whitespace", weighting="none")
+    assert (report.accepted, report.rejected) == (1, 2)
+    e = df.filter(pl.col("pos_id") == "e").row(0, named=True)
+    assert e["query"] == "q2"
+    assert e["neg_id"] == ["d", "a", "b", "c"]
+    assert e["neg"][0] == "Title d\nFull text of document d.", "the title seen in the results leads the text"
+    assert e["pos"] == "Title e\nFull text of document e."
+    assert e["pos_source"] == "browse"
+    assert e["neg_source"] == ["browse", "browse", "snippet", "snippet"]
+    # without keep_rejected only the accepted example stays
+    assert mine_with_report(path, tokenizer="whitespace")[0].height == 1
+
+
+def test_a_callable_judge_sees_each_post_browse_reasoning(tmp_path):
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [run_record([search("q", ["a", "b"]), browse("a"), reason("first"), browse("b"), reason("second")])],
+    )
+    seen = []
+
+    def judge(texts):
+        seen.extend(texts)
+        return [t == "second" for t in texts]
+
+    df = lrat.mine(path, judge=judge, tokenizer="whitespace")
+    assert seen == ["first", "second"]
+    assert df["pos_id"].to_list() == ["b"]
+    assert df["neg_id"].to_list() == [["a"]]
+
+    with pytest.raises(ValueError, match="1 verdicts for 2"):
+        lrat.mine(path, judge=lambda texts: [True])
+
+
+def test_outcome_filter_keeps_completed_trajectories_by_default(tmp_path):
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            run_record([search("q", ["a"]), browse("a"), reason(GOOD)], qid="ok"),
+            run_record([search("q", ["b"]), browse("b"), reason(GOOD)], qid="bad", status="max_turns_exceeded"),
+        ],
+    )
+    df, report = mine_with_report(path, tokenizer="whitespace")
+    assert df["query_id"].to_list() == ["ok"]
+    assert report.dropped_by_outcome == 1
+    assert lrat.mine(path, outcomes="all", tokenizer="whitespace").height == 2
+
+
+def test_corpus_texts_and_missing_texts_are_reported(tmp_path):
+    path = write_jsonl(tmp_path / "t.jsonl", [run_record([search("q", ["a", "b", "c"]), browse("a"), reason(GOOD)])])
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        json.dumps({"id": "a", "title": "Alpha", "text": "alpha body"}) + "\n" + json.dumps({"id": "b", "text": "beta body"}) + "\n"
+    )
+    df, report = mine_with_report(path, corpus=corpus, tokenizer="whitespace")
+    row = df.row(0, named=True)
+    assert row["pos"] == "Alpha\nalpha body"
+    assert row["pos_source"] == "corpus"
+    assert row["neg_id"] == ["b"], "c has no text in the corpus: left out, not filled"
+    assert report.missing_negative_texts == 1
+
+    only_b = tmp_path / "only_b.jsonl"
+    only_b.write_text(json.dumps({"id": "b", "text": "beta body"}) + "\n")
+    df, report = mine_with_report(path, corpus=only_b, tokenizer="whitespace")
+    assert df.height == 0
+    assert report.dropped_missing_positive_text == 1
+
+
+def test_intensity_weights_follow_the_formula():
+    lengths = pl.Series([0, 10, 20, 40, None], dtype=pl.UInt32)
+    w = intensity_weights(lengths)
+    beta = 20.0  # median of the positive lengths
+    raw = [1 - math.exp(-math.log(2) * l / beta) for l in (10, 20, 40)]
+    mean = sum(raw) / 3
+    expected = [1.0] + [r / mean for r in raw] + [1.0]
+    assert w.to_list() == pytest.approx(expected)
+    assert w[1:4].mean() == pytest.approx(1.0)
+    clipped = intensity_weights(lengths, beta=10, normalize=False, clip=(0.6, None))
+    assert clipped.to_list() == pytest.approx([1.0, 0.6, 0.75, 1 - 2**-4, 1.0])
+
+
+def test_token_lengths_come_from_the_default_models_tokenizer(tmp_path):
+    tokenizers = pytest.importorskip("tokenizers")
+    text = "Unbelievably, the Havlíček page confirms it."
+    path = write_jsonl(tmp_path / "t.jsonl", [run_record([search("q", ["a"]), browse("a"), reason(text)])])
+    df = lrat.mine(path)
+    reference = tokenizers.Tokenizer.from_file(str(lrat.mining.default_tokenizer_path()))
+    reference.no_padding()
+    reference.no_truncation()
+    expected = len(reference.encode(text, add_special_tokens=False).ids)
+    assert expected > len(text.split())
+    assert df["reasoning_tokens"].to_list() == [expected]
+    assert lrat.mine(path, tokenizer="whitespace")["reasoning_tokens"].to_list() == [6]
+
+
+def test_flagembedding_jsonl(tmp_path, lrat_trajectories):
+    df = lrat.mine(lrat_trajectories, outcomes="all")
+    out = tmp_path / "train.jsonl"
+    write_flagembedding(df, out)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == df.height
+    assert set(rows[0]) == {"query", "pos", "neg", "pos_id", "neg_id", "reweight_rate"}
+    assert isinstance(rows[0]["pos"], list) and len(rows[0]["pos"]) == 1
+    assert sum(r["reweight_rate"] for r in rows) / len(rows) == pytest.approx(1.0)
+
+
+def test_per_search_rule(tmp_path):
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [run_record([search("q1", ["a", "b"]), browse("b"), reason(GOOD), search("q2", ["c", "d"]), browse("a")])],
+    )
+    df, report = mine_with_report(path, rule="per_search", tokenizer="whitespace")
+    assert df.select("query", "pos_id", "neg_id").rows() == [("q1", "b", ["a"])]
+    assert report.not_in_results == 1
