@@ -63,12 +63,13 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                 }
                 let has_calls = calls.peek().is_some_and(|c| c.message == i);
                 let content = m.get_any(&["content", "value"]).and_then(content_text).filter(|s| !s.trim().is_empty());
-                if !has_calls && Some(i) == last_assistant {
-                    let answer = content.unwrap_or_default();
-                    t.final_answer = Some(answer.clone());
-                    t.steps.push(Step::answer(answer));
-                } else if let Some(text) = content {
-                    t.steps.push(Step::reason(text));
+                match content {
+                    Some(text) if !has_calls && Some(i) == last_assistant => {
+                        t.final_answer = Some(text.clone());
+                        t.steps.push(Step::answer(text));
+                    }
+                    Some(text) => t.steps.push(Step::reason(text)),
+                    None => {}
                 }
                 while let Some(call) = calls.next_if(|c| c.message == i) {
                     let output = call.output.map(|o| tool_output(outputs[o].content));
@@ -268,6 +269,13 @@ mod tests {
         assert_eq!(t.steps[1].kind, StepKind::Browse, "a call naming a url reads a document");
         assert_eq!(t.steps[1].browse.as_ref().unwrap().doc_key.as_deref(), Some("https://x.org/a"));
         assert_eq!(t.outcome, crate::model::Outcome::Failed);
+    }
+
+    #[test]
+    fn empty_final_message_is_no_answer() {
+        let (t, _) = parse_str(r#"[{"role": "user", "content": "q"}, {"role": "assistant", "content": "  "}]"#).unwrap();
+        assert_eq!(t.final_answer, None);
+        assert!(t.steps.is_empty());
     }
 
     #[test]

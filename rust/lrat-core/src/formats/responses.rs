@@ -43,7 +43,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                     if t.question.is_none() && role_of(item) == Some("user") {
                         t.question = Some(text.trim().to_string());
                     }
-                } else if Some(i) == last_assistant {
+                } else if Some(i) == last_assistant && !text.trim().is_empty() {
                     t.final_answer = Some(text.clone());
                     t.steps.push(Step::answer(text));
                 } else if !text.trim().is_empty() {
