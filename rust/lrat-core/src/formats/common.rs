@@ -352,10 +352,12 @@ const ID_KEYS: &[&str] = &["trajectory_id", "id"];
 const QUERY_ID_KEYS: &[&str] = &["query_id", "question_id", "qid", "task_id", "question_idx"];
 const QUESTION_KEYS: &[&str] = &["question", "query", "question_text", "problem"];
 const GOLD_KEYS: &[&str] = &["gold_answer", "gt_answer", "ground_truth", "golden_answers", "reference_answer", "expected_answer"];
+/// Fields holding the agent's own answer, read when the log's steps end without one.
+const PREDICTION_KEYS: &[&str] = &["final_answer", "predicted_answer", "prediction", "pred"];
 const OUTCOME_KEYS: &[&str] = &["status", "outcome", "success", "correct"];
 
 /// Reads the record-level fields of a JSON record (`id`, `query_id`, `question`, the reference
-/// answer, the outcome) into `t`, and the fields that are neither these nor `consumed` into its
+/// answer, the outcome, the agent's answer when the steps gave none) into `t`, and the fields that are neither these nor `consumed` into its
 /// metadata. `answer` is the reference answer unless a `gt_answer`-like field is present, in which
 /// case it is the agent's answer and becomes `final_answer` when the log itself has none.
 pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Result<(), String> {
@@ -376,6 +378,14 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
         }
         None => t.gold_answer = v.get("answer").and_then(answer_text),
     }
+    let mut prediction_key = None;
+    if t.final_answer.is_none() {
+        let key = PREDICTION_KEYS.iter().find(|k| !consumed.contains(k) && v.get(k).and_then(Json::as_str).is_some());
+        if let Some(key) = key {
+            t.final_answer = v.get(key).and_then(answer_text);
+            prediction_key = Some(*key);
+        }
+    }
     for key in OUTCOME_KEYS {
         match v.get(key) {
             None | Some(Json::Null) => continue,
@@ -395,7 +405,8 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
                 || QUESTION_KEYS.contains(&k)
                 || GOLD_KEYS.contains(&k)
                 || OUTCOME_KEYS.contains(&k)
-                || k == "answer")
+                || k == "answer"
+                || Some(k) == prediction_key)
         })
         .cloned()
         .collect();

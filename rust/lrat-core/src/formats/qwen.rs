@@ -271,6 +271,23 @@ mod tests {
     }
 
     #[test]
+    fn prediction_field_stands_in_for_a_missing_answer_tag() {
+        let v = Json::parse(
+            r#"{"question": "q", "answer": "gold", "prediction": "guess", "messages": [
+                {"role": "user", "content": "q"}, {"role": "assistant", "content": "<think>out of turns</think>"}]}"#,
+        )
+        .unwrap();
+        let t = run(|ctx| parse_json(&v, ctx)).0.unwrap();
+        assert_eq!((t.final_answer.as_deref(), t.gold_answer.as_deref()), (Some("guess"), Some("gold")));
+        assert_eq!(t.metadata, None);
+        let record = TONGYI.replacen(r#""termination""#, r#""prediction": "Danube!", "termination""#, 1);
+        let v = Json::parse(&record).unwrap();
+        let t = run(|ctx| parse_json(&v, ctx)).0.unwrap();
+        assert_eq!(t.final_answer.as_deref(), Some("Danube"), "the <answer> tag wins over the field");
+        assert!(t.metadata.unwrap().contains("Danube!"));
+    }
+
+    #[test]
     fn text_transcript_with_inline_responses_and_junk() {
         let text = "Question: Who founded Y?\n<think>search it</think>\n<tool_call> {\"name\": \"search\", \"arguments\": \"{\\\"query\\\": \\\"Y founder\\\"}\"} trailing junk</tool_call>\n<tool_response>\nDocID:5\n[Y Corp]\nfounded by Z\n</tool_response>\n<tool_call>{\"name\": \"get_document\", \"arguments\": {\"docid\": \"5\"}}</tool_call><tool_response>[visit] Failed to read page.</tool_response>\n<tool_call>not json</tool_call>\nIt was Z.";
         let (t, unknown) = run(|ctx| parse_text(text, ctx));
