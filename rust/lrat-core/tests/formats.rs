@@ -97,8 +97,14 @@ fn qwen_fixture() {
     let ts = read_lines("qwen.jsonl");
     let t = &ts[0];
     assert_eq!(t.format, Format::Qwen);
-    assert_eq!((t.count(StepKind::Search), t.count(StepKind::Browse)), (1, 3));
-    assert_eq!(t.steps.iter().find(|s| s.kind == StepKind::Search).unwrap().text, "Johann Strauss II birthplace");
+    // One search call with two queries: its output holds one result block per query.
+    assert_eq!((t.count(StepKind::Search), t.count(StepKind::Browse)), (2, 3));
+    let queries: Vec<&str> = t.steps.iter().filter(|s| s.kind == StepKind::Search).map(|s| s.text.as_str()).collect();
+    assert_eq!(queries, ["Johann Strauss II birthplace", "The Blue Danube composer born"]);
+    assert_eq!(
+        hit_keys(t, 1),
+        ["https://www.britannica.com/topic/The-Blue-Danube", "https://en.wikipedia.org/wiki/Johann_Strauss_II"]
+    );
     assert_eq!(
         hit_keys(t, 0),
         [

@@ -424,6 +424,26 @@ fn answer_text(v: &Json) -> Option<String> {
     }
 }
 
+/// Separates the result blocks of a multi-query search (Tongyi's `search(query=[…])`).
+const QUERY_BLOCK_SEPARATOR: &str = "\n=======\n";
+
+/// A search called with several queries whose text output holds one result block per query, as
+/// (query, block) pairs; `None` when the output does not split that way.
+fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Vec<(String, &'o str)>> {
+    let Arguments::Json(v) = args else { return None };
+    let list = match v {
+        Json::Object(_) => v.get_any(QUERY_KEYS)?,
+        other => other,
+    };
+    let queries: Vec<String> = list.as_array()?.iter().filter_map(Json::as_key).collect();
+    if queries.len() < 2 {
+        return None;
+    }
+    let text = output?.as_str()?;
+    let blocks: Vec<&str> = text.split(QUERY_BLOCK_SEPARATOR).collect();
+    (blocks.len() == queries.len()).then(|| queries.into_iter().zip(blocks).collect())
+}
+
 /// Builds the steps of one tool call with its output; `None` output means it was never answered.
 pub fn tool_call_steps(
     tools: &ToolNames,
@@ -441,6 +461,12 @@ pub fn tool_call_steps(
     };
     match kind {
         ToolKind::Search => {
+            if let Some(blocks) = per_query_blocks(&args, output) {
+                for (query, block) in blocks {
+                    steps.push(Step::search(tool.clone(), query, parse_search_text(block)));
+                }
+                return;
+            }
             let query = search_query(&args).unwrap_or_default();
             let hits = output.map(parse_search_output).unwrap_or_default();
             steps.push(Step::search(tool, query, hits));
@@ -643,6 +669,26 @@ mod tests {
         assert_eq!(browse_targets(&read_arguments(&raw)), vec!["6053813".to_string()]);
         let urls = Json::parse(r#"{"url": ["https://a", "https://b"], "goal": "g"}"#).unwrap();
         assert_eq!(browse_targets(&Arguments::Json(urls)).len(), 2);
+    }
+
+    #[test]
+    fn multi_query_search_output_splits_per_query() {
+        let tools = ToolNames::default();
+        let (mut steps, mut unknown) = (Vec::new(), Vec::new());
+        let args = Json::parse(r#"{"query": ["alpha", "beta"]}"#).unwrap();
+        let output = Json::Str(
+            "A Google search for 'alpha' found 1 results:\n\n## Web Results\n1. [A](https://a.example)\nabout a\n=======\nA Google search for 'beta' found 1 results:\n\n## Web Results\n1. [B](https://b.example)\nabout b".into(),
+        );
+        tool_call_steps(&tools, "search", &args, Some(&output), &mut steps, &mut unknown);
+        let got: Vec<_> = steps.iter().map(|s| (s.text.as_str(), s.hits[0].doc_key.as_str(), s.hits.len())).collect();
+        assert_eq!(got, [("alpha", "https://a.example", 1), ("beta", "https://b.example", 1)]);
+        assert_eq!(steps[0].hits[0].snippet.as_deref(), Some("about a"));
+
+        // One result block for several queries (BrowseComp-Plus runs): one step, the first query.
+        steps.clear();
+        let one_block = Json::Str("DocID:1\n[T]\ns".into());
+        tool_call_steps(&tools, "search", &args, Some(&one_block), &mut steps, &mut unknown);
+        assert_eq!((steps.len(), steps[0].text.as_str(), steps[0].hits[0].doc_key.as_str()), (1, "alpha", "1"));
     }
 
     #[test]
