@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::json::Json;
-use crate::model::{BrowseRecord, SearchHit, Step};
+use crate::model::{BrowseRecord, Outcome, SearchHit, Step, Trajectory};
 use crate::tools::{ToolKind, ToolNames};
 
 /// Reads a tool call's `arguments`, which logs store as an object or as a JSON string.
@@ -323,6 +323,127 @@ pub fn browse_text_status(text: &str) -> (Option<String>, bool) {
     (announced, !failed)
 }
 
+/// Whether a call of an unclassified tool names a document to read: its arguments carry a `url`,
+/// `urls`, `docid`, `doc_id` or `document_id`, or only an `id`.
+fn names_a_document(args: &Arguments) -> bool {
+    let Arguments::Json(Json::Object(fields)) = args else { return false };
+    fields.iter().any(|(k, _)| matches!(k.as_ref(), "url" | "urls" | "docid" | "doc_id" | "document_id"))
+        || (fields.len() == 1 && fields[0].0 == "id")
+}
+
+/// Message content as a tool output: a list of `{type: text, text}` parts becomes its joined text,
+/// so that it is not mistaken for a JSON list of search results.
+pub fn tool_output<'a>(content: &Json<'a>) -> Json<'a> {
+    match content {
+        Json::Array(parts)
+            if !parts.is_empty()
+                && parts.iter().all(|p| {
+                    p.get("type").and_then(Json::as_str).is_some_and(|t| matches!(t, "text" | "input_text" | "output_text"))
+                }) =>
+        {
+            content_text(content).map(|t| Json::Str(Cow::Owned(t))).unwrap_or(Json::Null)
+        }
+        other => other.clone(),
+    }
+}
+
+/// Keys of the record-level fields every format reads.
+const ID_KEYS: &[&str] = &["trajectory_id", "id"];
+const QUERY_ID_KEYS: &[&str] = &["query_id", "question_id", "qid", "task_id", "question_idx"];
+const QUESTION_KEYS: &[&str] = &["question", "query", "question_text", "problem"];
+const GOLD_KEYS: &[&str] = &["gold_answer", "gt_answer", "ground_truth", "golden_answers", "reference_answer", "expected_answer"];
+/// Fields holding the agent's own answer, read when the log's steps end without one.
+const PREDICTION_KEYS: &[&str] = &["final_answer", "predicted_answer", "prediction", "pred"];
+const OUTCOME_KEYS: &[&str] = &["status", "outcome", "success", "correct"];
+
+/// Reads the record-level fields of a JSON record (`id`, `query_id`, `question`, the reference
+/// answer, the outcome, the agent's answer when the steps gave none) into `t`, and the fields that are neither these nor `consumed` into its
+/// metadata. `answer` is the reference answer unless a `gt_answer`-like field is present, in which
+/// case it is the agent's answer and becomes `final_answer` when the log itself has none.
+pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Result<(), String> {
+    let Json::Object(fields) = v else { return Ok(()) };
+    if let Some(id) = v.get_any(ID_KEYS).and_then(Json::as_key) {
+        t.id = id;
+    }
+    t.query_id = v.get_any(QUERY_ID_KEYS).and_then(Json::as_key).or_else(|| v.get("id").and_then(Json::as_key));
+    if let Some(q) = v.get_any(QUESTION_KEYS).and_then(content_text).filter(|q| !q.trim().is_empty()) {
+        t.question = Some(q.trim().to_string());
+    }
+    match v.get_any(GOLD_KEYS) {
+        Some(gold) => {
+            t.gold_answer = answer_text(gold);
+            if t.final_answer.is_none() {
+                t.final_answer = v.get("answer").and_then(answer_text);
+            }
+        }
+        None => t.gold_answer = v.get("answer").and_then(answer_text),
+    }
+    let mut prediction_key = None;
+    if t.final_answer.is_none() {
+        let key = PREDICTION_KEYS.iter().find(|k| !consumed.contains(k) && v.get(k).and_then(Json::as_str).is_some());
+        if let Some(key) = key {
+            t.final_answer = v.get(key).and_then(answer_text);
+            prediction_key = Some(*key);
+        }
+    }
+    for key in OUTCOME_KEYS {
+        match v.get(key) {
+            None | Some(Json::Null) => continue,
+            Some(Json::Str(s)) => t.outcome = Outcome::from_status(s),
+            Some(Json::Bool(b)) => t.outcome = if *b { Outcome::Completed } else { Outcome::Failed },
+            Some(other) => return Err(format!("field `{key}` is {}, expected a string or boolean", other.type_name())),
+        }
+        break;
+    }
+    let extra: Vec<_> = fields
+        .iter()
+        .filter(|(k, _)| {
+            let k = k.as_ref();
+            !(consumed.contains(&k)
+                || ID_KEYS.contains(&k)
+                || QUERY_ID_KEYS.contains(&k)
+                || QUESTION_KEYS.contains(&k)
+                || GOLD_KEYS.contains(&k)
+                || OUTCOME_KEYS.contains(&k)
+                || k == "answer"
+                || Some(k) == prediction_key)
+        })
+        .cloned()
+        .collect();
+    if !extra.is_empty() {
+        t.metadata = Some(Json::Object(extra).to_json_string());
+    }
+    Ok(())
+}
+
+/// An answer field: text, or the first of a list of accepted answers.
+fn answer_text(v: &Json) -> Option<String> {
+    match v {
+        Json::Array(items) => items.iter().find_map(answer_text),
+        other => content_text(other).filter(|s| !s.trim().is_empty()),
+    }
+}
+
+/// Separates the result blocks of a multi-query search (Tongyi's `search(query=[…])`).
+const QUERY_BLOCK_SEPARATOR: &str = "\n=======\n";
+
+/// A search called with several queries whose text output holds one result block per query, as
+/// (query, block) pairs; `None` when the output does not split that way.
+fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Vec<(String, &'o str)>> {
+    let Arguments::Json(v) = args else { return None };
+    let list = match v {
+        Json::Object(_) => v.get_any(QUERY_KEYS)?,
+        other => other,
+    };
+    let queries: Vec<String> = list.as_array()?.iter().filter_map(Json::as_key).collect();
+    if queries.len() < 2 {
+        return None;
+    }
+    let text = output?.as_str()?;
+    let blocks: Vec<&str> = text.split(QUERY_BLOCK_SEPARATOR).collect();
+    (blocks.len() == queries.len()).then(|| queries.into_iter().zip(blocks).collect())
+}
+
 /// Builds the steps of one tool call with its output; `None` output means it was never answered.
 pub fn tool_call_steps(
     tools: &ToolNames,
@@ -334,8 +455,18 @@ pub fn tool_call_steps(
 ) {
     let args = read_arguments(arguments);
     let tool = Some(name.to_string());
-    match tools.classify(name) {
+    let kind = match tools.classify(name) {
+        ToolKind::Other if names_a_document(&args) => ToolKind::Browse,
+        kind => kind,
+    };
+    match kind {
         ToolKind::Search => {
+            if let Some(blocks) = per_query_blocks(&args, output) {
+                for (query, block) in blocks {
+                    steps.push(Step::search(tool.clone(), query, parse_search_text(block)));
+                }
+                return;
+            }
             let query = search_query(&args).unwrap_or_default();
             let hits = output.map(parse_search_output).unwrap_or_default();
             steps.push(Step::search(tool, query, hits));
@@ -362,6 +493,120 @@ pub fn tool_call_steps(
             steps.push(Step::tool(tool, args.as_text()));
         }
     }
+}
+
+/// A piece of a tagged transcript: the body of one `<tag>…</tag>`, or text between tags (`tag: None`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment<'a> {
+    pub tag: Option<&'static str>,
+    pub body: &'a str,
+}
+
+/// Splits text at the given tags. A tag left open runs to the next opening tag or the end of the
+/// text (transcripts are often cut off); a stray closing tag is dropped.
+pub fn tag_segments<'a>(text: &'a str, tags: &[&'static str]) -> Vec<Segment<'a>> {
+    let mut out = Vec::new();
+    // Next opening position of each tag at or after the cursor, and whether a tag has no closing
+    // tag left: both only move forward, which keeps the scan linear in the text.
+    let mut opens: Vec<Option<usize>> = tags.iter().map(|t| find_tag(text, t, false)).collect();
+    let mut unclosed = vec![false; tags.len()];
+    let next_open = |opens: &mut Vec<Option<usize>>, from: usize| -> Option<(usize, usize)> {
+        for (k, tag) in tags.iter().enumerate() {
+            if opens[k].is_some_and(|p| p < from) {
+                opens[k] = find_tag(&text[from..], tag, false).map(|i| i + from);
+            }
+        }
+        opens.iter().enumerate().filter_map(|(k, p)| p.map(|p| (p, k))).min()
+    };
+    let push_text = |out: &mut Vec<Segment<'a>>, s: &'a str| {
+        let mut s = s;
+        for t in tags {
+            let close = format!("</{t}>");
+            while let Some(i) = s.find(&close) {
+                let (before, after) = (&s[..i], &s[i + close.len()..]);
+                if !before.trim().is_empty() {
+                    out.push(Segment { tag: None, body: before });
+                }
+                s = after;
+            }
+        }
+        if !s.trim().is_empty() {
+            out.push(Segment { tag: None, body: s });
+        }
+    };
+    let mut cursor = 0;
+    while let Some((start, k)) = next_open(&mut opens, cursor) {
+        let tag = tags[k];
+        push_text(&mut out, &text[cursor..start]);
+        let body_start = start + tag.len() + 2;
+        let close = if unclosed[k] { None } else { find_tag(&text[body_start..], tag, true) };
+        let (body_end, next) = match close {
+            Some(end) => (body_start + end, body_start + end + tag.len() + 3),
+            None => {
+                unclosed[k] = true;
+                let end = next_open(&mut opens, body_start).map_or(text.len(), |(p, _)| p);
+                (end, end)
+            }
+        };
+        out.push(Segment { tag: Some(tag), body: &text[body_start..body_end] });
+        cursor = next;
+    }
+    push_text(&mut out, &text[cursor..]);
+    out
+}
+
+fn find_tag(s: &str, tag: &str, closing: bool) -> Option<usize> {
+    let mut from = 0;
+    let prefix = if closing { "</" } else { "<" };
+    while let Some(i) = s[from..].find(prefix) {
+        let at = from + i;
+        let after = &s[at + prefix.len()..];
+        if after.starts_with(tag) && after[tag.len()..].starts_with('>') {
+            return Some(at);
+        }
+        from = at + prefix.len();
+    }
+    None
+}
+
+/// Drops chat-template tokens (`<|im_start|>assistant`, `<|im_end|>`, `<|endoftext|>`) from text.
+pub fn strip_chat_tokens(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("<|") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        match after.find("|>") {
+            Some(j) if !after[..j].contains(char::is_whitespace) => {
+                let token = &after[..j];
+                rest = &after[j + 2..];
+                if token == "im_start" {
+                    let role_end = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+                    rest = &rest[role_end..];
+                }
+            }
+            _ => {
+                out.push_str("<|");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The question of a prompt: the text after its last `Question:` marker up to the end of that line
+/// (the whole prompt, trimmed, when it has none).
+pub fn question_in_prompt(prompt: &str) -> Option<String> {
+    let prompt = strip_chat_tokens(prompt);
+    let q = match prompt.rfind("Question:") {
+        Some(i) => {
+            let after = prompt[i + "Question:".len()..].trim_start();
+            after.lines().next().unwrap_or("").trim().to_string()
+        }
+        None => prompt.trim().to_string(),
+    };
+    (!q.is_empty()).then_some(q)
 }
 
 #[cfg(test)]
@@ -424,5 +669,42 @@ mod tests {
         assert_eq!(browse_targets(&read_arguments(&raw)), vec!["6053813".to_string()]);
         let urls = Json::parse(r#"{"url": ["https://a", "https://b"], "goal": "g"}"#).unwrap();
         assert_eq!(browse_targets(&Arguments::Json(urls)).len(), 2);
+    }
+
+    #[test]
+    fn multi_query_search_output_splits_per_query() {
+        let tools = ToolNames::default();
+        let (mut steps, mut unknown) = (Vec::new(), Vec::new());
+        let args = Json::parse(r#"{"query": ["alpha", "beta"]}"#).unwrap();
+        let output = Json::Str(
+            "A Google search for 'alpha' found 1 results:\n\n## Web Results\n1. [A](https://a.example)\nabout a\n=======\nA Google search for 'beta' found 1 results:\n\n## Web Results\n1. [B](https://b.example)\nabout b".into(),
+        );
+        tool_call_steps(&tools, "search", &args, Some(&output), &mut steps, &mut unknown);
+        let got: Vec<_> = steps.iter().map(|s| (s.text.as_str(), s.hits[0].doc_key.as_str(), s.hits.len())).collect();
+        assert_eq!(got, [("alpha", "https://a.example", 1), ("beta", "https://b.example", 1)]);
+        assert_eq!(steps[0].hits[0].snippet.as_deref(), Some("about a"));
+
+        // One result block for several queries (BrowseComp-Plus runs): one step, the first query.
+        steps.clear();
+        let one_block = Json::Str("DocID:1\n[T]\ns".into());
+        tool_call_steps(&tools, "search", &args, Some(&one_block), &mut steps, &mut unknown);
+        assert_eq!((steps.len(), steps[0].text.as_str(), steps[0].hits[0].doc_key.as_str()), (1, "alpha", "1"));
+    }
+
+    #[test]
+    fn tags_split_text() {
+        let segs = tag_segments("pre <think> a </think>mid<search>q</search></information> <answer>x", &["think", "search", "information", "answer"]);
+        let got: Vec<_> = segs.iter().map(|s| (s.tag, s.body.trim())).collect();
+        assert_eq!(got, [(None, "pre"), (Some("think"), "a"), (None, "mid"), (Some("search"), "q"), (Some("answer"), "x")]);
+        let open = tag_segments("<think>cut off <search>q</search>", &["think", "search"]);
+        assert_eq!(open[0].body, "cut off ");
+        assert_eq!(open[1], Segment { tag: Some("search"), body: "q" });
+    }
+
+    #[test]
+    fn chat_tokens_and_prompt_question() {
+        assert_eq!(strip_chat_tokens("<|im_start|>user\nhi<|im_end|> a <|x y"), "\nhi a <|x y");
+        assert_eq!(question_in_prompt("Answer it. For example <answer> Beijing </answer>. Question: who won?\n<|im_end|>").as_deref(), Some("who won?"));
+        assert_eq!(question_in_prompt("  plain  ").as_deref(), Some("plain"));
     }
 }

@@ -175,7 +175,7 @@ fn parse_text(text: &str, format: Option<Format>, ctx: &mut Ctx) -> Result<Traje
 /// Keys under which logs keep a message list.
 pub const MESSAGE_KEYS: &[&str] = &["messages", "conversation", "conversations", "history", "chat", "trajectory"];
 /// Keys under which logs keep a text transcript.
-pub const TEXT_KEYS: &[&str] = &["trajectory", "output", "response", "completion", "prediction", "generation", "text", "log", "transcript"];
+pub const TEXT_KEYS: &[&str] = &["trajectory", "output", "response", "completion", "prediction", "generation", "text", "log", "transcript", "traj"];
 
 /// The message list of a chat record (an object holding one, or the list itself).
 pub fn messages_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {

@@ -1,0 +1,191 @@
+//! Each format's fixture (`tests/fixtures/formats/`, shared with the Python tests) read through
+//! `parse_record` with format detection.
+
+use std::path::PathBuf;
+
+use lrat_core::{parse_record, Format, FormatOptions, Location, Outcome, StepKind, Trajectory};
+
+fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/formats").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Parses each line of a JSON-lines fixture; every record must parse without warnings.
+fn read_lines(name: &str) -> Vec<Trajectory> {
+    fixture(name)
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, line)| read_record(name, i as u64 + 1, line))
+        .collect()
+}
+
+fn read_record(name: &str, line: u64, text: &str) -> Trajectory {
+    let location = Location { source: name.to_string(), line, byte_offset: 0 };
+    let parsed = parse_record(text, &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(parsed.warnings.is_empty(), "{name}:{line}: {:?}", parsed.warnings);
+    assert_eq!(parsed.trajectories.len(), 1);
+    parsed.trajectories.into_iter().next().unwrap()
+}
+
+fn hit_keys(t: &Trajectory, search: usize) -> Vec<&str> {
+    let s = t.steps.iter().filter(|s| s.kind == StepKind::Search).nth(search).unwrap();
+    s.hits.iter().map(|h| h.doc_key.as_str()).collect()
+}
+
+fn browses(t: &Trajectory) -> Vec<(Option<&str>, bool)> {
+    t.steps
+        .iter()
+        .filter_map(|s| s.browse.as_ref())
+        .map(|b| (b.doc_key.as_deref(), b.ok))
+        .collect()
+}
+
+#[test]
+fn chat_completions_fixture() {
+    let ts = read_lines("chat_completions.jsonl");
+    assert_eq!(ts.len(), 2);
+    let t = &ts[0];
+    assert_eq!(t.format, Format::ChatCompletions);
+    assert_eq!((t.id.as_str(), t.query_id.as_deref()), ("chat-run-0001", Some("314")));
+    assert_eq!(t.outcome, Outcome::Completed);
+    assert_eq!((t.count(StepKind::Search), t.count(StepKind::Browse)), (2, 1));
+    assert_eq!(hit_keys(t, 0), ["41203", "7719", "90215"]);
+    assert_eq!(hit_keys(t, 1), ["7719", "5530"]);
+    assert_eq!(browses(t), [(Some("7719"), true)]);
+    assert!(t.steps.iter().find(|s| s.kind == StepKind::Browse).unwrap().browse.as_ref().unwrap().content.as_deref().unwrap().contains("rue Rabelais"));
+    assert_eq!(t.final_answer.as_deref(), Some("Paris"));
+    assert_eq!(t.gold_answer.as_deref(), Some("Paris"));
+    assert_eq!(t.metadata.as_deref(), Some(r#"{"model":"gpt-4.1-mini","retriever":"bm25"}"#));
+
+    let t = &ts[1];
+    assert_eq!(t.format, Format::ChatCompletions);
+    assert_eq!(t.id, "chat_completions.jsonl:2");
+    assert_eq!(t.query_id, None);
+    assert_eq!(t.question.as_deref(), Some("Who directed the film that won the Palme d'Or in 1994?"));
+    assert_eq!(t.steps[0].text, "Palme d'Or 1994 winner");
+    assert_eq!(
+        hit_keys(t, 0),
+        ["https://en.wikipedia.org/wiki/Pulp_Fiction", "https://en.wikipedia.org/wiki/1994_Cannes_Film_Festival"]
+    );
+    assert_eq!(
+        browses(t),
+        [(Some("https://en.wikipedia.org/wiki/Pulp_Fiction"), true), (Some("https://www.imdb.com/title/tt0110912/"), false)]
+    );
+    assert_eq!(t.final_answer.as_deref(), Some("Quentin Tarantino"));
+    assert_eq!(t.outcome, Outcome::Unknown);
+}
+
+#[test]
+fn responses_fixture() {
+    let ts = read_lines("responses.jsonl");
+    let t = &ts[0];
+    assert_eq!(t.format, Format::Responses);
+    assert_eq!((t.id.as_str(), t.query_id.as_deref()), ("resp_68a1", Some("77")));
+    assert_eq!(t.question.as_deref(), Some("What year was the university attended by the author of 'Norwegian Wood' founded?"));
+    assert_eq!((t.count(StepKind::Search), t.count(StepKind::Browse), t.count(StepKind::Reason)), (1, 2, 2));
+    assert_eq!(t.steps[1].text, "Haruki Murakami university");
+    assert_eq!(hit_keys(t, 0), ["3301", "9140", "1276"]);
+    assert_eq!(t.steps[1].hits[1].title.as_deref(), Some("Waseda University"));
+    assert_eq!(browses(t), [(Some("9140"), true), (Some("99999"), false)]);
+    assert_eq!(t.final_answer.as_deref(), Some("1882"));
+    assert_eq!(t.outcome, Outcome::Completed);
+}
+
+#[test]
+fn qwen_fixture() {
+    let ts = read_lines("qwen.jsonl");
+    let t = &ts[0];
+    assert_eq!(t.format, Format::Qwen);
+    // One search call with two queries: its output holds one result block per query.
+    assert_eq!((t.count(StepKind::Search), t.count(StepKind::Browse)), (2, 3));
+    let queries: Vec<&str> = t.steps.iter().filter(|s| s.kind == StepKind::Search).map(|s| s.text.as_str()).collect();
+    assert_eq!(queries, ["Johann Strauss II birthplace", "The Blue Danube composer born"]);
+    assert_eq!(
+        hit_keys(t, 1),
+        ["https://www.britannica.com/topic/The-Blue-Danube", "https://en.wikipedia.org/wiki/Johann_Strauss_II"]
+    );
+    assert_eq!(
+        hit_keys(t, 0),
+        [
+            "https://en.wikipedia.org/wiki/Johann_Strauss_II",
+            "https://en.wikipedia.org/wiki/The_Blue_Danube",
+            "https://www.wien.gv.at/neubau/st-ulrich"
+        ]
+    );
+    assert_eq!(
+        browses(t),
+        [
+            (Some("https://en.wikipedia.org/wiki/Johann_Strauss_II"), true),
+            (Some("https://en.wikipedia.org/wiki/Vienna"), true),
+            (Some("https://www.britannica.com/place/Vienna"), false)
+        ]
+    );
+    assert_eq!(t.final_answer.as_deref(), Some("Danube"));
+    assert_eq!(t.gold_answer.as_deref(), Some("Danube"));
+    assert_eq!(t.steps.last().unwrap().kind, StepKind::Answer);
+    assert!(t.question.as_deref().unwrap().starts_with("Which river runs through"));
+}
+
+#[test]
+fn search_r1_fixtures() {
+    let ts = read_lines("search_r1.jsonl");
+    assert_eq!(ts.len(), 2);
+    for t in &ts {
+        assert_eq!(t.format, Format::SearchR1);
+        assert_eq!(t.count(StepKind::Browse), 0);
+    }
+    let t = &ts[0];
+    assert_eq!(t.query_id.as_deref(), Some("2wikimultihopqa_0042"));
+    assert_eq!(t.count(StepKind::Search), 2);
+    assert_eq!(hit_keys(t, 0), ["The Piano", "Jane Campion", "The Piano (soundtrack)"]);
+    assert_eq!(hit_keys(t, 1), ["Jane Campion", "Campion (surname)"]);
+    assert_eq!(t.final_answer.as_deref(), Some("30 April 1954"));
+    assert_eq!(t.gold_answer.as_deref(), Some("30 April 1954"));
+    let t = &ts[1];
+    assert_eq!(t.question.as_deref(), Some("who wrote the novel that the film Blade Runner is based on?"));
+    assert_eq!(hit_keys(t, 0), ["Blade Runner", "Do Androids Dream of Electric Sheep?"]);
+
+    let text = fixture("search_r1.txt");
+    let t = read_record("search_r1.txt", 1, &text);
+    assert_eq!(t.format, Format::SearchR1);
+    assert_eq!(t.question.as_deref(), Some("what is the birth date of the director of the film The Piano?"));
+    assert_eq!((t.count(StepKind::Search), t.count(StepKind::Browse), t.count(StepKind::Reason)), (2, 0, 3));
+    assert_eq!(t.steps[1].text, "The Piano film director");
+    assert_eq!(hit_keys(&t, 0), hit_keys(&ts[0], 0));
+    assert_eq!(t.final_answer.as_deref(), Some("30 April 1954"));
+}
+
+#[test]
+fn react_fixture() {
+    let text = fixture("react.txt");
+    // The file holds two trajectories, each starting at its `Question:` line.
+    let starts: Vec<usize> = text.match_indices("Question:").map(|(i, _)| i).collect();
+    assert_eq!(starts.len(), 2);
+    let first = read_record("react.txt", 1, &text[starts[0]..starts[1]]);
+    let second = read_record("react.txt", 12, &text[starts[1]..]);
+
+    assert_eq!(first.format, Format::React);
+    assert_eq!(first.question.as_deref(), Some("Which magazine was started first Arthur's Magazine or First for Women?"));
+    assert_eq!((first.count(StepKind::Search), first.count(StepKind::Browse)), (0, 2));
+    assert_eq!(browses(&first), [(Some("Arthur's Magazine"), true), (Some("First for Women"), true)]);
+    assert_eq!(first.final_answer.as_deref(), Some("Arthur's Magazine"));
+
+    assert_eq!(second.format, Format::React);
+    assert_eq!((second.count(StepKind::Search), second.count(StepKind::Browse), second.count(StepKind::Tool)), (1, 1, 1));
+    assert_eq!(second.steps[1].text, "Oberoi family hotel company");
+    assert_eq!(
+        hit_keys(&second, 0),
+        ["Oberoi family", "The Oberoi Group", "Oberoi Hotels & Resorts", "Mohan Singh Oberoi", "Oberoi Trident"]
+    );
+    assert_eq!(browses(&second), [(Some("The Oberoi Group"), true)]);
+    assert_eq!(second.final_answer.as_deref(), Some("Delhi"));
+}
+
+#[test]
+fn forced_format_mismatch_is_an_error_naming_the_record() {
+    let options = FormatOptions { format: Some(Format::ChatCompletions), ..FormatOptions::default() };
+    let location = Location { source: "react.txt".into(), line: 1, byte_offset: 0 };
+    let err = parse_record(&fixture("react.txt"), &location, &options).unwrap_err();
+    assert_eq!(err.to_string(), "react.txt:1 (byte 0): format chat_completions needs a JSON record, found text");
+}
