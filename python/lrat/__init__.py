@@ -4,9 +4,11 @@ Reads search-agent logs in many formats into one canonical model, mines retrieva
 them, trains dense retrievers with weighted InfoNCE, and serves HNSW search.
 """
 
-from lrat._core import LratError, TrajectoryParseError, __version__
+from lrat._core import Index, IndexFileError, LratError, TrajectoryParseError, __version__
 
 __all__ = [
+    "Index",
+    "IndexFileError",
     "LratError",
     "TrajectoryParseError",
     "__version__",

@@ -3,8 +3,10 @@
 
 pub mod error;
 pub mod formats;
+pub mod index;
 pub mod json;
 pub mod model;
+pub mod pool;
 pub mod tools;
 
 pub use error::{Error, Location, RecordError, Result};
