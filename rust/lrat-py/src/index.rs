@@ -46,7 +46,7 @@ impl<'py> Matrix<'py> {
         if dtype.kind() != b'f' {
             return Err(PyTypeError::new_err(format!(
                 "{what} must be a float array (float32, or float16/float64 converted); got dtype {}",
-                dtype.str()?
+                dtype
             )));
         }
         let ndim = array.ndim();
@@ -97,7 +97,7 @@ fn extract_keys(object: &Bound<'_, PyAny>, allow_scalar: bool) -> PyResult<Keys>
             _ => {
                 return Err(PyTypeError::new_err(format!(
                     "keys must be strings or non-negative integers; got an array of dtype {}",
-                    array.dtype().str()?
+                    array.dtype()
                 )))
             }
         }

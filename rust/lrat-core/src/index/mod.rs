@@ -177,10 +177,10 @@ pub struct SearchResults {
 }
 
 struct State {
-    // Declared before `mapping`: a viewed engine points into the mapping and must be dropped first.
+    // Declared before `_mapping`: a viewed engine points into the mapping and must be dropped first.
     engine: usearch::Index,
     keys: KeyMap,
-    mapping: Option<memmap2::Mmap>,
+    _mapping: Option<memmap2::Mmap>,
     viewed_from: Option<String>,
 }
 
@@ -246,7 +246,7 @@ impl Index {
     ) -> Self {
         Index {
             options,
-            state: RwLock::new(State { engine, keys, mapping, viewed_from }),
+            state: RwLock::new(State { engine, keys, _mapping: mapping, viewed_from }),
             slots: Slots::new(thread_contexts),
             thread_contexts,
         }
@@ -538,7 +538,9 @@ impl Index {
         let engine = Self::new_engine(&header.options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
-        engine.view_from_buffer(&mapping[header.engine_range()]).map_err(|e| Self::engine_file_error(path, e))?;
+        // SAFETY: the engine keeps pointers into `mapping`, which `State` drops after the engine.
+        unsafe { engine.view_from_buffer(&mapping[header.engine_range()]) }
+            .map_err(|e| Self::engine_file_error(path, e))?;
         Self::check_engine(path, &header, &engine)?;
         Ok(Self::assemble(header.options, engine, keys, Some(mapping), Some(path.to_string()), thread_contexts))
     }
@@ -553,6 +555,8 @@ impl Index {
     }
 
     fn check_engine(path: &str, header: &Header, engine: &usearch::Index) -> IndexResult<()> {
+        engine.change_expansion_add(header.options.expansion_add);
+        engine.change_expansion_search(header.options.expansion_search);
         if engine.dimensions() != header.options.dim || engine.size() as u64 != header.count {
             return Err(IndexError::File {
                 path: path.to_string(),
