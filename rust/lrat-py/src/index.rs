@@ -22,7 +22,6 @@ pub struct Index {
 /// A float32 matrix borrowed from, or converted out of, a Python object.
 struct Matrix<'py> {
     array: Bound<'py, PyArrayDyn<f32>>,
-    rows: usize,
     cols: usize,
     one_dimensional: bool,
 }
@@ -60,14 +59,19 @@ impl<'py> Matrix<'py> {
             Err(_) => array.call_method1("astype", ("float32",))?.cast_into::<PyArrayDyn<f32>>()?,
         };
         let shape = array.shape().to_vec();
-        let (rows, cols) = if ndim == 1 { (1, shape[0]) } else { (shape[0], shape[1]) };
-        Ok(Matrix { array, rows, cols, one_dimensional: ndim == 1 })
+        let cols = if ndim == 1 { shape[0] } else { shape[1] };
+        Ok(Matrix { array, cols, one_dimensional: ndim == 1 })
     }
 
     /// The values row-major: borrowed when the array is C-contiguous, else copied once.
     fn values(&self) -> PyResult<(numpy::PyReadonlyArrayDyn<'py, f32>, Option<Vec<f32>>)> {
         let readonly = self.array.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let copy = if readonly.as_slice().is_ok() { None } else { Some(readonly.as_array().iter().copied().collect()) };
+        // `as_slice` also accepts Fortran order, whose memory order is not row-major.
+        let copy = if self.array.is_c_contiguous() && readonly.as_slice().is_ok() {
+            None
+        } else {
+            Some(readonly.as_array().iter().copied().collect())
+        };
         Ok((readonly, copy))
     }
 }
@@ -157,7 +161,7 @@ impl Index {
         let (readonly, copy) = matrix.values()?;
         let values: &[f32] = match &copy {
             Some(copy) => copy,
-            None => readonly.as_slice().expect("checked contiguous"),
+            None => readonly.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?,
         };
         let cols = matrix.cols;
         let inner = &self.inner;
@@ -179,7 +183,7 @@ impl Index {
         let (readonly, copy) = matrix.values()?;
         let values: &[f32] = match &copy {
             Some(copy) => copy,
-            None => readonly.as_slice().expect("checked contiguous"),
+            None => readonly.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?,
         };
         let cols = matrix.cols;
         let inner = &self.inner;
