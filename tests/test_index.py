@@ -311,3 +311,26 @@ def test_adding_while_other_threads_search() -> None:
         thread.join()
     assert not errors, errors[:3]
     assert len(index) == 5000
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_search_after_the_parent_did(index: Index) -> None:
+    import multiprocessing
+
+    queries = random_vectors(32, seed=12)
+    expected = index.search(queries, 5)[0]  # starts the worker pool in the parent
+
+    def child(connection) -> None:
+        keys = index.search(queries, 5)[0]
+        connection.send(keys.tolist())
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=child, args=(sender,))
+    process.start()
+    ready = receiver.poll(60)
+    process.join(5)
+    if process.is_alive():
+        process.kill()
+    assert ready, "the forked child hung in its batch search"
+    assert receiver.recv() == expected.tolist()
