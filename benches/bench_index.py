@@ -212,7 +212,7 @@ def print_table(name: str, rows: list[tuple[str, dict]]) -> None:
               f"{ratio('qps_single'):>8}{r['qps_batch']:>11.0f}{ratio('qps_batch'):>8}{r['recall']:>10.3f}"
               f"{r['memory_mb']:>11.1f}")
     if ok:
-        print("(x best: ratio to the best of usearch, faiss and hnswlib in this run; above 1 is better, build included)")
+        print("(x best: ratio to the best baseline row (usearch of any dtype, faiss, hnswlib) in this run; above 1 is better)")
 
 
 def main() -> None:
