@@ -9,6 +9,8 @@ from __future__ import annotations
 from lrat._core import (
     DEFAULT_BROWSE_TOOLS,
     DEFAULT_SEARCH_TOOLS,
+    Index,
+    IndexFileError,
     LratError,
     TrajectoryParseError,
     __version__,
@@ -21,6 +23,8 @@ from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __
 __all__ = [
     "DEFAULT_BROWSE_TOOLS",
     "DEFAULT_SEARCH_TOOLS",
+    "Index",
+    "IndexFileError",
     "LratError",
     "MiningReport",
     "TrajectoryParseError",

@@ -13,6 +13,7 @@ COMMANDS = [
     "parse",
     "mine",
     "eval",
+    "index",
 ]
 
 

@@ -3,9 +3,11 @@
 
 pub mod error;
 pub mod formats;
+pub mod index;
 pub mod json;
 pub mod mine;
 pub mod model;
+pub mod pool;
 pub mod tools;
 
 pub use error::{Error, Location, RecordError, Result};

@@ -1,35 +1,55 @@
-//! The rayon pool the core runs on. It is created lazily and created again after a fork: a forked
-//! child (a torch DataLoader worker) inherits no threads, so the parent's pool would deadlock there.
+//! The process-wide rayon pool. Created on first use and created again when the process id changes,
+//! so a child forked by a parent that had already used it (torch DataLoader workers, multiprocessing)
+//! gets working threads instead of waiting forever on workers that exist only in the parent.
+//! Its size is `LRAT_NUM_THREADS` when that is a positive integer, else the number of available cores.
 
 use std::sync::{Arc, Mutex};
 
-static POOL: Mutex<Option<(u32, Arc<rayon::ThreadPool>)>> = Mutex::new(None);
+use rayon::{ThreadPool, ThreadPoolBuilder};
 
-/// Threads to use: `LRAT_NUM_THREADS` when set to a positive number, else the available cores.
+static POOL: Mutex<Option<(u32, Arc<ThreadPool>)>> = Mutex::new(None);
+
+/// The number of threads the pool is built with.
 pub fn num_threads() -> usize {
     std::env::var("LRAT_NUM_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| *n > 0)
+        .filter(|&n| n > 0)
         .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
 }
 
-/// The process's pool.
-pub fn pool() -> Arc<rayon::ThreadPool> {
+pub fn pool() -> Arc<ThreadPool> {
     let pid = std::process::id();
-    let mut guard = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((owner, pool)) = guard.as_ref() {
+    let mut slot = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((owner, pool)) = slot.as_ref() {
         if *owner == pid {
-            return pool.clone();
+            return Arc::clone(pool);
         }
     }
-    let pool = Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(num_threads())
-            .thread_name(|i| format!("lrat-{i}"))
-            .build()
-            .expect("building a rayon thread pool"),
-    );
-    *guard = Some((pid, pool.clone()));
+    if let Some((_, inherited)) = slot.take() {
+        // Its worker threads were not copied by fork; dropping it would signal threads that do not exist.
+        std::mem::forget(inherited);
+    }
+    let build = |n: usize| {
+        ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("lrat-worker-{i}")).build()
+    };
+    let pool = build(num_threads())
+        .or_else(|_| build(1))
+        .expect("could not start even one worker thread");
+    let pool = Arc::new(pool);
+    *slot = Some((pid, Arc::clone(&pool)));
     pool
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_is_shared_within_a_process() {
+        let a = pool();
+        let b = pool();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.install(|| 21 * 2), 42);
+    }
 }

@@ -1,7 +1,10 @@
 //! Every Rust error becomes a Python exception here, and nowhere else.
 
+use lrat_core::index::IndexError;
 use lrat_core::{Error, RecordError};
-use pyo3::exceptions::{PyException, PyFileNotFoundError, PyOSError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyFileNotFoundError, PyKeyError, PyOSError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::create_exception;
 
@@ -11,6 +14,13 @@ create_exception!(
     TrajectoryParseError,
     LratError,
     "A trajectory record could not be read. Attributes: source, line, byte_offset, reason."
+);
+
+create_exception!(
+    lrat,
+    IndexFileError,
+    LratError,
+    "A file is not an lrat index, is truncated, or fails its checksum."
 );
 
 pub fn record_error(py: Python<'_>, e: &RecordError) -> PyErr {
@@ -33,5 +43,25 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::NoInput(pattern) => PyFileNotFoundError::new_err(format!("no input matched {pattern}")),
         Error::InvalidOption(msg) => PyValueError::new_err(msg),
         Error::Other(msg) => LratError::new_err(msg),
+    }
+}
+
+pub fn index_error(e: IndexError) -> PyErr {
+    let message = e.to_string();
+    match e {
+        IndexError::InvalidArgument(_)
+        | IndexError::NonFinite { .. }
+        | IndexError::DuplicateKey(_)
+        | IndexError::RepeatedKey(_) => {
+            PyValueError::new_err(message)
+        }
+        IndexError::KeyType(_) => PyTypeError::new_err(message),
+        IndexError::MissingKey(_) => PyKeyError::new_err(message),
+        IndexError::File { .. } => IndexFileError::new_err(message),
+        IndexError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            PyFileNotFoundError::new_err(message)
+        }
+        IndexError::Io { .. } => PyOSError::new_err(message),
+        IndexError::Engine(_) => LratError::new_err(message),
     }
 }

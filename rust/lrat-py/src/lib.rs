@@ -1,6 +1,7 @@
 //! `lrat._core`: thin PyO3 bindings over `lrat-core`.
 
 mod errors;
+mod index;
 mod mining;
 mod trajectories;
 
@@ -23,5 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mining::judge_reasonings, m)?)?;
     m.add("DEFAULT_SEARCH_TOOLS", lrat_core::tools::DEFAULT_SEARCH_TOOLS.to_vec())?;
     m.add("DEFAULT_BROWSE_TOOLS", lrat_core::tools::DEFAULT_BROWSE_TOOLS.to_vec())?;
+    m.add("IndexFileError", py.get_type::<errors::IndexFileError>())?;
+    m.add_class::<index::Index>()?;
     Ok(())
 }

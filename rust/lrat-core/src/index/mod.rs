@@ -1,0 +1,586 @@
+//! Approximate nearest-neighbour search (HNSW, on the usearch engine) over dense vectors keyed by
+//! strings or integers, with exact search, search restricted to a set of keys, parallel batch search,
+//! and a checked, atomically written file format that can be loaded or memory-mapped.
+
+mod distance;
+pub mod error;
+mod file;
+mod keys;
+mod slots;
+
+use std::collections::HashSet;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use rayon::prelude::*;
+
+pub use error::{IndexError, IndexResult};
+pub use file::{FORMAT_VERSION, HEADER_LEN, MAGIC};
+pub use keys::{KeyKind, Keys, ResultKeys};
+
+use crate::pool::pool;
+use file::Header;
+use keys::{KeyMap, NO_KEY};
+use slots::Slots;
+
+/// Restricted searches over at most this many keys compare the query with each of them.
+pub const EXACT_FILTER_LIMIT: usize = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// 1 - cosine similarity.
+    Cos,
+    /// 1 - dot product.
+    Ip,
+    /// Squared Euclidean distance.
+    L2,
+}
+
+impl Metric {
+    pub fn parse(name: &str) -> IndexResult<Self> {
+        match name {
+            "cos" => Ok(Metric::Cos),
+            "ip" => Ok(Metric::Ip),
+            "l2" => Ok(Metric::L2),
+            other => Err(IndexError::InvalidArgument(format!(
+                "unknown metric {other:?}; expected \"cos\", \"ip\" or \"l2\""
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Cos => "cos",
+            Metric::Ip => "ip",
+            Metric::L2 => "l2",
+        }
+    }
+
+    fn code(self) -> u32 {
+        match self {
+            Metric::Cos => 1,
+            Metric::Ip => 2,
+            Metric::L2 => 3,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<Self> {
+        [Metric::Cos, Metric::Ip, Metric::L2].into_iter().find(|m| m.code() == code)
+    }
+
+    fn engine(self) -> usearch::MetricKind {
+        match self {
+            Metric::Cos => usearch::MetricKind::Cos,
+            Metric::Ip => usearch::MetricKind::IP,
+            Metric::L2 => usearch::MetricKind::L2sq,
+        }
+    }
+}
+
+/// How vectors are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    F32,
+    F16,
+    /// Each vector scaled to unit length, then to [-127, 127]; keeps cosine distances only.
+    I8,
+}
+
+impl Dtype {
+    pub fn parse(name: &str) -> IndexResult<Self> {
+        match name {
+            "f32" => Ok(Dtype::F32),
+            "f16" => Ok(Dtype::F16),
+            "i8" => Ok(Dtype::I8),
+            other => Err(IndexError::InvalidArgument(format!(
+                "unknown dtype {other:?}; expected \"f32\", \"f16\" or \"i8\""
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::I8 => "i8",
+        }
+    }
+
+    fn code(self) -> u32 {
+        match self {
+            Dtype::F32 => 1,
+            Dtype::F16 => 2,
+            Dtype::I8 => 3,
+        }
+    }
+
+    fn from_code(code: u32) -> Option<Self> {
+        [Dtype::F32, Dtype::F16, Dtype::I8].into_iter().find(|d| d.code() == code)
+    }
+
+    fn engine(self) -> usearch::ScalarKind {
+        match self {
+            Dtype::F32 => usearch::ScalarKind::F32,
+            Dtype::F16 => usearch::ScalarKind::F16,
+            Dtype::I8 => usearch::ScalarKind::I8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexOptions {
+    pub dim: usize,
+    pub metric: Metric,
+    pub dtype: Dtype,
+    /// Edges per node in the HNSW graph (M).
+    pub connectivity: usize,
+    /// Candidate list size while inserting (efConstruction).
+    pub expansion_add: usize,
+    /// Candidate list size while searching (ef).
+    pub expansion_search: usize,
+}
+
+impl IndexOptions {
+    pub fn new(dim: usize, metric: Metric, dtype: Dtype) -> Self {
+        IndexOptions { dim, metric, dtype, connectivity: 16, expansion_add: 128, expansion_search: 64 }
+    }
+
+    pub fn validate(&self) -> IndexResult<()> {
+        let bad = |msg: String| Err(IndexError::InvalidArgument(msg));
+        if self.dim == 0 || self.dim > 1 << 20 {
+            return bad(format!("dimension must be between 1 and {}; got {}", 1 << 20, self.dim));
+        }
+        if !(2..=1024).contains(&self.connectivity) {
+            return bad(format!("connectivity must be between 2 and 1024; got {}", self.connectivity));
+        }
+        if self.expansion_add == 0 || self.expansion_search == 0 {
+            return bad("expansion_add and expansion_search must be positive".into());
+        }
+        if self.dtype == Dtype::I8 && self.metric != Metric::Cos {
+            return bad(format!(
+                "dtype \"i8\" scales every vector to unit length, which keeps only cosine distances; \
+                 use metric \"cos\", or dtype \"f16\" with metric {:?}",
+                self.metric.name()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Results of a batch search: `rows` × `k`, row-major; rows with fewer than `k` matches are padded
+/// (key -1 or `None`, distance +inf).
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    pub keys: ResultKeys,
+    pub distances: Vec<f32>,
+    pub rows: usize,
+    pub k: usize,
+}
+
+struct State {
+    // Declared before `_mapping`: a viewed engine points into the mapping and must be dropped first.
+    engine: usearch::Index,
+    keys: KeyMap,
+    _mapping: Option<memmap2::Mmap>,
+    viewed_from: Option<String>,
+}
+
+pub struct Index {
+    options: IndexOptions,
+    state: RwLock<State>,
+    slots: Slots,
+    thread_contexts: usize,
+}
+
+fn thread_contexts() -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    crate::pool::num_threads().max(cores) + 2
+}
+
+fn check_rows(vectors: &[f32], cols: usize, dim: usize, what: &str) -> IndexResult<usize> {
+    if cols != dim {
+        return Err(IndexError::InvalidArgument(format!(
+            "{what} have dimension {cols}, but the index has dimension {dim}"
+        )));
+    }
+    if vectors.len() % dim != 0 {
+        return Err(IndexError::InvalidArgument(format!(
+            "{what} hold {} values, not a whole number of rows of {dim}",
+            vectors.len()
+        )));
+    }
+    if let Some(at) = vectors.iter().position(|v| !v.is_finite()) {
+        return Err(IndexError::NonFinite { row: at / dim, column: at % dim });
+    }
+    Ok(vectors.len() / dim)
+}
+
+impl Index {
+    pub fn new(options: IndexOptions) -> IndexResult<Self> {
+        options.validate()?;
+        let engine = Self::new_engine(&options)?;
+        let thread_contexts = thread_contexts();
+        engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
+        Ok(Self::assemble(options, engine, KeyMap::default(), None, None, thread_contexts))
+    }
+
+    fn new_engine(options: &IndexOptions) -> IndexResult<usearch::Index> {
+        let engine_options = usearch::IndexOptions {
+            dimensions: options.dim,
+            metric: options.metric.engine(),
+            quantization: options.dtype.engine(),
+            connectivity: options.connectivity,
+            expansion_add: options.expansion_add,
+            expansion_search: options.expansion_search,
+            multi: false,
+        };
+        usearch::Index::new(&engine_options).map_err(IndexError::engine)
+    }
+
+    fn assemble(
+        options: IndexOptions,
+        engine: usearch::Index,
+        keys: KeyMap,
+        mapping: Option<memmap2::Mmap>,
+        viewed_from: Option<String>,
+        thread_contexts: usize,
+    ) -> Self {
+        Index {
+            options,
+            state: RwLock::new(State { engine, keys, _mapping: mapping, viewed_from }),
+            slots: Slots::new(thread_contexts),
+            thread_contexts,
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> IndexResult<RwLockWriteGuard<'_, State>> {
+        let state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(path) = &state.viewed_from {
+            return Err(IndexError::InvalidArgument(format!(
+                "this index is a read-only view of {path}; use Index.load to modify it"
+            )));
+        }
+        Ok(state)
+    }
+
+    pub fn options(&self) -> &IndexOptions {
+        &self.options
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().engine.size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn key_kind(&self) -> KeyKind {
+        self.read().keys.kind()
+    }
+
+    pub fn is_view(&self) -> bool {
+        self.read().viewed_from.is_some()
+    }
+
+    /// Bytes held by the graph and vectors (for a view, mostly pages of the mapped file).
+    pub fn memory_usage(&self) -> usize {
+        self.read().engine.memory_usage()
+    }
+
+    pub fn expansion_search(&self) -> usize {
+        self.read().engine.expansion_search()
+    }
+
+    pub fn set_expansion_search(&self, expansion: usize) -> IndexResult<()> {
+        if expansion == 0 {
+            return Err(IndexError::InvalidArgument("expansion_search must be positive".into()));
+        }
+        let state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        state.engine.change_expansion_search(expansion);
+        Ok(())
+    }
+
+    /// Adds `keys.len()` vectors (`vectors` row-major with `cols` columns). The batch is rejected as a
+    /// whole, and the index unchanged, when a key is already present or repeats within the batch.
+    pub fn add(&self, keys: &Keys, vectors: &[f32], cols: usize) -> IndexResult<()> {
+        let dim = self.options.dim;
+        let rows = check_rows(vectors, cols, dim, "vectors")?;
+        if rows != keys.len() {
+            return Err(IndexError::InvalidArgument(format!("got {} keys for {rows} vectors", keys.len())));
+        }
+        let mut state = self.write()?;
+        let state = &mut *state;
+        let ids = {
+            let engine = &state.engine;
+            state.keys.insert(keys, |id| engine.contains(id))?
+        };
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let needed = state.engine.size() + ids.len();
+        if needed > state.engine.capacity() {
+            let grown = needed.max(state.engine.capacity() * 3 / 2);
+            if let Err(e) = state.engine.reserve_capacity_and_threads(grown, self.thread_contexts) {
+                ids.iter().for_each(|&id| state.keys.forget(id));
+                return Err(IndexError::engine(e));
+            }
+        }
+        let engine = &state.engine;
+        let slots = &self.slots;
+        let added = pool().install(|| {
+            ids.par_iter().zip(vectors.par_chunks(dim)).try_for_each(|(&id, vector)| {
+                let _slot = slots.acquire();
+                engine.add::<f32>(id, vector)
+            })
+        });
+        if let Err(e) = added {
+            for &id in &ids {
+                if engine.contains(id) {
+                    let _ = engine.remove(id);
+                }
+                state.keys.forget(id);
+            }
+            return Err(IndexError::engine(e));
+        }
+        Ok(())
+    }
+
+    /// Removes keys; all must be present, else nothing is removed. Returns how many were removed.
+    pub fn remove(&self, keys: &Keys) -> IndexResult<usize> {
+        let mut state = self.write()?;
+        let ids = state.keys.lookup(keys)?;
+        let mut unique = HashSet::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            match id {
+                Some(id) if state.engine.contains(*id) => {
+                    unique.insert(*id);
+                }
+                _ => return Err(IndexError::MissingKey(KeyMap::describe(keys, i))),
+            }
+        }
+        for &id in &unique {
+            state.engine.remove(id).map_err(IndexError::engine)?;
+            state.keys.forget(id);
+        }
+        Ok(unique.len())
+    }
+
+    pub fn contains(&self, keys: &Keys) -> IndexResult<Vec<bool>> {
+        let state = self.read();
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = match state.keys.lookup(keys) {
+            Ok(ids) => ids,
+            // A key of the other kind is simply not in the index.
+            Err(IndexError::KeyType(_)) => return Ok(vec![false; keys.len()]),
+            Err(e) => return Err(e),
+        };
+        Ok(ids.into_iter().map(|id| id.is_some_and(|id| state.engine.contains(id))).collect())
+    }
+
+    /// Finds the `k` nearest neighbours of each query (`queries` row-major with `cols` columns).
+    /// `exact` compares each query with every vector. `allowed` restricts results to those keys (keys
+    /// not in the index are ignored); sets of at most `EXACT_FILTER_LIMIT` keys are searched exactly.
+    pub fn search(
+        &self,
+        queries: &[f32],
+        cols: usize,
+        k: usize,
+        exact: bool,
+        allowed: Option<&Keys>,
+    ) -> IndexResult<SearchResults> {
+        let dim = self.options.dim;
+        let rows = check_rows(queries, cols, dim, "queries")?;
+        if k == 0 {
+            return Err(IndexError::InvalidArgument("k must be at least 1".into()));
+        }
+        let state = self.read();
+        let size = state.engine.size();
+        if size == 0 {
+            return Err(IndexError::InvalidArgument("cannot search an empty index".into()));
+        }
+        if k > size {
+            return Err(IndexError::InvalidArgument(format!(
+                "k={k} is larger than the number of vectors in the index ({size})"
+            )));
+        }
+        let filter = match allowed {
+            None => None,
+            Some(keys) => Some(self.resolve_filter(&state, keys)?),
+        };
+        let mut found = vec![NO_KEY; rows * k];
+        let mut distances = vec![f32::INFINITY; rows * k];
+        let search_row = |query: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]| -> IndexResult<()> {
+            match &filter {
+                Some(Filter::Listed { ids, vectors }) => {
+                    self.brute_force(query, ids, vectors, keys_out, dist_out);
+                    Ok(())
+                }
+                Some(Filter::Set(ids)) => {
+                    let _slot = self.slots.acquire();
+                    let matches = state
+                        .engine
+                        .filtered_search::<f32, _>(query, k, |key| ids.contains(&key))
+                        .map_err(IndexError::engine)?;
+                    copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
+                    Ok(())
+                }
+                None => {
+                    let _slot = self.slots.acquire();
+                    let matches = if exact {
+                        state.engine.exact_search::<f32>(query, k)
+                    } else {
+                        state.engine.search::<f32>(query, k)
+                    }
+                    .map_err(IndexError::engine)?;
+                    copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
+                    Ok(())
+                }
+            }
+        };
+        if rows == 1 {
+            search_row(queries, &mut found, &mut distances)?;
+        } else {
+            pool().install(|| {
+                queries
+                    .par_chunks(dim)
+                    .zip(found.par_chunks_mut(k))
+                    .zip(distances.par_chunks_mut(k))
+                    .try_for_each(|((query, keys_out), dist_out)| search_row(query, keys_out, dist_out))
+            })?;
+        }
+        Ok(SearchResults { keys: state.keys.to_result_keys(&found), distances, rows, k })
+    }
+
+    fn resolve_filter(&self, state: &State, keys: &Keys) -> IndexResult<Filter> {
+        let ids: HashSet<u64> = match state.keys.lookup(keys) {
+            Ok(ids) => ids.into_iter().flatten().filter(|&id| state.engine.contains(id)).collect(),
+            Err(IndexError::KeyType(msg)) => {
+                return Err(IndexError::KeyType(format!("the keys to search within: {msg}")))
+            }
+            Err(e) => return Err(e),
+        };
+        if ids.len() > EXACT_FILTER_LIMIT {
+            return Ok(Filter::Set(ids));
+        }
+        let dim = self.options.dim;
+        let mut ids: Vec<u64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        let mut vectors = vec![0f32; ids.len() * dim];
+        for (&id, out) in ids.iter().zip(vectors.chunks_mut(dim)) {
+            state.engine.get::<f32>(id, out).map_err(IndexError::engine)?;
+        }
+        Ok(Filter::Listed { ids, vectors })
+    }
+
+    fn brute_force(&self, query: &[f32], ids: &[u64], vectors: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]) {
+        let metric = self.options.metric;
+        let mut scored: Vec<(f32, u64)> = ids
+            .iter()
+            .zip(vectors.chunks(self.options.dim))
+            .map(|(&id, v)| (distance::distance(metric, query, v), id))
+            .collect();
+        let k = keys_out.len().min(scored.len());
+        if k < scored.len() {
+            scored.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            scored.truncate(k);
+        }
+        scored.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (i, (d, id)) in scored.into_iter().enumerate() {
+            keys_out[i] = id;
+            dist_out[i] = d;
+        }
+    }
+
+    /// Writes the index to `path` atomically (temporary file, then rename).
+    pub fn save(&self, path: &str) -> IndexResult<()> {
+        let state = self.read();
+        let mut engine = vec![0u8; state.engine.serialized_length()];
+        state.engine.save_to_buffer(&mut engine).map_err(IndexError::engine)?;
+        let keys = state.keys.to_bytes();
+        let header = Header {
+            options: IndexOptions { expansion_search: state.engine.expansion_search(), ..self.options.clone() },
+            key_kind: state.keys.kind(),
+            count: state.engine.size() as u64,
+            engine_len: engine.len() as u64,
+            keys_len: keys.len() as u64,
+        };
+        file::write_atomically(path, &header, &engine, &keys)
+    }
+
+    /// Reads an index saved by `save` into memory.
+    pub fn load(path: &str) -> IndexResult<Self> {
+        let bytes = std::fs::read(path).map_err(|source| IndexError::Io { path: path.to_string(), source })?;
+        let header = Header::decode(path, &bytes)?;
+        let keys = Self::decode_keys(path, &header, &bytes)?;
+        let engine = Self::new_engine(&header.options)?;
+        let thread_contexts = thread_contexts();
+        engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
+        engine.load_from_buffer(&bytes[header.engine_range()]).map_err(|e| Self::engine_file_error(path, e))?;
+        Self::check_engine(path, &header, &engine)?;
+        Ok(Self::assemble(header.options, engine, keys, None, None, thread_contexts))
+    }
+
+    /// Memory-maps an index saved by `save`, read-only: opening is fast and pages are shared between
+    /// processes. The file must not be modified while viewed (`save` replaces files by rename, which is safe).
+    pub fn view(path: &str) -> IndexResult<Self> {
+        let io = |source| IndexError::Io { path: path.to_string(), source };
+        let handle = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the mapping is read-only and outlives the engine that reads it (see `State`).
+        let mapping = unsafe { memmap2::Mmap::map(&handle) }.map_err(io)?;
+        let header = Header::decode(path, &mapping)?;
+        let keys = Self::decode_keys(path, &header, &mapping)?;
+        let engine = Self::new_engine(&header.options)?;
+        let thread_contexts = thread_contexts();
+        engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
+        // SAFETY: the engine keeps pointers into `mapping`, which `State` drops after the engine.
+        unsafe { engine.view_from_buffer(&mapping[header.engine_range()]) }
+            .map_err(|e| Self::engine_file_error(path, e))?;
+        Self::check_engine(path, &header, &engine)?;
+        Ok(Self::assemble(header.options, engine, keys, Some(mapping), Some(path.to_string()), thread_contexts))
+    }
+
+    fn decode_keys(path: &str, header: &Header, bytes: &[u8]) -> IndexResult<KeyMap> {
+        KeyMap::from_bytes(header.key_kind, &bytes[header.keys_range()])
+            .map_err(|reason| IndexError::File { path: path.to_string(), reason: format!("corrupt index file: {reason}") })
+    }
+
+    fn engine_file_error(path: &str, e: impl std::fmt::Display) -> IndexError {
+        IndexError::File { path: path.to_string(), reason: format!("corrupt index file: usearch could not read it ({e})") }
+    }
+
+    fn check_engine(path: &str, header: &Header, engine: &usearch::Index) -> IndexResult<()> {
+        engine.change_expansion_add(header.options.expansion_add);
+        engine.change_expansion_search(header.options.expansion_search);
+        if engine.dimensions() != header.options.dim || engine.size() as u64 != header.count {
+            return Err(IndexError::File {
+                path: path.to_string(),
+                reason: format!(
+                    "corrupt index file: the header announces {} vectors of dimension {}, the graph holds {} of dimension {}",
+                    header.count,
+                    header.options.dim,
+                    engine.size(),
+                    engine.dimensions()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+enum Filter {
+    /// Few enough keys to compare each: their usearch keys and vectors.
+    Listed { ids: Vec<u64>, vectors: Vec<f32> },
+    Set(HashSet<u64>),
+}
+
+fn copy_matches(keys: &[u64], distances: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]) {
+    let n = keys.len().min(keys_out.len());
+    keys_out[..n].copy_from_slice(&keys[..n]);
+    dist_out[..n].copy_from_slice(&distances[..n]);
+}
