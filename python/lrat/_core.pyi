@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TypedDict, final
 
 __version__: str
@@ -100,7 +101,7 @@ class TablesWriter:
 
     def __new__(cls, directory: str | os.PathLike[str]) -> TablesWriter: ...
     def write(self, batch: TrajectoryBatch) -> None: ...
-    def close(self) -> list[os.PathLike[str]]:
+    def close(self) -> list[Path]:
         """Finishes the files; returns their paths."""
 
 def empty_tables() -> _Tables:
