@@ -1,5 +1,8 @@
+"""Shared fixtures: where the real data lives, and the real BrowseComp run files in several shapes."""
+
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -18,9 +21,29 @@ def shared_data(*parts: str) -> Path:
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"{path} is absent (the shared data lives beside the repository in CI)")
-    return path
+    return path.resolve()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def lrat_trajectories() -> Path:
+    """The folder of the 10 real LRAT run files (one JSON object per file)."""
     return shared_data("lrat-trajectories")
+
+
+@pytest.fixture(scope="session")
+def real_runs(lrat_trajectories: Path) -> Path:
+    return lrat_trajectories
+
+
+@pytest.fixture(scope="session")
+def real_records(real_runs: Path) -> list[dict]:
+    """The real run files as dicts, sorted by file name."""
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(real_runs.glob("*.json"))]
+
+
+@pytest.fixture()
+def real_jsonl(tmp_path: Path, real_records: list[dict]) -> Path:
+    """The 10 real runs as JSON lines, one trajectory per line, in file-name order."""
+    path = tmp_path / "runs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in real_records), encoding="utf-8")
+    return path

@@ -1,12 +1,23 @@
-"""Type stubs of the compiled module `lrat._core`."""
+"""Type stub of `lrat._core`, the compiled bindings over the Rust core (kept by hand;
+`tests/test_stub.py` checks it against the compiled module)."""
 
-from os import PathLike
-from typing import Literal, Sequence
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal, Sequence, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
+from os import PathLike
 
 __version__: str
+
+DEFAULT_SEARCH_TOOLS: list[str]
+"""Tool names that mean search when `search_tools` is not given."""
+DEFAULT_BROWSE_TOOLS: list[str]
+"""Tool names that mean browse when `browse_tools` is not given."""
 
 class LratError(Exception):
     """Base class of lrat's errors."""
@@ -18,6 +29,87 @@ class TrajectoryParseError(LratError):
     line: int
     byte_offset: int
     reason: str
+
+class _Totals(TypedDict):
+    records: int
+    bytes: int
+    trajectories: int
+    errors: int
+    warnings: int
+
+class _Tables(TypedDict):
+    trajectories: Table
+    steps: Table
+    search_results: Table
+    browses: Table
+    errors: Table
+
+@final
+class Table:
+    """An Arrow table (arro3's class), handed to polars / pyarrow through the PyCapsule interface."""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+    def __arrow_c_schema__(self) -> object: ...
+    def __len__(self) -> int: ...
+    @property
+    def num_rows(self) -> int: ...
+    @property
+    def num_columns(self) -> int: ...
+    @property
+    def column_names(self) -> list[str]: ...
+    def __getattr__(self, name: str) -> Any: ...
+
+@final
+class TrajectoryBatch:
+    """The trajectories parsed from one batch of records."""
+
+    def __len__(self) -> int: ...
+    @property
+    def records(self) -> int:
+        """Records read for this batch, good and bad."""
+    @property
+    def bytes(self) -> int:
+        """Bytes of record text read for this batch."""
+    @property
+    def n_errors(self) -> int: ...
+    def first_error(self) -> TrajectoryParseError | None:
+        """The first error of the batch, or None."""
+    def tables(self) -> _Tables:
+        """The canonical tables as Arrow (PyCapsule stream) objects, keyed by table name."""
+
+@final
+class TrajectoryReader:
+    """Streams trajectories from files, directories and globs, in batches."""
+
+    def __new__(
+        cls,
+        inputs: list[str],
+        *,
+        format: str | None = None,
+        batch_size: int = 4096,
+        strict: bool = False,
+        search_tools: list[str] | None = None,
+        browse_tools: list[str] | None = None,
+        unknown_tools: str = "warn",
+        max_record_bytes: int = 67108864,
+        include_content: bool = True,
+    ) -> TrajectoryReader: ...
+    def __iter__(self) -> Iterator[TrajectoryBatch]: ...
+    def __next__(self) -> TrajectoryBatch: ...
+    def totals(self) -> _Totals:
+        """Totals so far: records, bytes, trajectories, errors, warnings."""
+
+@final
+class TablesWriter:
+    """Writes batches of trajectories as the canonical tables in Parquet files under a directory."""
+
+    def __new__(cls, directory: str | os.PathLike[str]) -> TablesWriter: ...
+    def write(self, batch: TrajectoryBatch) -> None: ...
+    def close(self) -> list[Path]:
+        """Finishes the files; returns their paths."""
+
+def empty_tables() -> _Tables:
+    """The canonical tables with no rows."""
 
 class IndexFileError(LratError):
     """A file is not an lrat index, is truncated, or fails its checksum."""
@@ -106,3 +198,43 @@ class Index:
     @property
     def memory_usage(self) -> int:
         """Bytes held by the graph and the stored vectors."""
+
+
+class _MineStats(TypedDict):
+    browses: int
+    examples: int
+    accepted: int
+    rejected: int
+    not_in_results: int
+    unreadable: int
+    failed: int
+
+class _Mined(TypedDict):
+    examples: Table
+    documents: Table
+    stats: _MineStats
+
+@final
+class TokenCounter:
+    """Counts tokens with a tokenizer.json (a file or a model directory), or whitespace words (None)."""
+
+    def __new__(cls, path: str | os.PathLike[str] | None = None) -> TokenCounter: ...
+    def count(self, text: str) -> int: ...
+    def count_many(self, texts: list[str]) -> list[int]: ...
+    @property
+    def is_whitespace(self) -> bool: ...
+
+def browse_reasonings(batch: TrajectoryBatch) -> list[list[str]]:
+    """The post-browse reasoning of every browse, one list per trajectory of the batch."""
+
+def mine_batch(
+    batch: TrajectoryBatch,
+    counter: TokenCounter,
+    *,
+    rule: Literal["segment", "per_search"] = "segment",
+    judge: Literal["rules", "none"] | list[list[bool]] | None = None,
+) -> _Mined:
+    """Mines the batch: examples (with document ids), document texts found in it, and counts."""
+
+def judge_reasonings(texts: list[str]) -> list[bool]:
+    """The built-in rule-based judge: True (RELEVANT) unless the reasoning clearly rejects the page."""

@@ -25,7 +25,7 @@ impl TrajectoryReader {
     #[new]
     #[pyo3(signature = (
         inputs, *, format=None, batch_size=4096, strict=false, search_tools=None, browse_tools=None,
-        unknown_tools="warn", max_record_bytes=64 << 20, include_content=true
+        unknown_tools="warn", max_record_bytes=67108864, include_content=true
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
