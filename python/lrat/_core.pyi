@@ -114,7 +114,7 @@ def empty_tables() -> _Tables:
 class IndexFileError(LratError):
     """A file is not an lrat index, is truncated, or fails its checksum."""
 
-Keys = Sequence[str] | Sequence[int] | npt.NDArray[np.integer] | npt.NDArray[np.str_]
+_Keys = Sequence[str] | Sequence[int] | npt.NDArray[np.integer] | npt.NDArray[np.str_]
 
 class Index:
     """Approximate nearest-neighbour search (HNSW, on the usearch engine) over float vectors.
@@ -145,7 +145,7 @@ class Index:
         expansion_add: int = 128,
         expansion_search: int = 64,
     ) -> None: ...
-    def add(self, keys: Keys, vectors: npt.ArrayLike) -> None:
+    def add(self, keys: _Keys, vectors: npt.ArrayLike) -> None:
         """Adds one vector per key. Float32 C-contiguous arrays are read in place; other float arrays
         (any strides, float16/float64) are converted once."""
     def search(
@@ -154,7 +154,7 @@ class Index:
         k: int = 10,
         *,
         exact: bool = False,
-        allowed: Keys | None = None,
+        allowed: _Keys | None = None,
     ) -> tuple[np.ndarray, npt.NDArray[np.float32]]:
         """The `k` nearest keys of each query and their distances, nearest first.
 
@@ -164,9 +164,9 @@ class Index:
         are searched exactly); rows with fewer than `k` matches are padded with key -1 (or None) and
         distance +inf.
         """
-    def remove(self, keys: str | int | Keys) -> int:
+    def remove(self, keys: str | int | _Keys) -> int:
         """Removes keys; all must be present, else nothing is removed and KeyError is raised."""
-    def contains(self, keys: Keys) -> npt.NDArray[np.bool_]: ...
+    def contains(self, keys: _Keys) -> npt.NDArray[np.bool_]: ...
     def __contains__(self, key: object) -> bool: ...
     def __len__(self) -> int: ...
     def save(self, path: str | PathLike[str]) -> None:

@@ -16,7 +16,6 @@ pub use model::{BrowseRecord, Format, Outcome, SearchHit, Step, StepKind, Trajec
 pub use tools::{ToolKind, ToolNames};
 pub mod parquet_out;
 pub mod pipeline;
-pub mod pool;
 pub mod source;
 pub mod tables;
 
