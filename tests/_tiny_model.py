@@ -16,7 +16,8 @@ def make_tiny_model(path: Path, *, seed: int = 0, dropout: float = 0.0, hidden: 
     characters = list(string.ascii_lowercase + string.digits + ":?.,'-")
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *characters, *("##" + c for c in characters), *WORDS]
     (path / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    # Loading a folder that holds only vocab.txt builds a word-piece tokenizer in transformers 4 and 5 alike.
+    tokenizer = BertTokenizerFast.from_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     config = BertConfig(
         vocab_size=len(vocab),
