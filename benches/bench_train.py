@@ -181,7 +181,7 @@ def main() -> None:
 
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
     print(
-        f"model {Path(args.model).name}, {len(frame)} examples, batch {args.batch_size}, group {args.group_size}, "
+        f"model {args.model}, {len(frame)} examples, batch {args.batch_size}, group {args.group_size}, "
         f"max length {args.max_length}, {args.steps} steps ({args.warmup_steps} untimed), "
         f"{'bf16' if bf16 else 'fp32'}, {device}"
     )

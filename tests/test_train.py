@@ -260,6 +260,15 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, tiny_dro
         lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "resumed", resume=True, **{**settings, "batch_size": 3})
 
 
+def test_gradient_checkpointing_trains_to_the_same_weights(tmp_path, tiny):
+    settings = {**QUICK, "max_steps": 2, "learning_rate": 1e-3}
+    plain = lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "plain", **settings)
+    saved = lrat.train(
+        mined_frame(8), model=tiny, output_dir=tmp_path / "ckpt", gradient_checkpointing=True, **settings
+    )
+    _assert_same_weights(plain.output_dir, saved.output_dir, atol=1e-6)
+
+
 def test_a_nan_loss_stops_with_a_clear_error(tmp_path, tiny):
     with pytest.raises(FloatingPointError, match="the loss is nan at step 1"):
         lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "nan", **{**QUICK, "temperature": 1e-45})

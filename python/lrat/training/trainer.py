@@ -126,7 +126,11 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     )
     model = encoder.model
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # transformers 5 renamed the switch and its keyword; 4 only has the old ones.
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.train()
     autocast_dtype, use_scaler = _precision(config.precision, encoder.device)
 
