@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
@@ -17,8 +18,6 @@ from _tiny_model import make_tiny_model  # noqa: E402
 
 import lrat  # noqa: E402
 from lrat.encoder import Encoder, pool  # noqa: E402
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 TEXTS = [
     "Who was born in the capital city?",
@@ -116,6 +115,8 @@ def test_unnormalised_encoder_keeps_lengths(tiny):
 def test_bad_settings_and_paths_are_named(tmp_path, tiny):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         Encoder.load(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="'no-such-org/no-such-model' is no local folder"):
+        Encoder.load("no-such-org/no-such-model")
     with pytest.raises(FileNotFoundError, match="config.json"):
         Encoder.load(tmp_path)
     with pytest.raises(ValueError, match="pooling"):

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
@@ -23,8 +24,6 @@ from lrat.cli import main as cli_main  # noqa: E402
 from lrat.encoder import Encoder  # noqa: E402
 from lrat.training import trainer as trainer_module  # noqa: E402
 from lrat.training.data import collate, load_training_set, plan_epoch, sample_negatives  # noqa: E402
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 WORDS = "the a of in is was who what which where river city capital country born film actor team".split()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -112,7 +113,8 @@ class Encoder:
         device: str | None = None,
         dtype: str | None = None,
     ) -> Encoder:
-        """Load a model folder (or, with no path, the bundled all-MiniLM-L6-v2).
+        """Load a model folder (or, with no path, the bundled all-MiniLM-L6-v2). A name such as
+        `org/model` that is no local folder is looked up in the Hugging Face cache (or hub when online).
 
         Settings come from the keyword arguments, else the folder's `lrat_encoder.json`, else its
         SentenceTransformer configuration, else the defaults (mean pooling, normalised, no prefixes,
@@ -126,9 +128,7 @@ class Encoder:
             from lrat.models import default_model_path
 
             path = default_model_path()
-        folder = Path(path)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"model folder {folder} does not exist (models load from local paths only)")
+        folder = _model_folder(path)
         if not (folder / "config.json").is_file():
             raise FileNotFoundError(f"{folder} holds no config.json: not a transformers model folder")
         torch_dtype = torch.float32 if dtype is None else getattr(torch, dtype, None)
@@ -293,6 +293,24 @@ def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str) -> to
         last = (attention_mask * positions).argmax(dim=1)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
     raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+
+
+def _model_folder(path: str | os.PathLike[str]) -> Path:
+    folder = Path(path)
+    if folder.is_dir():
+        return folder
+    name = os.fspath(path)
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?", name):
+        raise FileNotFoundError(f"model folder {folder} does not exist")
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(name))
+    except Exception as exc:  # offline, unknown name, no network: all mean the same to the caller
+        raise FileNotFoundError(
+            f"model {name!r} is no local folder and could not be fetched from the Hugging Face cache or hub "
+            f"({type(exc).__name__}); pass the path of a model folder"
+        ) from exc
 
 
 def _stored_settings(folder: Path, model: Any, tokenizer: Any) -> EncoderSettings:

@@ -23,7 +23,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("data", help="training set: .parquet or FlagEmbedding .jsonl")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="folder for the trained model")
     parser.add_argument(
-        "--model", default=None, metavar="PATH", help="local transformers model folder (default: all-MiniLM-L6-v2)"
+        "--model",
+        default=None,
+        metavar="PATH_OR_NAME",
+        help="transformers model folder, or a name in the Hugging Face cache (default: all-MiniLM-L6-v2)",
     )
     group = parser.add_argument_group("loss")
     group.add_argument("--temperature", type=float, default=0.02)
