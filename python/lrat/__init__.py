@@ -6,6 +6,8 @@ them, trains dense retrievers with weighted InfoNCE, and serves HNSW search.
 
 from __future__ import annotations
 
+from typing import Any
+
 from lrat._core import (
     DEFAULT_BROWSE_TOOLS,
     DEFAULT_SEARCH_TOOLS,
@@ -20,9 +22,17 @@ from lrat.trajectories import Trajectories, iter_trajectories, read_trajectories
 
 from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __all__)
 
+# Names whose modules import torch or transformers: loaded on first use, so `import lrat` stays light.
+_LAZY = {
+    "Encoder": "lrat.encoder",
+    "train": "lrat.training",
+    "default_model_path": "lrat.models",
+}
+
 __all__ = [
     "DEFAULT_BROWSE_TOOLS",
     "DEFAULT_SEARCH_TOOLS",
+    "Encoder",
     "Index",
     "IndexFileError",
     "LratError",
@@ -30,9 +40,22 @@ __all__ = [
     "TrajectoryParseError",
     "Trajectories",
     "__version__",
+    "default_model_path",
     "iter_trajectories",
     "mine",
     "mine_with_report",
     "read_corpus",
     "read_trajectories",
+    "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lrat' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

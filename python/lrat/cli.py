@@ -14,6 +14,7 @@ COMMANDS = [
     "mine",
     "eval",
     "index",
+    "train",
 ]
 
 

@@ -1,0 +1,40 @@
+"""Training a retriever from mined trajectories: weighted InfoNCE with PyTorch and transformers."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import polars as pl
+
+from lrat.training.trainer import TrainingConfig, TrainResult, run_training
+
+__all__ = ["TrainResult", "TrainingConfig", "train"]
+
+
+def train(
+    data: str | os.PathLike[str] | pl.DataFrame,
+    *,
+    output_dir: str | os.PathLike[str],
+    model: str | os.PathLike[str] | None = None,
+    **settings: Any,
+) -> TrainResult:
+    """Train `model` (a local transformers folder; default: the bundled all-MiniLM-L6-v2) on a mined
+    training set (Parquet path, FlagEmbedding JSONL path or polars DataFrame) and write the result to
+    `output_dir`, loadable by `transformers.AutoModel`, `sentence_transformers.SentenceTransformer`
+    and `lrat.Encoder.load`.
+
+    `settings` are the fields of `TrainingConfig`: epochs, max_steps, batch_size (per process),
+    group_size (10), temperature (0.02), learning_rate, weight_decay, warmup_ratio,
+    gradient_accumulation_steps, max_grad_norm, precision ("auto", "fp32", "bf16", "fp16"),
+    gradient_checkpointing, mask_false_negatives, seed, shuffle, save_steps, keep_checkpoints, resume
+    (True for the latest checkpoint in output_dir, or a checkpoint path), log_every, show_progress,
+    device, and the encoder settings pooling, normalize, query_prefix, document_prefix,
+    max_query_length, max_document_length.
+    """
+    known = set(TrainingConfig.__dataclass_fields__) - {"output_dir", "model"}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise TypeError(f"train() got unknown settings: {', '.join(unknown)}")
+    config = TrainingConfig(output_dir=os.fspath(output_dir), model=None if model is None else os.fspath(model), **settings)
+    return run_training(data, config)

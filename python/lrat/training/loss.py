@@ -1,0 +1,155 @@
+"""Weighted InfoNCE (DESIGN §2), on one process or across several with cross-device negatives.
+
+For query i with positive column t_i among all documents of the (global) batch,
+    CE_i = −log softmax(s(q_i, ·) / τ)[t_i],      L = Σ_i w_i · CE_i / Σ_i w_i.
+Every document of the batch is a candidate for every query: its own trajectory negatives and everything
+the other examples brought. Columns that are known positives of the query (the same document, or the
+positive of another example with the same query) are masked instead of being pushed away.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+def weighted_info_nce(
+    queries: torch.Tensor,
+    documents: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    *,
+    temperature: float,
+    mask: torch.Tensor | None = None,
+    weight_total: torch.Tensor | float | None = None,
+) -> torch.Tensor:
+    """Σ_i w_i · CE_i / W over the rows of `queries`.
+
+    queries (B, h) and documents (D, h) are the vectors (normalised for cosine similarity); targets (B,)
+    the column of each query's positive; weights (B,); mask (B, D) True where a column must not count for
+    that row (never at its target). W is `weight_total` when given (the Σw of a larger batch that this
+    one is a part of), else Σ weights.
+    """
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    logits = queries.float() @ documents.float().T / temperature
+    if mask is not None:
+        logits = logits.masked_fill(mask, float("-inf"))
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    ce = torch.logsumexp(logits, dim=1) - logits[rows, targets]
+    w = weights.to(ce.dtype)
+    total = w.sum() if weight_total is None else weight_total
+    return (w * ce).sum() / total
+
+
+def false_negative_mask(
+    query_keys: torch.Tensor,
+    positive_keys: torch.Tensor,
+    document_keys: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    row_query_keys: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(R, D) True where column j holds a positive of row r's query other than r's own target column.
+
+    The positives of a query are the positives of every example in the batch with the same query key.
+    query_keys and positive_keys (B,) cover all examples of the batch; document_keys (D,) all columns;
+    `row_query_keys` (R,) are the rows' queries when the rows are a slice of the batch (default: all).
+    """
+    rows = query_keys if row_query_keys is None else row_query_keys
+    same_query = (rows[:, None] == query_keys[None, :]).to(torch.float32)  # (R, B)
+    is_positive_of = (positive_keys[:, None] == document_keys[None, :]).to(torch.float32)  # (B, D)
+    mask = (same_query @ is_positive_of) > 0
+    mask[torch.arange(mask.shape[0], device=mask.device), targets] = False
+    return mask
+
+
+class _AllGatherWithGrad(torch.autograd.Function):
+    """all_gather whose backward sums the gradients of every process and returns this process's slice."""
+
+    @staticmethod
+    def forward(ctx: Any, tensor: torch.Tensor, group: Any) -> tuple[torch.Tensor, ...]:
+        ctx.group = group
+        ctx.rank = dist.get_rank(group)
+        gathered = [torch.empty_like(tensor) for _ in range(dist.get_world_size(group))]
+        dist.all_gather(gathered, tensor.contiguous(), group=group)
+        return tuple(gathered)
+
+    @staticmethod
+    def backward(ctx: Any, *grads: torch.Tensor) -> tuple[torch.Tensor, None]:
+        stacked = torch.stack([g.contiguous() for g in grads])
+        dist.all_reduce(stacked, op=dist.ReduceOp.SUM, group=ctx.group)
+        return stacked[ctx.rank], None
+
+
+def gather_with_grad(tensor: torch.Tensor, group: Any = None) -> torch.Tensor:
+    """Concatenate `tensor` (n_r, …) of every process, n_r varying; gradients flow back to each process."""
+    sizes = _gather_sizes(tensor.shape[0], tensor.device, group)
+    largest = max(sizes)
+    padded = tensor
+    if tensor.shape[0] < largest:
+        pad = tensor.new_zeros((largest - tensor.shape[0], *tensor.shape[1:]))
+        padded = torch.cat([tensor, pad])
+    parts = _AllGatherWithGrad.apply(padded, group)
+    return torch.cat([part[:n] for part, n in zip(parts, sizes)])
+
+
+def gather_no_grad(tensor: torch.Tensor, group: Any = None) -> torch.Tensor:
+    """Concatenate `tensor` (n_r, …) of every process, n_r varying; no gradient."""
+    with torch.no_grad():
+        return gather_with_grad(tensor.detach(), group)
+
+
+def _gather_sizes(n: int, device: torch.device, group: Any) -> list[int]:
+    size = torch.tensor([n], dtype=torch.long, device=device)
+    sizes = [torch.empty_like(size) for _ in range(dist.get_world_size(group))]
+    dist.all_gather(sizes, size, group=group)
+    return [int(s.item()) for s in sizes]
+
+
+def batch_loss(
+    queries: torch.Tensor,
+    documents: torch.Tensor,
+    batch: dict[str, torch.Tensor],
+    *,
+    temperature: float,
+    weight_total: torch.Tensor | float | None = None,
+    mask_false_negatives: bool = True,
+    distributed: bool = False,
+    group: Any = None,
+) -> torch.Tensor:
+    """Weighted InfoNCE of this process's queries against every document of the batch.
+
+    `batch` carries `targets` (positive column per query, local), `weights`, and for the false-negative
+    guard `query_keys`, `positive_keys`, `document_keys`. With `distributed`, documents and keys of all
+    processes are gathered (documents keeping their gradients) and the result is this process's share:
+    summed over processes it is the loss of the global batch, with `weight_total` the global Σw (when not
+    given it is gathered too).
+    """
+    targets = batch["targets"]
+    weights = batch["weights"]
+    query_keys = batch["query_keys"]
+    positive_keys = batch["positive_keys"]
+    document_keys = batch["document_keys"]
+    row_query_keys = None
+    if distributed:
+        rank = dist.get_rank(group)
+        doc_counts = _gather_sizes(documents.shape[0], documents.device, group)
+        targets = targets + sum(doc_counts[:rank])
+        documents = gather_with_grad(documents, group)
+        document_keys = gather_no_grad(document_keys, group)
+        row_query_keys = query_keys
+        query_keys = gather_no_grad(query_keys, group)
+        positive_keys = gather_no_grad(positive_keys, group)
+        if weight_total is None:
+            weight_total = gather_no_grad(weights, group).to(torch.float32).sum()
+    mask = None
+    if mask_false_negatives:
+        mask = false_negative_mask(
+            query_keys, positive_keys, document_keys, targets, row_query_keys=row_query_keys
+        )
+    return weighted_info_nce(
+        queries, documents, targets, weights, temperature=temperature, mask=mask, weight_total=weight_total
+    )

@@ -1,0 +1,525 @@
+"""The training loop: steps of accumulated micro-batches, AdamW with linear warm-up and decay, clipping,
+mixed precision, checkpoints that resume to the same weights, a JSONL log.
+
+Several processes (launched by `torchrun`, or by a caller that has already initialised
+`torch.distributed`) each encode their share of a micro-batch; documents are gathered with their
+gradients so every query sees every document of the global micro-batch, and gradients are summed, so
+W processes with batch size b train exactly like one process with batch size W·b.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import queue
+import random
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import torch
+import torch.distributed as dist
+
+from lrat.encoder import Encoder
+from lrat.training.data import Group, StepPlan, TrainingSet, collate, load_training_set, plan_epoch
+from lrat.training.loss import batch_loss
+
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "trainer_state.pt"
+LOG_FILE = "train_log.jsonl"
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# Settings that fix which examples and negatives each step sees; a resumed run must keep them.
+PLAN_SETTINGS = ("batch_size", "gradient_accumulation_steps", "group_size", "seed", "shuffle", "epochs")
+
+
+@dataclasses.dataclass
+class TrainingConfig:
+    """Every setting of a run. `batch_size` is per process and per micro-batch: the examples whose
+    documents serve as each other's in-batch negatives (gathered over processes)."""
+
+    output_dir: str
+    model: str | None = None
+    epochs: int = 1
+    max_steps: int | None = None
+    batch_size: int = 32
+    group_size: int = 10
+    temperature: float = 0.02
+    learning_rate: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    gradient_accumulation_steps: int = 1
+    max_grad_norm: float | None = 1.0
+    precision: str = "auto"
+    gradient_checkpointing: bool = False
+    mask_false_negatives: bool = True
+    seed: int = 42
+    shuffle: bool = True
+    save_steps: int = 0
+    keep_checkpoints: int = 2
+    resume: bool | str = False
+    log_every: int = 10
+    show_progress: bool = True
+    device: str | None = None
+    pooling: str | None = None
+    normalize: bool | None = None
+    query_prefix: str | None = None
+    document_prefix: str | None = None
+    max_query_length: int | None = None
+    max_document_length: int | None = None
+
+    def check(self) -> None:
+        positive = ("epochs", "batch_size", "group_size", "gradient_accumulation_steps", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio <= 1:
+            raise ValueError(f"warmup_ratio must be within [0, 1], got {self.warmup_ratio}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.save_steps < 0 or self.keep_checkpoints < 1:
+            raise ValueError("save_steps must be ≥ 0 and keep_checkpoints ≥ 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainResult:
+    output_dir: Path
+    steps: int
+    examples: int
+    final_loss: float
+    log_file: Path
+    dropped_per_epoch: int
+
+
+def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, config: TrainingConfig) -> TrainResult:
+    config.check()
+    rank, world = _distributed_setup()
+    device = config.device
+    if device is None and torch.cuda.is_available():
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}" if world > 1 else "cuda"
+    out = Path(config.output_dir)
+    checkpoint = _checkpoint_to_resume(out, config.resume)
+    _seed_everything(config.seed)
+
+    training_set = data if isinstance(data, TrainingSet) else load_training_set(data)
+    encoder = Encoder.load(
+        checkpoint if checkpoint is not None else config.model,
+        pooling=config.pooling,  # type: ignore[arg-type]
+        normalize=config.normalize,
+        query_prefix=config.query_prefix,
+        document_prefix=config.document_prefix,
+        max_query_length=config.max_query_length,
+        max_document_length=config.max_document_length,
+        device=device,
+    )
+    model = encoder.model
+    if config.gradient_checkpointing:
+        # transformers 5 renamed the switch and its keyword; 4 only has the old ones.
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    autocast_dtype, use_scaler = _precision(config.precision, encoder.device)
+
+    def plan_for(epoch: int) -> StepPlan:
+        return plan_epoch(
+            len(training_set),
+            epoch=epoch,
+            seed=config.seed,
+            batch_size=config.batch_size,
+            accumulation=config.gradient_accumulation_steps,
+            world_size=world,
+            shuffle=config.shuffle,
+        )
+
+    first_plan = plan_for(0)
+    steps_per_epoch = len(first_plan.steps)
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"the training set has {len(training_set)} examples, fewer than one per micro-batch and process "
+            f"({config.gradient_accumulation_steps * world})"
+        )
+    total_steps = steps_per_epoch * config.epochs
+    if config.max_steps is not None:
+        total_steps = min(total_steps, config.max_steps)
+    warmup_steps = math.ceil(config.warmup_ratio * total_steps)
+
+    optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(warmup_steps, total_steps))
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+    start_step = 0
+    if checkpoint is not None:
+        start_step = _load_state(checkpoint, config, world, optimizer, scheduler, scaler)
+
+    log_path = out / LOG_FILE
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        if start_step == 0:
+            log_path.write_text("")
+    progress = _progress(config.show_progress and rank == 0, total_steps, start_step)
+    plans: dict[int, StepPlan] = {0: first_plan}
+    loss_value = float("nan")
+    examples_done = 0
+    window_examples = 0
+    window_start = run_start = time.perf_counter()
+
+    def step_groups() -> Iterator[tuple[int, float, list[tuple[Group, dict[str, Any], dict[str, Any]]]]]:
+        for step in range(start_step, total_steps):
+            epoch, in_epoch = divmod(step, steps_per_epoch)
+            if epoch not in plans:
+                plans.clear()
+                plans[epoch] = plan_for(epoch)
+            micros = plans[epoch].steps[in_epoch]
+            step_weight = float(sum(training_set.weights[part].sum() for micro in micros for part in micro))
+            prepared = []
+            for micro in micros:
+                group = collate(
+                    training_set, micro[rank], group_size=config.group_size, seed=config.seed, epoch=epoch
+                )
+                prepared.append(
+                    (
+                        group,
+                        encoder.tokenize(group.queries, "query", to_device=False),
+                        encoder.tokenize(group.documents, "document", to_device=False),
+                    )
+                )
+            yield step, step_weight, prepared
+
+    try:
+        for step, step_weight, prepared in _prefetch(step_groups()):
+            step_examples = 0
+            total = torch.zeros((), device=encoder.device)
+            if step_weight > 0:
+                for group, query_features, document_features in prepared:
+                    loss = _micro_loss(
+                        encoder, group, query_features, document_features, step_weight, config, autocast_dtype, world
+                    )
+                    total += loss.detach()
+                    (scaler.scale(loss) if scaler is not None else loss).backward()
+            for group, _, _ in prepared:
+                step_examples += len(group.queries)
+            if world > 1:
+                _all_reduce_gradients(model)
+                dist.all_reduce(total)
+                counts = torch.tensor([step_examples], device=encoder.device)
+                dist.all_reduce(counts)
+                step_examples = int(counts.item())
+            loss_value = float(total.item())
+            epoch = step // steps_per_epoch
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(
+                    f"the loss is {loss_value} at step {step + 1} (epoch {epoch + 1}); training stopped. "
+                    "Lower the learning rate, raise the temperature, prefer bf16 over fp16, or check the data"
+                )
+            if step_weight > 0:
+                if scaler is not None:
+                    scaler.unscale_(optimizer)
+                if config.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+            # A step whose examples all weigh 0 has no gradient; it leaves the weights alone.
+            optimizer.zero_grad(set_to_none=True)
+            learning_rate = scheduler.get_last_lr()[0]
+            scheduler.step()
+            examples_done += step_examples
+            window_examples += step_examples
+            done = step + 1
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(loss=f"{loss_value:.4f}", lr=f"{learning_rate:.2e}")
+            if rank == 0 and (done % config.log_every == 0 or done == total_steps):
+                now = time.perf_counter()
+                record = {
+                    "step": done,
+                    "epoch": epoch + 1,
+                    "loss": loss_value,
+                    "learning_rate": learning_rate,
+                    "examples": examples_done,
+                    "examples_per_second": window_examples / max(now - window_start, 1e-9),
+                    "elapsed_seconds": now - run_start,
+                }
+                with log_path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                window_examples, window_start = 0, now
+            if config.save_steps and done % config.save_steps == 0 and done < total_steps:
+                _save_checkpoint(out, done, encoder, optimizer, scheduler, scaler, config, world, rank)
+    finally:
+        if progress is not None:
+            progress.close()
+
+    if rank == 0:
+        model.eval()
+        encoder.save(out)
+        summary = {
+            "steps": total_steps,
+            "examples": examples_done,
+            "final_loss": loss_value,
+            "config": dataclasses.asdict(config),
+            "world_size": world,
+        }
+        (out / "lrat_training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if world > 1:
+        dist.barrier()
+    return TrainResult(out, total_steps, examples_done, loss_value, log_path, first_plan.dropped)
+
+
+def _micro_loss(
+    encoder: Encoder,
+    group: Group,
+    query_features: dict[str, torch.Tensor],
+    document_features: dict[str, torch.Tensor],
+    step_weight: float,
+    config: TrainingConfig,
+    autocast_dtype: torch.dtype | None,
+    world: int,
+) -> torch.Tensor:
+    device = encoder.device
+    query_features = {k: v.to(device, non_blocking=True) for k, v in query_features.items()}
+    document_features = {k: v.to(device, non_blocking=True) for k, v in document_features.items()}
+    device_type = torch.device(device).type
+    with torch.autocast(device_type=device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+        queries = encoder.embed(query_features)
+        documents = encoder.embed(document_features)
+    batch = {
+        "targets": torch.as_tensor(group.targets, device=device),
+        "weights": torch.as_tensor(group.weights, device=device),
+        "query_keys": torch.as_tensor(group.query_keys, device=device),
+        "positive_keys": torch.as_tensor(group.positive_keys, device=device),
+        "document_keys": torch.as_tensor(group.document_keys, device=device),
+    }
+    return batch_loss(
+        queries,
+        documents,
+        batch,
+        temperature=config.temperature,
+        weight_total=step_weight,
+        mask_false_negatives=config.mask_false_negatives,
+        distributed=world > 1,
+    )
+
+
+def _distributed_setup() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend=backend)
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _all_reduce_gradients(model: torch.nn.Module) -> None:
+    """Sum every gradient over processes in one collective."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for g in grads:
+        g.copy_(flat[offset : offset + g.numel()].view_as(g))
+        offset += g.numel()
+
+
+def _precision(precision: str, device: str) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None for float32, whether fp16 loss scaling is needed)."""
+    on_cuda = torch.device(device).type == "cuda"
+    if precision == "auto":
+        if not on_cuda:
+            return None, False
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if precision == "fp32":
+        return None, False
+    if precision == "bf16":
+        return torch.bfloat16, False
+    if not on_cuda:
+        raise ValueError("fp16 training needs a CUDA device; use bf16 or fp32 on this machine")
+    return torch.float16, True
+
+
+def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    decay, no_decay = [], []
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        (no_decay if parameter.ndim < 2 or "norm" in name.lower() else decay).append(parameter)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _linear_schedule(warmup_steps: int, total_steps: int) -> Any:
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return factor
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_checkpoint(
+    out: Path,
+    step: int,
+    encoder: Encoder,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: Any,
+    config: TrainingConfig,
+    world: int,
+    rank: int,
+) -> None:
+    # Every process's RNG state matters (dropout differs per process); each writes its own.
+    folder = out / CHECKPOINTS / f"step-{step:08d}"
+    if rank == 0:
+        partial = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        encoder.save(partial)
+        torch.save(
+            {
+                "step": step,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict() if scaler is not None else None,
+                "plan": {name: getattr(config, name) for name in PLAN_SETTINGS},
+                "world_size": world,
+                "max_steps": config.max_steps,
+            },
+            partial / STATE_FILE,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+    if world > 1:
+        dist.barrier()
+    torch.save(_rng_state(), folder / f"rng_state_{rank}.pt")
+    if world > 1:
+        dist.barrier()
+    if rank == 0:
+        kept = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if not p.name.endswith(".partial"))
+        for old in kept[: -config.keep_checkpoints]:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _checkpoint_to_resume(out: Path, resume: bool | str) -> Path | None:
+    if resume is False or resume is None or resume == "":
+        return None
+    if resume is True:
+        found = sorted(
+            p for p in (out / CHECKPOINTS).glob("step-*") if p.is_dir() and not p.name.endswith(".partial")
+        )
+        if not found:
+            raise FileNotFoundError(f"nothing to resume: {out / CHECKPOINTS} holds no checkpoint")
+        return found[-1]
+    path = Path(resume)
+    if not (path / STATE_FILE).is_file():
+        raise FileNotFoundError(f"{path} is not a checkpoint (no {STATE_FILE})")
+    return path
+
+
+def _load_state(
+    checkpoint: Path, config: TrainingConfig, world: int, optimizer: Any, scheduler: Any, scaler: Any
+) -> int:
+    state = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)
+    for name, saved in state["plan"].items():
+        if getattr(config, name) != saved:
+            raise ValueError(
+                f"{checkpoint}: was written with {name}={saved!r}, this run has {getattr(config, name)!r}; "
+                "a resumed run must keep the settings that order the data"
+            )
+    if state["world_size"] != world:
+        raise ValueError(f"{checkpoint}: was written by {state['world_size']} processes, this run has {world}")
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state["scaler"] is not None:
+        scaler.load_state_dict(state["scaler"])
+    rank = dist.get_rank() if world > 1 else 0
+    _set_rng_state(torch.load(checkpoint / f"rng_state_{rank}.pt", map_location="cpu", weights_only=False))
+    return int(state["step"])
+
+
+def _progress(enabled: bool, total: int, start: int) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=start, desc="train", unit="step", dynamic_ncols=True)
+
+
+_DONE = object()
+
+
+def _prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Run `items` on a background thread (tokenisation releases the GIL) `depth` items ahead."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            buffer.put(exc)
+
+    thread = threading.Thread(target=produce, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
