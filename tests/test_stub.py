@@ -53,7 +53,7 @@ def _public(name: str) -> bool:
 def _runtime_members(cls: type) -> set[str]:
     """Methods and properties the class itself defines, plus the dunders a user calls."""
     own = set(vars(cls))
-    dunders = {"__new__", "__iter__", "__next__", "__len__", "__arrow_c_stream__", "__arrow_c_schema__"}
+    dunders = {"__new__", "__iter__", "__next__", "__len__", "__contains__", "__arrow_c_stream__", "__arrow_c_schema__"}
     members = {n for n in own if not n.startswith("_")} | (own & dunders)
     if "__new__" in members and cls.__new__ is object.__new__:
         members.discard("__new__")

@@ -136,15 +136,15 @@ class Index:
     lrat index, is truncated or fails its checksum: ``IndexFileError``.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         dim: int,
         metric: Literal["cos", "ip", "l2"] = "cos",
         dtype: Literal["f32", "f16", "i8"] = "f32",
         connectivity: int = 16,
         expansion_add: int = 128,
         expansion_search: int = 64,
-    ) -> None: ...
+    ) -> Index: ...
     def add(self, keys: _Keys, vectors: npt.ArrayLike) -> None:
         """Adds one vector per key. Float32 C-contiguous arrays are read in place; other float arrays
         (any strides, float16/float64) are converted once."""
