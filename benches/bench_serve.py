@@ -81,11 +81,12 @@ def in_process(queries: list[str], index_path: Path, corpus_path: Path, model: s
         searcher.hits([queries[i % len(queries)]], k)
         latencies.append(time.perf_counter() - t0)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
-    vectors = searcher.encoder.encode([queries[i % len(queries)] for i in range(n)], kind="query", show_progress_bar=False)
+    distinct = queries[: min(n, len(queries))]
+    vectors = searcher.encoder.encode(distinct, kind="query", show_progress_bar=False)
     index_latencies = []
     for i in range(n):
         t0 = time.perf_counter()
-        searcher.index.search(vectors[i], k)
+        searcher.index.search(vectors[i % len(distinct)], k)
         index_latencies.append(time.perf_counter() - t0)
     return {
         "search": {"n": n, "qps": n / wall, "p50_ms": 1e3 * percentile(latencies, 50),

@@ -20,6 +20,7 @@ from _tiny_model import make_tiny_model  # noqa: E402
 TINY_KB = SyntheticConfig(n_people=40, n_cities=12, n_organisations=20, n_works=20, n_events=12, n_questions=24)
 
 
+@pytest.mark.slow
 def test_two_rounds_log_mine_train_and_report_each_round(tmp_path: Path) -> None:
     base = make_tiny_model(tmp_path / "tiny")
     config = FlywheelConfig(
