@@ -156,9 +156,14 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--scale", type=float, default=0.3, help="synthetic corpus size relative to ~3,000 documents")
     parser.add_argument("--model", help="encoder folder (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--torch-threads", type=int, default=1,
+                        help="encoder threads, the same in-process and in the server (1: best on a shared CPU)")
     parser.add_argument("--fsync", default="session", choices=["always", "session", "never"])
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
 
     with tempfile.TemporaryDirectory(prefix="bench_serve_") as tmp:
         work = Path(tmp)
@@ -168,7 +173,8 @@ def main() -> int:
         port = free_port()
         log_dir = work / "logs"
         command = [sys.executable, "-m", "lrat", "serve", "--index", str(index_path), "--corpus", str(corpus_path),
-                   "--log-dir", str(log_dir), "--port", str(port), "--device", "cpu", "--fsync", args.fsync]
+                   "--log-dir", str(log_dir), "--port", str(port), "--device", "cpu", "--fsync", args.fsync,
+                   "--torch-threads", str(args.torch_threads)]
         if args.model:
             command += ["--model", args.model]
         server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
@@ -205,7 +211,7 @@ def main() -> int:
 
     in_search, in_index = baseline["search"], baseline["index"]
     print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; k = {args.k}; "
-          f"{len(queries)} distinct queries; fsync = {args.fsync}")
+          f"{len(queries)} distinct queries; fsync = {args.fsync}; torch threads = {args.torch_threads}")
     print(f"{'path':<22}{'requests':>9}{'qps':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}{'server CPU s':>14}{'errors':>8}")
     print(f"{'in-process index':<22}{in_index['n']:>9}{in_index['qps']:>9.0f}{in_index['p50_ms']:>9.2f}{in_index['p99_ms']:>9.2f}{'':>15}{'':>14}{'':>8}")
     print(f"{'in-process search':<22}{in_search['n']:>9}{in_search['qps']:>9.1f}{in_search['p50_ms']:>9.2f}{in_search['p99_ms']:>9.2f}{'1.00x':>15}{in_search['cpu_s']:>14.1f}{'':>8}")

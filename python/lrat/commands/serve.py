@@ -38,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--idle-timeout", type=float, default=1800.0,
                    help="seconds without a call after which a session is ended as incomplete (0: never)")
     p.add_argument("--device", help="torch device for the encoder (default: cuda when present, else cpu)")
+    p.add_argument("--torch-threads", type=int,
+                   help="intra-op threads of the encoder (default: torch's); 1 is fastest on a busy CPU")
     p.add_argument("--mcp-stdio", action="store_true", help="speak MCP (JSON-RPC) on stdin/stdout instead of HTTP")
     p.set_defaults(run=run)
 
@@ -59,6 +61,12 @@ def build_service(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.torch_threads is not None:
+        if args.torch_threads < 1:
+            raise ValueError("--torch-threads must be positive")
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     service = build_service(args)
     if args.mcp_stdio:
         from lrat.server.mcp import serve_stdio
