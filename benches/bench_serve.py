@@ -96,14 +96,15 @@ def in_process(queries: list[str], index_path: Path, corpus_path: Path, model: s
     }
 
 
-async def level(base_url: str, queries: list[str], concurrency: int, n: int, k: int, max_seconds: float) -> dict:
+async def level(base_url: str, queries: list[str], concurrency: int, n: int, k: int, max_seconds: float,
+                label: str = "") -> dict:
     import httpx
 
     latencies: list[float] = []
     errors: dict[str, int] = {}
     sent = 0
     deadline = time.perf_counter() + max_seconds
-    sessions = [f"c{concurrency}-w{w}" for w in range(concurrency)]
+    sessions = [f"{label}c{concurrency}-w{w}" for w in range(concurrency)]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60.0) as client:
         async def worker(w: int) -> None:
@@ -190,8 +191,7 @@ def main() -> int:
                     time.sleep(0.2)
             else:
                 raise RuntimeError("the server did not start")
-            asyncio.run(level(base_url, queries, 1, 20, args.k, 30))  # warm-up (logged too)
-            warmup = 20
+            warmup = asyncio.run(level(base_url, queries, 1, 20, args.k, 30, label="warmup-"))["n"]  # logged too
             results = []
             for c in levels:
                 cpu0 = process_cpu_seconds(server.pid)
