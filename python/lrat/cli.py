@@ -15,6 +15,8 @@ COMMANDS = [
     "eval",
     "index",
     "train",
+    "serve",
+    "flywheel",
 ]
 
 

@@ -1,0 +1,299 @@
+"""The trajectory log of a search service: every call of every agent session, on disk, readable by
+`lrat mine` / `lrat.read_trajectories` as it is.
+
+Design. A call becomes two records:
+
+1. At once, an *event line* (`{"session": id, "seq": n, "event": {...}}`) appended to the journal
+   `LOG_DIR/journal/journal-NNNNNN.events`. The journal exists so that no logged call is lost if the
+   process dies: its extension is not one the trajectory reader scans, so `lrat mine LOG_DIR` never
+   sees it.
+2. When the session ends (`end`, the idle timeout, or shutdown), its whole trajectory is appended as
+   one BrowseComp-Plus run record (`{query_id, query, status, result: [...], ...}`) to
+   `LOG_DIR/trajectories-NNNNNN.jsonl`: searches as `search` calls whose output is the
+   BrowseComp-Plus text (`DocID:<id>` blocks), document reads as `get_document` calls with output
+   `Document <id>:\\n<text>`, the client's reasoning as `reasoning` steps, the client's answer as
+   `output_text`.
+
+Atomicity. Each line is written with a single `os.write` on a descriptor opened with `O_APPEND`
+under a lock, so lines never interleave or tear between writers, and a reader sees whole lines.
+Rotation by size: when a line would take a file past `max_bytes`, the next number is opened; a
+file is never renamed, so readers never see a file move under them.
+
+Durability (`fsync`): "always" syncs every journal line and trajectory (slowest, nothing is lost
+even on power loss); "session" (the default) syncs each finished trajectory; "never" leaves it to
+the OS (a process crash still loses nothing already written; a power cut may).
+
+Recovery. On start, sessions found in the journal without an `end` event (the previous process
+died) are written out as trajectories with status "incomplete"; the journal is then removed. A
+clean shutdown ends every open session and removes the journal too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+FsyncPolicy = Literal["always", "session", "never"]
+FSYNC_POLICIES = ("always", "session", "never")
+TRAJECTORY_PREFIX = "trajectories-"
+JOURNAL_PREFIX = "journal-"
+_NUMBERED = re.compile(r"-(\d{6})\.")
+
+
+class RotatingAppender:
+    """Appends whole lines to `DIR/PREFIX-NNNNNN.SUFFIX`, opening the next number at `max_bytes`."""
+
+    def __init__(self, directory: Path, prefix: str, suffix: str, max_bytes: int, fsync: bool):
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.directory, self.prefix, self.suffix = directory, prefix, suffix
+        self.max_bytes, self.fsync = max_bytes, fsync
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self._size = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        numbers = [int(m.group(1)) for p in self.files() if (m := _NUMBERED.search(p.name))]
+        self._number = max(numbers, default=0)
+
+    def files(self) -> list[Path]:
+        return sorted(self.directory.glob(f"{self.prefix}[0-9]*{self.suffix}"))
+
+    def _open(self) -> None:
+        path = self.directory / f"{self.prefix}{self._number:06d}{self.suffix}"
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size
+
+    def append(self, line: bytes, *, sync: bool = False) -> None:
+        if not line.endswith(b"\n") or b"\n" in line[:-1]:
+            raise ValueError("append takes exactly one line ending in a newline")
+        with self._lock:
+            if self._fd is None or (self._size > 0 and self._size + len(line) > self.max_bytes):
+                self._close_fd()
+                self._number += 1
+                self._open()
+            assert self._fd is not None
+            written = os.write(self._fd, line)
+            if written != len(line):  # regular files do not write partially unless the disk is full
+                raise OSError(f"short write to {self.prefix}{self._number:06d}{self.suffix}: {written} of {len(line)} bytes")
+            self._size += written
+            if sync or self.fsync:
+                os.fsync(self._fd)
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_fd()
+
+
+def _line(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+@dataclass
+class Session:
+    id: str
+    question: str | None
+    started: float
+    last_seen: float
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    retrieved: set[str] = field(default_factory=set)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    query_id: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, status: str) -> dict[str, Any]:
+        return {
+            "query_id": self.query_id or self.id,
+            "trajectory_id": self.id,
+            "query": self.question or "",
+            "status": status,
+            "tool_call_counts": dict(self.counts),
+            "retrieved_docids": sorted(self.retrieved),
+            "metadata": {"server": "lrat serve", "started": self.started, "ended": time.time(), **self.metadata},
+            "result": self.steps,
+        }
+
+
+class SessionNotFound(KeyError):
+    pass
+
+
+class SessionLog:
+    """Open sessions in memory, their events in the journal, finished trajectories in rotated JSONL."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        max_bytes: int = 64 << 20,
+        fsync: FsyncPolicy = "session",
+        server_metadata: dict[str, Any] | None = None,
+    ):
+        if fsync not in FSYNC_POLICIES:
+            raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+        self.directory = Path(directory)
+        self.fsync = fsync
+        self.server_metadata = dict(server_metadata or {})
+        self.trajectories = RotatingAppender(self.directory, TRAJECTORY_PREFIX, ".jsonl", max_bytes, fsync == "always")
+        journal_dir = self.directory / "journal"
+        self.recovered = self._recover(journal_dir)
+        self.journal = RotatingAppender(journal_dir, JOURNAL_PREFIX, ".events", max_bytes, fsync == "always")
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- sessions ------------------------------------------------------------------------------
+    def start(self, session_id: str, question: str | None = None, metadata: dict[str, Any] | None = None,
+              query_id: str | None = None) -> Session:
+        """The open session `session_id`, created if it is not open yet. `question` (else the first
+        search query) becomes the trajectory's question; `query_id` (else the session id) its query id."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the session log is closed")
+            session = self._sessions.get(session_id)
+            if session is None:
+                now = time.time()
+                session = Session(session_id, question, now, now, metadata={**self.server_metadata, **(metadata or {})},
+                                  query_id=query_id)
+                self._sessions[session_id] = session
+                self._event(session, {"type": "start", "question": question, "query_id": query_id,
+                                      "metadata": session.metadata})
+            elif question and not session.question:
+                session.question = question
+                self._event(session, {"type": "question", "question": question})
+            return session
+
+    def open_sessions(self) -> list[str]:
+        with self._lock:
+            return list(self._sessions)
+
+    def log_reasoning(self, session_id: str, text: str) -> None:
+        session = self.start(session_id)
+        with session.lock:
+            self._append_step(session, {"type": "reasoning", "tool_name": None, "arguments": None, "output": text})
+
+    def log_search(self, session_id: str, query: str, k: int, output: str, docids: list[str]) -> None:
+        session = self.start(session_id, question=query)
+        with session.lock:
+            session.retrieved.update(docids)
+            args = json.dumps({"query": query, "k": k}, ensure_ascii=False)
+            self._append_step(session, {"type": "tool_call", "tool_name": "search", "arguments": args, "output": output})
+
+    def log_get_document(self, session_id: str, docid: str, output: str) -> None:
+        session = self.start(session_id)
+        with session.lock:
+            args = json.dumps({"docid": docid}, ensure_ascii=False)
+            self._append_step(
+                session, {"type": "tool_call", "tool_name": "get_document", "arguments": args, "output": output}
+            )
+
+    def end(self, session_id: str, *, answer: str | None = None, status: str = "completed") -> dict[str, Any]:
+        """Writes the session's trajectory and forgets it; returns the record written."""
+        with self._lock:
+            session = self._sessions.pop(session_id, None)
+        if session is None:
+            raise SessionNotFound(session_id)
+        with session.lock:
+            if answer is not None:
+                self._append_step(session, {"type": "output_text", "tool_name": None, "arguments": None, "output": answer})
+            record = session.record(status)
+            self.trajectories.append(_line(record), sync=self.fsync != "never")
+            self._event(session, {"type": "end", "status": status})
+        return record
+
+    def end_idle(self, idle_seconds: float) -> list[str]:
+        """Ends (status "incomplete") the sessions that made no call for `idle_seconds`."""
+        cutoff = time.time() - idle_seconds
+        with self._lock:
+            idle = [s.id for s in self._sessions.values() if s.last_seen < cutoff]
+        ended = []
+        for sid in idle:
+            try:
+                self.end(sid, status="incomplete")
+                ended.append(sid)
+            except SessionNotFound:  # ended meanwhile by its client
+                pass
+        return ended
+
+    def close(self) -> int:
+        """Ends every open session (status "incomplete"), syncs and removes the journal. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return 0
+            self._closed = True
+            open_ids = list(self._sessions)
+        for sid in open_ids:
+            with self._lock:
+                session = self._sessions.pop(sid, None)
+            if session is None:
+                continue
+            with session.lock:
+                self.trajectories.append(_line(session.record("incomplete")), sync=self.fsync != "never")
+        self.trajectories.close()
+        self.journal.close()
+        for path in self.journal.files():
+            path.unlink()
+        return len(open_ids)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _append_step(self, session: Session, step: dict[str, Any]) -> None:
+        session.steps.append(step)
+        session.last_seen = time.time()
+        if step["type"] == "tool_call":
+            name = step["tool_name"]
+            session.counts[name] = session.counts.get(name, 0) + 1
+        self._event(session, {"type": "step", "step": step})
+
+    def _event(self, session: Session, event: dict[str, Any]) -> None:
+        self.journal.append(_line({"session": session.id, "time": time.time(), "event": event}))
+
+    def _recover(self, journal_dir: Path) -> int:
+        """Writes the sessions a dead process left open in the journal; returns how many."""
+        if not journal_dir.is_dir():
+            return 0
+        files = sorted(journal_dir.glob(f"{JOURNAL_PREFIX}[0-9]*.events"))
+        sessions: dict[str, Session] = {}
+        for path in files:
+            with open(path, "rb") as fh:
+                for number, raw in enumerate(fh, start=1):
+                    if not raw.endswith(b"\n"):
+                        break  # a line torn by the crash: never acknowledged to its client
+                    try:
+                        entry = json.loads(raw)
+                        sid, event = entry["session"], entry["event"]
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise ValueError(f"{path}:{number}: not a journal event ({exc})") from exc
+                    kind = event.get("type")
+                    if kind == "start":
+                        t = entry.get("time", 0.0)
+                        sessions[sid] = Session(sid, event.get("question"), t, t, metadata=event.get("metadata") or {},
+                                                query_id=event.get("query_id"))
+                    elif sid not in sessions:
+                        continue
+                    elif kind == "question":
+                        sessions[sid].question = event.get("question")
+                    elif kind == "step":
+                        step = event["step"]
+                        sessions[sid].steps.append(step)
+                        if step.get("type") == "tool_call":
+                            name = step.get("tool_name")
+                            sessions[sid].counts[name] = sessions[sid].counts.get(name, 0) + 1
+                    elif kind == "end":
+                        del sessions[sid]
+        for session in sessions.values():
+            session.metadata["recovered"] = True
+            self.trajectories.append(_line(session.record("incomplete")), sync=self.fsync != "never")
+        for path in files:
+            path.unlink()
+        return len(sessions)
