@@ -38,6 +38,24 @@ impl<'a> Json<'a> {
         }
     }
 
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json<'a>> {
+        match self {
+            Json::Object(fields) => fields.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// `get_any`, for taking the value out.
+    pub fn get_any_mut(&mut self, keys: &[&str]) -> Option<&mut Json<'a>> {
+        let key = keys.iter().find(|k| self.get(k).is_some_and(|v| !v.is_null()))?;
+        self.get_mut(key)
+    }
+
+    /// Moves the value out, leaving null (a string moves into the model without being copied).
+    pub fn take(&mut self) -> Json<'a> {
+        std::mem::replace(self, Json::Null)
+    }
+
     /// The first present, non-null field among `keys`.
     pub fn get_any(&self, keys: &[&str]) -> Option<&Json<'a>> {
         keys.iter().filter_map(|k| self.get(k)).find(|v| !v.is_null())

@@ -3,8 +3,12 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::{Mmap, MmapOptions};
 
 use crate::error::{Error, Location, RecordError, Result};
 
@@ -32,8 +36,47 @@ const KNOWN_EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "jsonlines", "txt
 #[derive(Debug, Clone)]
 pub struct RawRecord {
     pub location: Location,
-    pub text: String,
+    pub text: RecordText,
     pub layout: Layout,
+}
+
+/// A record's text: its own, or a slice of a memory-mapped input file (no copy).
+#[derive(Debug, Clone)]
+pub enum RecordText {
+    Owned(String),
+    /// Bytes `start..end` of the map, checked to be UTF-8 when the record was cut.
+    Mapped { map: Arc<Mmap>, start: usize, end: usize },
+}
+
+impl RecordText {
+    pub fn as_str(&self) -> &str {
+        match self {
+            RecordText::Owned(s) => s,
+            // SAFETY: `RecordText::mapped` validated these bytes as UTF-8, and the map is read-only.
+            RecordText::Mapped { map, start, end } => unsafe { std::str::from_utf8_unchecked(&map[*start..*end]) },
+        }
+    }
+
+    /// The bytes `start..end` of `map` when they are UTF-8; else the offset of the first bad byte.
+    fn mapped(map: &Arc<Mmap>, start: usize, end: usize) -> std::result::Result<RecordText, usize> {
+        match std::str::from_utf8(&map[start..end]) {
+            Ok(_) => Ok(RecordText::Mapped { map: map.clone(), start, end }),
+            Err(e) => Err(e.valid_up_to()),
+        }
+    }
+}
+
+impl Deref for RecordText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<&str> for RecordText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl RawRecord {
@@ -146,10 +189,105 @@ impl Iterator for RecordReader {
     }
 }
 
+/// Bytes of an uncompressed file mapped at a time when cutting it into lines. Each record keeps
+/// its window mapped until it is dropped, so memory follows the records in flight, not the file.
+const MAP_WINDOW: usize = 8 << 20;
+
+/// One line of a mapped file: its text (`Err` with the offset of a bad byte when it is not UTF-8),
+/// or `TooLong` when it exceeds the limit.
+enum MappedLine {
+    Text(std::result::Result<RecordText, usize>, bool),
+    TooLong,
+}
+
+/// Cuts an uncompressed file into lines through windows of a read-only memory map.
+struct MappedLines {
+    file: File,
+    len: u64,
+    /// Bytes to map at a time.
+    window_len: usize,
+    /// The current window and the file offset it starts at.
+    window: Option<(Arc<Mmap>, u64)>,
+}
+
+impl MappedLines {
+    fn new(file: File, window_len: usize) -> Option<MappedLines> {
+        let len = file.metadata().ok().filter(|m| m.is_file())?.len();
+        Some(MappedLines { file, len, window_len, window: None })
+    }
+
+    fn map(&mut self, offset: u64, len: usize) -> std::io::Result<Arc<Mmap>> {
+        // SAFETY: the map is read-only; like every reader of a file, we assume it is not truncated
+        // or rewritten while it is being read.
+        let map = Arc::new(unsafe { MmapOptions::new().offset(offset).len(len).populate().map(&self.file)? });
+        self.window = Some((map.clone(), offset));
+        Ok(map)
+    }
+
+    /// The line starting at `offset` and how many bytes it takes with its newline; `None` at the end.
+    fn line(&mut self, offset: u64, max: usize) -> std::io::Result<Option<(MappedLine, u64)>> {
+        if offset >= self.len {
+            return Ok(None);
+        }
+        let remaining = self.len - offset;
+        let mut remap: Option<usize> = None;
+        loop {
+            let (map, start) = match (&self.window, remap) {
+                (Some((m, start)), None) if offset >= *start && offset < start + m.len() as u64 => (m.clone(), *start),
+                _ => (self.map(offset, (remap.unwrap_or(self.window_len) as u64).min(remaining) as usize)?, offset),
+            };
+            let rel = (offset - start) as usize;
+            let data = &map[rel..];
+            let reaches_end = start + map.len() as u64 == self.len;
+            let (line_len, consumed) = match memchr::memchr(b'\n', data) {
+                Some(i) => (i, i as u64 + 1),
+                None if reaches_end => (data.len(), data.len() as u64),
+                None if data.len() > max => return Ok(Some((MappedLine::TooLong, self.skip_line(offset + data.len() as u64)? - offset))),
+                None => {
+                    // The line runs past the window: map a window that starts with it, and grow
+                    // that window while the line is longer.
+                    remap = Some(if start == offset { (2 * data.len()).min(max + 1) } else { self.window_len });
+                    continue;
+                }
+            };
+            if line_len > max {
+                return Ok(Some((MappedLine::TooLong, consumed)));
+            }
+            let blank = data[..line_len].iter().all(|b| b.is_ascii_whitespace());
+            return Ok(Some((MappedLine::Text(RecordText::mapped(&map, rel, rel + line_len), blank), consumed)));
+        }
+    }
+
+    /// The offset just past the newline that ends the line running through `from` (or the end).
+    fn skip_line(&mut self, from: u64) -> std::io::Result<u64> {
+        self.window = None;
+        let mut f = &self.file;
+        f.seek(SeekFrom::Start(from))?;
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = from;
+        loop {
+            let n = match f.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                return Ok(at);
+            }
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                return Ok(at + i as u64 + 1);
+            }
+            at += n as u64;
+        }
+    }
+}
+
 /// The records of one file.
 struct FileRecords {
     source: String,
     reader: Box<dyn BufRead + Send>,
+    /// Set for uncompressed JSON lines files, which are cut from a memory map instead of `reader`.
+    mapped: Option<MappedLines>,
     layout: Layout,
     max_record_bytes: usize,
     line: u64,
@@ -166,6 +304,7 @@ impl FileRecords {
         let at_start = |reason: String| RecordError::new(Location { source: source.clone(), line: 0, byte_offset: 0 }, reason);
         let file = File::open(path).map_err(|e| at_start(format!("cannot open: {e}")))?;
         let (compression, stem) = compression_and_stem(path);
+        let for_map = if compression == Compression::None { file.try_clone().ok() } else { None };
         let raw: Box<dyn Read + Send> = match compression {
             Compression::None => Box::new(file),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file))),
@@ -185,9 +324,11 @@ impl FileRecords {
                 }
             }
         };
+        let mapped = if layout == Layout::Lines { for_map.and_then(|f| MappedLines::new(f, MAP_WINDOW)) } else { None };
         Ok(FileRecords {
             source,
             reader,
+            mapped,
             layout,
             max_record_bytes,
             line: 0,
@@ -239,11 +380,12 @@ impl FileRecords {
         }
     }
 
-    fn utf8(&self, bytes: Vec<u8>, line: u64, offset: u64) -> std::result::Result<String, RecordError> {
-        String::from_utf8(bytes).map_err(|e| {
-            let at = e.utf8_error().valid_up_to();
-            RecordError::new(self.location(line, offset + at as u64), format!("invalid UTF-8 at byte {at} of the record"))
-        })
+    fn utf8(&self, bytes: Vec<u8>, line: u64, offset: u64) -> std::result::Result<RecordText, RecordError> {
+        String::from_utf8(bytes).map(RecordText::Owned).map_err(|e| self.bad_utf8(line, offset, e.utf8_error().valid_up_to()))
+    }
+
+    fn bad_utf8(&self, line: u64, offset: u64, at: usize) -> RecordError {
+        RecordError::new(self.location(line, offset + at as u64), format!("invalid UTF-8 at byte {at} of the record"))
     }
 
     fn too_long(&self, line: u64, offset: u64) -> RecordError {
@@ -253,7 +395,36 @@ impl FileRecords {
         )
     }
 
+    fn next_mapped_line_record(&mut self) -> Option<std::result::Result<RawRecord, RecordError>> {
+        loop {
+            let start = self.offset;
+            let mapped = self.mapped.as_mut().expect("called for mapped files only");
+            let (line, consumed) = match mapped.line(start, self.max_record_bytes) {
+                Ok(Some(found)) => found,
+                Ok(None) => return None,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(RecordError::new(self.location(self.line + 1, start), format!("read error: {e}"))));
+                }
+            };
+            self.offset += consumed;
+            self.line += 1;
+            let text = match line {
+                MappedLine::TooLong => return Some(Err(self.too_long(self.line, start))),
+                MappedLine::Text(_, true) => continue,
+                MappedLine::Text(text, false) => text,
+            };
+            return Some(match text {
+                Ok(text) => Ok(RawRecord { location: self.location(self.line, start), text, layout: Layout::Lines }),
+                Err(at) => Err(self.bad_utf8(self.line, start, at)),
+            });
+        }
+    }
+
     fn next_line_record(&mut self) -> Option<std::result::Result<RawRecord, RecordError>> {
+        if self.mapped.is_some() {
+            return self.next_mapped_line_record();
+        }
         let mut buf = Vec::new();
         loop {
             let start = self.offset;
@@ -288,6 +459,14 @@ impl FileRecords {
             return Some(Err(RecordError::new(self.location(1, 0), format!("read error: {e}"))));
         }
         if bytes.len() as u64 >= limit {
+            if starts_with_a_json_line(&bytes) {
+                // Too long for one document, but it is JSON lines: read it line by line.
+                let rest = std::mem::replace(&mut self.reader, Box::new(std::io::empty()));
+                self.reader = Box::new(BufReader::with_capacity(1 << 20, std::io::Cursor::new(bytes).chain(rest)));
+                self.layout = Layout::Lines;
+                self.done = false;
+                return self.next_line_record();
+            }
             return Some(Err(self.too_long(1, 0)));
         }
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
@@ -360,6 +539,14 @@ impl FileRecords {
     }
 }
 
+/// Whether the text's first line is a whole JSON object or list, with more text after it.
+fn starts_with_a_json_line(bytes: &[u8]) -> bool {
+    let Some(end) = memchr::memchr(b'\n', bytes) else { return false };
+    let Ok(first) = std::str::from_utf8(&bytes[..end]) else { return false };
+    let first = first.trim_start_matches('\u{feff}').trim();
+    (first.starts_with('{') || first.starts_with('[')) && crate::json::Json::parse(first).is_ok()
+}
+
 fn is_question_line(line: &[u8]) -> bool {
     let trimmed = line.iter().position(|b| !b.is_ascii_whitespace()).map_or(&[][..], |i| &line[i..]);
     trimmed.starts_with(b"Question:") || trimmed.starts_with(b"question:")
@@ -427,6 +614,51 @@ mod tests {
         assert_eq!(e.location.line, 2);
         assert!(e.reason.contains("max_record_bytes"));
         assert_eq!(r[2].as_ref().unwrap().text, "{\"c\":3}");
+    }
+
+    /// Lines cut from small map windows: lines that cross a window, a line too long for the
+    /// limit, a blank line, bad UTF-8, and a last line without a newline.
+    #[test]
+    fn mapped_lines_across_windows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.jsonl");
+        let long = "x".repeat(40);
+        let lines = ["{\"a\":1}", "{\"b\":\"0123456789\"}", "", long.as_str(), "{\"c\":\"\u{e9}\"}", "\u{e9}\u{ff}", "{\"d\":4}"];
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        let mut bytes = std::fs::read(&p).unwrap();
+        let bad = bytes.len() - 9 - 1;
+        bytes[bad] = 0xff;
+        std::fs::write(&p, &bytes).unwrap();
+        for window in [1, 7, 16, 1 << 20] {
+            let mut m = MappedLines::new(File::open(&p).unwrap(), window).unwrap();
+            let (mut offset, mut got) = (0u64, Vec::new());
+            while let Some((line, consumed)) = m.line(offset, 30).unwrap() {
+                got.push(match line {
+                    MappedLine::TooLong => "too long".to_string(),
+                    MappedLine::Text(_, true) => "blank".to_string(),
+                    MappedLine::Text(Ok(t), false) => t.as_str().to_string(),
+                    MappedLine::Text(Err(at), false) => format!("bad at {at}"),
+                });
+                offset += consumed;
+            }
+            assert_eq!(offset, bytes.len() as u64);
+            assert_eq!(got, ["{\"a\":1}", "{\"b\":\"0123456789\"}", "blank", "too long", "{\"c\":\"\u{e9}\"}", "bad at 2", "{\"d\":4}"], "window {window}");
+        }
+    }
+
+    #[test]
+    fn big_json_file_of_json_lines_is_read_line_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("runs.json");
+        std::fs::write(&p, "{\"a\":1}\n{\"b\":2}\n\n{\"c\":3}\n").unwrap();
+        let r: Vec<_> = records(&p, 12).into_iter().map(|r| r.unwrap()).collect();
+        let got: Vec<_> = r.iter().map(|r| (r.text.as_str(), r.location.line, r.location.byte_offset, r.layout)).collect();
+        assert_eq!(got, [("{\"a\":1}", 1, 0, Layout::Lines), ("{\"b\":2}", 2, 8, Layout::Lines), ("{\"c\":3}", 4, 17, Layout::Lines)]);
+        // One document over the limit is still an error.
+        std::fs::write(&p, "{\n\"a\": [1, 2, 3, 4, 5, 6]\n}\n").unwrap();
+        let r = records(&p, 12);
+        assert_eq!(r.len(), 1);
+        assert!(r[0].as_ref().unwrap_err().reason.contains("max_record_bytes"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringViewBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
+use arrow_buffer::Buffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -158,7 +159,23 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut b_len = UInt64Builder::new();
     let mut b_content = StringViewBuilder::new();
 
+    // Every row of a trajectory in the steps, search_results and browses tables points at one copy
+    // of its id instead of copying it again.
+    let mut id_bytes = Vec::with_capacity(trajectories.iter().map(|t| t.id.len()).sum());
+    let mut id_spans = Vec::with_capacity(n);
     for t in trajectories {
+        id_spans.push((id_bytes.len() as u32, t.id.len() as u32));
+        id_bytes.extend_from_slice(t.id.as_bytes());
+    }
+    let ids = Buffer::from_vec(id_bytes);
+    let id_blocks = [s_id.append_block(ids.clone()), r_id.append_block(ids.clone()), b_id.append_block(ids)];
+    let append_id = |builder: &mut StringViewBuilder, which: usize, (offset, len): (u32, u32)| {
+        // SAFETY: the block was appended to this builder above; it is the concatenated UTF-8 ids
+        // and `offset..offset + len` is one of them.
+        unsafe { builder.append_view_unchecked(id_blocks[which], offset, len) }
+    };
+
+    for (t, &id_span) in trajectories.iter().zip(&id_spans) {
         t_id.append_value(&t.id);
         t_qid.append_option(t.query_id.as_deref());
         t_source.append_value(&t.source);
@@ -175,13 +192,13 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
 
         for (i, step) in t.steps.iter().enumerate() {
             let i = i as u32;
-            s_id.append_value(&t.id);
+            append_id(&mut s_id, 0, id_span);
             s_step.append_value(i);
             s_kind.append_value(step.kind.name());
             s_tool.append_option(step.tool_name.as_deref());
             s_text.append_value(&step.text);
             for (rank, hit) in step.hits.iter().enumerate() {
-                r_id.append_value(&t.id);
+                append_id(&mut r_id, 1, id_span);
                 r_step.append_value(i);
                 r_rank.append_value(rank as u32 + 1);
                 r_key.append_value(&hit.doc_key);
@@ -190,7 +207,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 r_score.append_option(hit.score);
             }
             if let Some(b) = &step.browse {
-                b_id.append_value(&t.id);
+                append_id(&mut b_id, 2, id_span);
                 b_step.append_value(i);
                 b_key.append_option(b.doc_key.as_deref());
                 b_ok.append_value(b.ok);

@@ -1,21 +1,22 @@
 //! BrowseComp-Plus / LRAT run files: `{query_id, query, answer?, status, metadata, result: [steps]}`
 //! with steps `{type: reasoning | tool_call | output_text, tool_name, arguments, output}`.
 
-use super::common::{content_text, tool_call_steps};
+use super::common::{content_text, take_content_text, tool_call_steps_owned};
 use super::Ctx;
 use crate::json::Json;
 use crate::model::{Format, Outcome, Step, Trajectory};
 
 const KNOWN_FIELDS: &[&str] = &["query_id", "id", "trajectory_id", "query", "question", "answer", "status", "result"];
 
-pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
+/// Reads a record; the texts of its steps move out of `v` into the trajectory.
+pub fn parse(v: &mut Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     if !matches!(v, Json::Object(_)) {
         return Err(format!("a BrowseComp record must be an object, found {}", v.type_name()));
     }
     let result = v.get("result").ok_or("missing field `result` (the list of steps)")?;
-    let items = result
-        .as_array()
-        .ok_or_else(|| format!("field `result` is {}, expected a list of steps", result.type_name()))?;
+    if result.as_array().is_none() {
+        return Err(format!("field `result` is {}, expected a list of steps", result.type_name()));
+    }
 
     let mut t = ctx.trajectory(Format::BrowseComp);
     if let Some(id) = v.get_any(&["trajectory_id", "id"]).and_then(Json::as_key) {
@@ -30,32 +31,40 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         Some(other) => return Err(format!("field `status` is {}, expected a string", other.type_name())),
     };
 
-    for (i, item) in items.iter().enumerate() {
+    let items = match v.get_mut("result") {
+        Some(Json::Array(items)) => items,
+        _ => return Err("field `result` is not a list of steps".into()),
+    };
+    for (i, item) in items.iter_mut().enumerate() {
         let kind = match item.get("type") {
-            Some(Json::Str(s)) => s.as_ref(),
+            Some(Json::Str(s)) => StepType::of(s),
             Some(other) => return Err(format!("result[{i}].type is {}, expected a string", other.type_name())),
             None => return Err(format!("result[{i}] has no `type`")),
         };
         match kind {
-            "reasoning" | "thinking" | "reason" => {
-                let text = item.get_any(&["output", "text", "content", "summary"]).and_then(content_text).unwrap_or_default();
+            StepType::Reasoning => {
+                let text = item.get_any_mut(&["output", "text", "content", "summary"]).and_then(take_content_text).unwrap_or_default();
                 t.steps.push(Step::reason(text));
             }
-            "tool_call" | "function_call" | "tool" => {
+            StepType::ToolCall => {
+                let output = item.get_mut("output").map(Json::take);
                 let name = match item.get_any(&["tool_name", "name"]) {
                     Some(Json::Str(s)) => s.as_ref(),
                     Some(other) => return Err(format!("result[{i}].tool_name is {}, expected a string", other.type_name())),
                     None => return Err(format!("result[{i}] is a tool call without `tool_name`")),
                 };
                 let arguments = item.field("arguments");
-                tool_call_steps(ctx.tools, name, arguments, item.get("output"), &mut t.steps, &mut ctx.unknown_tools);
+                tool_call_steps_owned(ctx.tools, name, arguments, output, &mut t.steps, &mut ctx.unknown_tools);
             }
-            "output_text" | "answer" | "final_answer" | "message" => {
-                let text = item.get_any(&["output", "text", "content"]).and_then(content_text).unwrap_or_default();
+            StepType::Answer => {
+                let text = item.get_any_mut(&["output", "text", "content"]).and_then(take_content_text).unwrap_or_default();
                 t.final_answer = Some(text.clone());
                 t.steps.push(Step::answer(text));
             }
-            other => return Err(format!("result[{i}] has unknown type {other:?}")),
+            StepType::Unknown => {
+                let other = item.field("type").as_str().unwrap_or_default();
+                return Err(format!("result[{i}] has unknown type {other:?}"));
+            }
         }
     }
 
@@ -70,4 +79,22 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         t.metadata = Some(Json::Object(extra).to_json_string());
     }
     Ok(t)
+}
+
+enum StepType {
+    Reasoning,
+    ToolCall,
+    Answer,
+    Unknown,
+}
+
+impl StepType {
+    fn of(kind: &str) -> StepType {
+        match kind {
+            "reasoning" | "thinking" | "reason" => StepType::Reasoning,
+            "tool_call" | "function_call" | "tool" => StepType::ToolCall,
+            "output_text" | "answer" | "final_answer" | "message" => StepType::Answer,
+            _ => StepType::Unknown,
+        }
+    }
 }

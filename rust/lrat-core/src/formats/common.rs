@@ -2,6 +2,9 @@
 //! reasoning text.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use crate::json::Json;
 use crate::model::{BrowseRecord, Outcome, SearchHit, Step, Trajectory};
@@ -114,6 +117,14 @@ pub fn content_text(v: &Json) -> Option<String> {
     }
 }
 
+/// `content_text` that moves a string out of `v` (leaving an empty one) instead of copying it.
+pub fn take_content_text(v: &mut Json) -> Option<String> {
+    match v {
+        Json::Str(s) => Some(std::mem::take(s).into_owned()),
+        other => content_text(other),
+    }
+}
+
 /// Parses a search tool's output into hits: a JSON list of results (or an object holding one), or
 /// text with `DocID:` markers, markdown links, or `Doc N(Title: …)` passages.
 pub fn parse_search_output(output: &Json) -> Vec<SearchHit> {
@@ -160,8 +171,8 @@ pub fn parse_search_text(text: &str) -> Vec<SearchHit> {
             return parse_search_output(&v);
         }
     }
-    if text.contains("DocID:") || text.contains("docid:") {
-        return parse_docid_blocks(text);
+    if let Some(marker) = [&*DOCID, &*DOCID_LOWER].into_iter().find(|m| m.find(text.as_bytes()).is_some()) {
+        return parse_docid_blocks(text, marker);
     }
     if text.contains("Doc 1(Title:") || text.contains("Doc 1 (Title:") {
         return parse_titled_passages(text);
@@ -169,12 +180,16 @@ pub fn parse_search_text(text: &str) -> Vec<SearchHit> {
     parse_markdown_links(text)
 }
 
-/// `DocID:<id>\n[<title>]\n<snippet>` blocks (BrowseComp-Plus / LRAT searcher output).
-fn parse_docid_blocks(text: &str) -> Vec<SearchHit> {
+static DOCID: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("DocID:"));
+static DOCID_LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("docid:"));
+
+/// `DocID:<id>\n[<title>]\n<snippet>` blocks (BrowseComp-Plus / LRAT searcher output), split at
+/// `marker`.
+fn parse_docid_blocks(text: &str, marker: &Finder) -> Vec<SearchHit> {
     let mut hits = Vec::new();
-    let marker = if text.contains("DocID:") { "DocID:" } else { "docid:" };
-    let mut parts = text.split(marker);
-    parts.next();
+    let starts: Vec<usize> = marker.find_iter(text.as_bytes()).collect();
+    let ends = starts.iter().skip(1).copied().chain([text.len()]);
+    let parts = starts.iter().zip(ends).map(|(&start, end)| &text[start + marker.needle().len()..end]);
     for part in parts {
         let (first, rest) = part.split_once('\n').unwrap_or((part, ""));
         let key = first.trim().trim_end_matches(',').to_string();
@@ -453,6 +468,29 @@ pub fn tool_call_steps(
     steps: &mut Vec<Step>,
     unknown_tools: &mut Vec<String>,
 ) {
+    call_steps(tools, name, arguments, output.map(Cow::Borrowed), steps, unknown_tools)
+}
+
+/// `tool_call_steps` with the output given away: a browse output's text moves into the step.
+pub fn tool_call_steps_owned(
+    tools: &ToolNames,
+    name: &str,
+    arguments: &Json,
+    output: Option<Json>,
+    steps: &mut Vec<Step>,
+    unknown_tools: &mut Vec<String>,
+) {
+    call_steps(tools, name, arguments, output.map(Cow::Owned), steps, unknown_tools)
+}
+
+fn call_steps(
+    tools: &ToolNames,
+    name: &str,
+    arguments: &Json,
+    output: Option<Cow<Json>>,
+    steps: &mut Vec<Step>,
+    unknown_tools: &mut Vec<String>,
+) {
     let args = read_arguments(arguments);
     let tool = Some(name.to_string());
     let kind = match tools.classify(name) {
@@ -461,20 +499,25 @@ pub fn tool_call_steps(
     };
     match kind {
         ToolKind::Search => {
-            if let Some(blocks) = per_query_blocks(&args, output) {
+            if let Some(blocks) = per_query_blocks(&args, output.as_deref()) {
                 for (query, block) in blocks {
                     steps.push(Step::search(tool.clone(), query, parse_search_text(block)));
                 }
                 return;
             }
             let query = search_query(&args).unwrap_or_default();
-            let hits = output.map(parse_search_output).unwrap_or_default();
+            let hits = output.as_deref().map(parse_search_output).unwrap_or_default();
             steps.push(Step::search(tool, query, hits));
         }
         ToolKind::Browse => {
             let targets = browse_targets(&args);
             let (announced, ok, content) = match output {
-                Some(o) => read_browse_output(o),
+                Some(Cow::Owned(Json::Str(text))) => {
+                    let text = text.into_owned();
+                    let (announced, ok) = browse_text_status(&text);
+                    (announced, ok, Some(text))
+                }
+                Some(o) => read_browse_output(&o),
                 None => (None, false, None),
             };
             if targets.len() > 1 {

@@ -100,8 +100,8 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
     }
     let mut ctx = Ctx { location, tools: &options.tools, unknown_tools: Vec::new(), index: None };
     let trajectories = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let value = Json::parse(trimmed).map_err(|e| fail(format!("invalid JSON: {e}")))?;
-        parse_json(&value, options.format, &mut ctx).map_err(fail)?
+        let mut value = Json::parse(trimmed).map_err(|e| fail(format!("invalid JSON: {e}")))?;
+        parse_json(&mut value, options.format, &mut ctx).map_err(fail)?
     } else {
         vec![parse_text(trimmed, options.format, &mut ctx).map_err(fail)?]
     };
@@ -123,11 +123,11 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
     Ok(parsed)
 }
 
-fn parse_json(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Vec<Trajectory>, String> {
+fn parse_json(value: &mut Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Vec<Trajectory>, String> {
     if let Json::Array(items) = value {
         if !items.is_empty() && items.iter().all(is_trajectory_object) {
             let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in items.iter_mut().enumerate() {
                 ctx.index = Some(i);
                 out.push(parse_json_one(item, format, ctx).map_err(|e| format!("trajectory #{i}: {e}"))?);
             }
@@ -142,7 +142,8 @@ fn is_trajectory_object(v: &Json) -> bool {
     matches!(v, Json::Object(_)) && (v.get("result").is_some() || messages_of(v).is_some() || response_items_of(v).is_some() && v.get("type").is_none())
 }
 
-fn parse_json_one(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Trajectory, String> {
+/// Parses one trajectory; a format parser may move texts out of `value` instead of copying them.
+fn parse_json_one(value: &mut Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Trajectory, String> {
     let format = match format {
         Some(f) => f,
         None => detect_json(value)?,
