@@ -3,13 +3,19 @@
 For each data set (Gaussian, a clustered Gaussian mixture, and all-MiniLM-L6-v2 embeddings of the
 HotpotQA passages (4,858) searched with its 500 questions, when the data and the model are there), every library builds an HNSW graph with matched parameters (M / connectivity,
 efConstruction / expansion_add, efSearch / expansion_search) over unit-normalised vectors (cosine).
-Each library runs in its own subprocess, so its memory is measured alone. Reported per library:
-build time, queries/s for one query per call and for the whole batch in one call, recall@k against
-exact search (numpy), and memory (growth of anonymous resident memory during the build). Ratios are
-against the best baseline (the fastest, or the smallest) in the same run.
+Each library runs in its own subprocess, so its memory is measured alone. Two tables per data set:
+
+- equal parameters (--ef-search for all): build time (wall and CPU seconds), queries/s for one query
+  per call and for the whole batch in one call, recall@k against exact search (numpy), and memory
+  (growth of anonymous resident memory during the build);
+- matched recall: each library's efSearch is raised along --ef-sweep until recall@k reaches
+  --target-recall, and its queries/s are reported there (the comparison the issue asks for).
+
+Ratios are against the best baseline (the fastest, or the smallest) in the same run. The machine is
+shared: the load average is printed with each table, and CPU seconds beside wall time.
 
     python benches/bench_index.py                       # 20,000 x 384: a few minutes on 2 cores
-    python benches/bench_index.py --n 100000 --threads 2
+    python benches/bench_index.py --n 100000 --threads 2 --quantized f16,i8 --quantized-libs lrat
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -94,13 +101,20 @@ def ground_truth(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 # --- one library, in a worker process -------------------------------------------------------------
 
 
+# Each builder returns (index, search(queries, k) -> keys, set_ef(ef)).
+
+
 def build_lrat(data, args, dtype):
     import lrat
 
     index = lrat.Index(data.shape[1], metric="cos", dtype=dtype, connectivity=args.m,
                        expansion_add=args.ef_construction, expansion_search=args.ef_search)
     index.add(np.arange(len(data)), data)
-    return index, lambda q, k: index.search(q, k)[0]
+
+    def set_ef(ef):
+        index.expansion_search = ef
+
+    return index, lambda q, k: index.search(q, k)[0], set_ef
 
 
 def build_usearch(data, args, dtype):
@@ -114,7 +128,10 @@ def build_usearch(data, args, dtype):
         keys = index.search(q, k, threads=args.threads).keys
         return keys
 
-    return index, search
+    def set_ef(ef):
+        index.expansion_search = ef
+
+    return index, search, set_ef
 
 
 def build_faiss(data, args, dtype):
@@ -125,7 +142,11 @@ def build_faiss(data, args, dtype):
     index.hnsw.efConstruction = args.ef_construction
     index.add(data)
     index.hnsw.efSearch = args.ef_search
-    return index, lambda q, k: index.search(q, k)[1]
+
+    def set_ef(ef):
+        index.hnsw.efSearch = ef
+
+    return index, lambda q, k: index.search(q, k)[1], set_ef
 
 
 def build_hnswlib(data, args, dtype):
@@ -136,10 +157,37 @@ def build_hnswlib(data, args, dtype):
     index.set_num_threads(args.threads)
     index.add_items(data, np.arange(len(data)))
     index.set_ef(args.ef_search)
-    return index, lambda q, k: index.knn_query(q, k)[0]
+    return index, lambda q, k: index.knn_query(q, k)[0], index.set_ef
 
 
 BUILDERS = {"lrat": build_lrat, "usearch": build_usearch, "faiss": build_faiss, "hnswlib": build_hnswlib}
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(search, queries, truth, k, single_queries) -> dict:
+    """Batch and one-by-one queries/s (wall and CPU seconds) and recall@k."""
+    search(queries[:10], k)  # warm-up
+    cpu, started = cpu_seconds(), time.perf_counter()
+    found = np.asarray(search(queries, k))
+    batch, batch_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    singles = queries[:single_queries]
+    started = time.perf_counter()
+    for q in singles:
+        search(q[None, :], k)
+    single = time.perf_counter() - started
+    hits = sum(len(set(f) & set(t)) for f, t in zip(found.tolist(), truth.tolist()))
+    return {
+        "qps_batch": len(queries) / batch,
+        "qpcpus_batch": len(queries) / max(batch_cpu, 1e-9),
+        "batch_cpu_s": batch_cpu,
+        "batch_wall_s": batch,
+        "qps_single": len(singles) / single,
+        "recall": hits / truth.size,
+    }
 
 
 def worker(args) -> None:
@@ -150,28 +198,25 @@ def worker(args) -> None:
     import_before = {"lrat": "lrat", "usearch": "usearch.index", "faiss": "faiss", "hnswlib": "hnswlib"}
     __import__(import_before[args.worker])
     memory_before = anon_rss()
-    started = time.perf_counter()
-    index, search = BUILDERS[args.worker](data, args, args.dtype)
-    build = time.perf_counter() - started
+    cpu, started = cpu_seconds(), time.perf_counter()
+    index, search, set_ef = BUILDERS[args.worker](data, args, args.dtype)
+    build, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
     memory = anon_rss() - memory_before
     del data
-    search(queries[:10], args.k)  # warm-up
-    started = time.perf_counter()
-    found = np.asarray(search(queries, args.k))
-    batch = time.perf_counter() - started
-    singles = queries[: args.single_queries]
-    started = time.perf_counter()
-    for q in singles:
-        search(q[None, :], args.k)
-    single = time.perf_counter() - started
-    hits = sum(len(set(f) & set(t)) for f, t in zip(found.tolist(), truth.tolist()))
-    print(json.dumps({
-        "build_s": build,
-        "qps_batch": len(queries) / batch,
-        "qps_single": len(singles) / single,
-        "recall": hits / truth.size,
-        "memory_mb": memory / 2**20,
-    }))
+    result = {"build_s": build, "build_cpu_s": build_cpu, "memory_mb": memory / 2**20,
+              **measure(search, queries, truth, args.k, args.single_queries)}
+    # Raise efSearch until recall reaches the target; report the first setting that does.
+    sweep = []
+    for ef in sorted({int(e) for e in args.ef_sweep.split(",") if e} | {args.ef_search}):
+        if ef < args.k:
+            continue
+        set_ef(ef)
+        point = {"ef": ef, **measure(search, queries, truth, args.k, args.single_queries // 5)}
+        sweep.append(point)
+        if point["recall"] >= args.target_recall:
+            break
+    result["sweep"] = sweep
+    print(json.dumps(result))
 
 
 # --- driver ---------------------------------------------------------------------------------------
@@ -183,6 +228,7 @@ def run_worker(lib: str, dtype: str, files: dict[str, Path], args) -> dict:
         "--data-file", str(files["data"]), "--queries-file", str(files["queries"]), "--truth-file", str(files["truth"]),
         "--k", str(args.k), "--m", str(args.m), "--ef-construction", str(args.ef_construction),
         "--ef-search", str(args.ef_search), "--threads", str(args.threads), "--single-queries", str(args.single_queries),
+        "--ef-sweep", args.ef_sweep, "--target-recall", str(args.target_recall),
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -190,29 +236,60 @@ def run_worker(lib: str, dtype: str, files: dict[str, Path], args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def print_table(name: str, rows: list[tuple[str, dict]]) -> None:
-    ok = [r for _, r in rows if "error" not in r]
-    base = [r for label, r in rows if label.split()[0] in BASELINES and "error" not in r]
+def load_average() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def print_table(name: str, rows: list[tuple[str, dict]], target: float) -> None:
+    is_base = lambda label, r: label.split()[0] in BASELINES and "error" not in r  # noqa: E731
+    base = [r for label, r in rows if is_base(label, r)]
     best = {
         "build_s": min((r["build_s"] for r in base), default=None),
+        "build_cpu_s": min((r["build_cpu_s"] for r in base), default=None),
+        "qpcpus_batch": max((r["qpcpus_batch"] for r in base), default=None),
         "qps_single": max((r["qps_single"] for r in base), default=None),
         "qps_batch": max((r["qps_batch"] for r in base), default=None),
     }
-    print(f"\n## {name}")
-    print(f"{'library':<16}{'build s':>9}{'x best':>8}{'QPS 1-by-1':>12}{'x best':>8}{'QPS batch':>11}{'x best':>8}"
-          f"{'recall@k':>10}{'memory MB':>11}")
+
+    def ratio(r, key, inverse=False):
+        return f"{(best[key] / r[key] if inverse else r[key] / best[key]):.2f}" if best[key] else "-"
+
+    print(f"\n## {name} (load average {load_average()})")
+    print("equal parameters:")
+    print(f"{'library':<14}{'build s':>9}{'x best':>8}{'cpu s':>8}{'x best':>8}{'QPS 1-by-1':>12}{'x best':>8}"
+          f"{'QPS batch':>11}{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}{'recall@k':>10}{'memory MB':>11}")
     for label, r in rows:
         if "error" in r:
-            print(f"{label:<16}  failed: {r['error']}")
+            print(f"{label:<14}  failed: {r['error']}")
             continue
-        ratio = lambda key, inverse=False: (  # noqa: E731
-            f"{(best[key] / r[key] if inverse else r[key] / best[key]):.2f}" if best[key] else "-"
-        )
-        print(f"{label:<16}{r['build_s']:>9.2f}{ratio('build_s', inverse=True):>8}{r['qps_single']:>12.0f}"
-              f"{ratio('qps_single'):>8}{r['qps_batch']:>11.0f}{ratio('qps_batch'):>8}{r['recall']:>10.3f}"
-              f"{r['memory_mb']:>11.1f}")
-    if ok:
-        print("(x best: ratio to the best baseline row (usearch of any dtype, faiss, hnswlib) in this run; above 1 is better)")
+        print(f"{label:<14}{r['build_s']:>9.2f}{ratio(r, 'build_s', True):>8}{r['build_cpu_s']:>8.1f}"
+              f"{ratio(r, 'build_cpu_s', True):>8}{r['qps_single']:>12.0f}{ratio(r, 'qps_single'):>8}"
+              f"{r['qps_batch']:>11.0f}{ratio(r, 'qps_batch'):>8}{r['qpcpus_batch']:>9.0f}{ratio(r, 'qpcpus_batch'):>8}"
+              f"{r['recall']:>10.3f}{r['memory_mb']:>11.1f}")
+
+    matched = {label: next((p for p in r["sweep"] if p["recall"] >= target), None)
+               for label, r in rows if "error" not in r}
+    best_batch = max((p["qps_batch"] for label, p in matched.items()
+                      if p and label.split()[0] in BASELINES), default=None)
+    best_cpu = max((p["qpcpus_batch"] for label, p in matched.items()
+                    if p and label.split()[0] in BASELINES), default=None)
+    best_single = max((p["qps_single"] for label, p in matched.items()
+                       if p and label.split()[0] in BASELINES), default=None)
+    print(f"matched recall (smallest efSearch on the sweep with recall@k >= {target}):")
+    print(f"{'library':<14}{'efSearch':>9}{'recall@k':>10}{'QPS 1-by-1':>12}{'x best':>8}{'QPS batch':>11}"
+          f"{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}")
+    for label, point in matched.items():
+        if point is None:
+            top = rows[[lbl for lbl, _ in rows].index(label)][1]["sweep"][-1]
+            print(f"{label:<14}  not reached: recall {top['recall']:.3f} at efSearch {top['ef']}")
+            continue
+        single = f"{point['qps_single'] / best_single:.2f}" if best_single else "-"
+        batch = f"{point['qps_batch'] / best_batch:.2f}" if best_batch else "-"
+        per_cpu = f"{point['qpcpus_batch'] / best_cpu:.2f}" if best_cpu else "-"
+        print(f"{label:<14}{point['ef']:>9}{point['recall']:>10.3f}{point['qps_single']:>12.0f}{single:>8}"
+              f"{point['qps_batch']:>11.0f}{batch:>8}{point['qpcpus_batch']:>9.0f}{per_cpu:>8}")
+    print("(x best: ratio to the best baseline row (usearch of any dtype, faiss, hnswlib) in this run; above 1 is better;"
+          " cpu s: CPU seconds of the build;\n Q/cpu-s: batch queries per CPU second, the figure least disturbed by other load)")
 
 
 def main() -> None:
@@ -229,6 +306,10 @@ def main() -> None:
     parser.add_argument("--datasets", default="gaussian,clustered,minilm")
     parser.add_argument("--libs", default="lrat,usearch,faiss,hnswlib")
     parser.add_argument("--quantized", default="f16,i8", help="extra lrat and usearch dtypes (empty: none)")
+    parser.add_argument("--quantized-libs", default="lrat,usearch", help="libraries run at the --quantized dtypes")
+    parser.add_argument("--target-recall", type=float, default=0.95)
+    parser.add_argument("--ef-sweep", default="16,32,64,96,128,192,256,384,512,768,1024,1536,2048,3072,4096",
+                        help="efSearch values tried, in order, until recall@k reaches --target-recall")
     parser.add_argument("--hotpotqa", help="HotpotQA dev_subsampled.jsonl for the MiniLM data set "
                         "(default: ../shared/data or /work/shared/data)")
     parser.add_argument("--seed", type=int, default=0)
@@ -246,7 +327,8 @@ def main() -> None:
     libs = [lib for lib in args.libs.split(",") if lib]
     quantized = [d for d in args.quantized.split(",") if d]
     print(f"n={args.n} dim={args.dim} queries={args.queries} k={args.k} M={args.m} "
-          f"efConstruction={args.ef_construction} efSearch={args.ef_search} threads={args.threads} metric=cos")
+          f"efConstruction={args.ef_construction} efSearch={args.ef_search} threads={args.threads} metric=cos "
+          f"cpus={os.cpu_count()}")
     with tempfile.TemporaryDirectory(prefix="lrat-bench-") as tmp:
         for name in args.datasets.split(","):
             total = args.n + args.queries
@@ -274,10 +356,10 @@ def main() -> None:
             for lib in libs:
                 rows.append((f"{lib} f32", run_worker(lib, "f32", files, args)))
             for dtype in quantized:
-                for lib in ("lrat", "usearch"):
+                for lib in args.quantized_libs.split(","):
                     if lib in libs:
                         rows.append((f"{lib} {dtype}", run_worker(lib, dtype, files, args)))
-            print_table(f"{name}: {len(data)} x {data.shape[1]}, {len(queries)} queries", rows)
+            print_table(f"{name}: {len(data)} x {data.shape[1]}, {len(queries)} queries", rows, args.target_recall)
             sys.stdout.flush()
 
 

@@ -217,9 +217,10 @@ fn check_rows(vectors: &[f32], cols: usize, dim: usize, what: &str) -> IndexResu
 impl Index {
     pub fn new(options: IndexOptions) -> IndexResult<Self> {
         options.validate()?;
-        let engine = Self::new_engine(&options)?;
+        let mut engine = Self::new_engine(&options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
+        Self::install_kernel(&mut engine, &options);
         Ok(Self::assemble(options, engine, KeyMap::default(), None, None, thread_contexts))
     }
 
@@ -234,6 +235,20 @@ impl Index {
             multi: false,
         };
         usearch::Index::new(&engine_options).map_err(IndexError::engine)
+    }
+
+    /// Replaces usearch's f32 distance with ours (see `distance`); the metric kind it records, and
+    /// so the file format, stay the same. Loading a file resets the metric, so this runs after it.
+    fn install_kernel(engine: &mut usearch::Index, options: &IndexOptions) {
+        if options.dtype == Dtype::F32 {
+            let kernel = distance::kernel(options.metric);
+            let dim = options.dim;
+            engine.change_metric::<f32>(Box::new(move |a: *const f32, b: *const f32| {
+                // SAFETY: usearch passes two vectors of the index's dimension.
+                let (a, b) = unsafe { (std::slice::from_raw_parts(a, dim), std::slice::from_raw_parts(b, dim)) };
+                kernel(a, b)
+            }));
+        }
     }
 
     fn assemble(
@@ -518,11 +533,12 @@ impl Index {
         let bytes = std::fs::read(path).map_err(|source| IndexError::Io { path: path.to_string(), source })?;
         let header = Header::decode(path, &bytes)?;
         let keys = Self::decode_keys(path, &header, &bytes)?;
-        let engine = Self::new_engine(&header.options)?;
+        let mut engine = Self::new_engine(&header.options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
         engine.load_from_buffer(&bytes[header.engine_range()]).map_err(|e| Self::engine_file_error(path, e))?;
         Self::check_engine(path, &header, &engine)?;
+        Self::install_kernel(&mut engine, &header.options);
         Ok(Self::assemble(header.options, engine, keys, None, None, thread_contexts))
     }
 
@@ -535,13 +551,14 @@ impl Index {
         let mapping = unsafe { memmap2::Mmap::map(&handle) }.map_err(io)?;
         let header = Header::decode(path, &mapping)?;
         let keys = Self::decode_keys(path, &header, &mapping)?;
-        let engine = Self::new_engine(&header.options)?;
+        let mut engine = Self::new_engine(&header.options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
         // SAFETY: the engine keeps pointers into `mapping`, which `State` drops after the engine.
         unsafe { engine.view_from_buffer(&mapping[header.engine_range()]) }
             .map_err(|e| Self::engine_file_error(path, e))?;
         Self::check_engine(path, &header, &engine)?;
+        Self::install_kernel(&mut engine, &header.options);
         Ok(Self::assemble(header.options, engine, keys, Some(mapping), Some(path.to_string()), thread_contexts))
     }
 
