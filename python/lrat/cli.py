@@ -17,6 +17,7 @@ COMMANDS = [
     "train",
     "serve",
     "flywheel",
+    "stats",
 ]
 
 
