@@ -15,6 +15,7 @@ COMMANDS = [
     "eval",
     "index",
     "train",
+    "demo",
 ]
 
 
