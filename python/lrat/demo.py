@@ -219,7 +219,9 @@ def run_loop(
             metrics.update(agent_metrics(retriever, heldout_questions, get_document, agent, seed=seed,
                                          runs_path=work / f"heldout_runs_{name}.jsonl", progress=progress))
             metrics.update(extra)
-            log(f"{name}: evidence recall {metrics['evidence_recall']:.3f}, Recall@10 {metrics['recall@10']:.3f}")
+            log(f"{name}: evidence recall {metrics['evidence_recall']:.3f}, Recall@10 {metrics['recall@10']:.3f}, "
+                f"Recall@2 {metrics['recall@2']:.3f}, nDCG@10 {metrics['ndcg@10']:.3f}, "
+                f"success {metrics['success_rate']:.3f}, steps {metrics['steps']:.2f}")
             return metrics
 
         log(f"index {corpus.height} documents with the base model")
