@@ -18,6 +18,7 @@ COMMANDS = [
     "serve",
     "flywheel",
     "stats",
+    "demo",
 ]
 
 

@@ -1,0 +1,66 @@
+"""A dense retriever: an `Encoder` and an `Index` over a corpus, answering the simulator's `Searcher` protocol.
+
+Scores are cosine similarities (1 − the index's cosine distance), best first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from lrat._core import Index
+
+if TYPE_CHECKING:
+    from lrat.encoder import Encoder
+
+
+class DenseRetriever:
+    """`search(queries, k)` encodes the queries as queries and returns, for each, the `k` nearest
+    documents of `index` as `(doc_id, cosine similarity)` pairs. `exact=True` compares every query
+    with every vector (reproducible to the bit; cheap for corpora of a few thousand documents)."""
+
+    def __init__(self, encoder: Encoder, index: Index, *, exact: bool = False, batch_size: int = 64):
+        if index.key_kind not in (None, "str"):
+            raise ValueError("DenseRetriever needs an index keyed by document ids (strings)")
+        self.encoder = encoder
+        self.index = index
+        self.exact = exact
+        self.batch_size = batch_size
+
+    @classmethod
+    def build(
+        cls,
+        corpus: pl.DataFrame,
+        encoder: Encoder,
+        *,
+        exact: bool = False,
+        batch_size: int = 64,
+        show_progress: bool | None = None,
+    ) -> DenseRetriever:
+        """Encodes the corpus (`doc_id, text` columns) as documents and indexes it by document id."""
+        for column in ("doc_id", "text"):
+            if column not in corpus.columns:
+                raise ValueError(f"the corpus lacks a `{column}` column; it has {', '.join(corpus.columns)}")
+        if corpus.height == 0:
+            raise ValueError("the corpus is empty")
+        if corpus["doc_id"].n_unique() != corpus.height:
+            raise ValueError("the corpus lists a document id more than once")
+        vectors = encoder.encode(
+            corpus["text"].to_list(), kind="document", batch_size=batch_size, show_progress_bar=show_progress
+        )
+        index = Index(vectors.shape[1], metric="cos")
+        index.add(corpus["doc_id"].to_list(), vectors)
+        return cls(encoder, index, exact=exact, batch_size=batch_size)
+
+    def search(self, queries: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+        if not queries:
+            return []
+        k = min(k, len(self.index))
+        vectors = self.encoder.encode(list(queries), kind="query", batch_size=self.batch_size, show_progress_bar=False)
+        keys, distances = self.index.search(vectors, k, exact=self.exact)
+        return [
+            [(str(key), 1.0 - float(d)) for key, d in zip(row_keys, row_distances) if key is not None]
+            for row_keys, row_distances in zip(keys, distances)
+        ]
