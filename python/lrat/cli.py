@@ -10,15 +10,15 @@ from lrat import LratError, __version__
 
 # Subcommands, in the order `lrat --help` lists them.
 COMMANDS = [
+    "demo",
     "parse",
+    "stats",
     "mine",
-    "eval",
-    "index",
     "train",
+    "index",
+    "eval",
     "serve",
     "flywheel",
-    "stats",
-    "demo",
 ]
 
 
