@@ -294,7 +294,7 @@ def format_table(results: dict[str, dict[str, Any]], extra: bool = False) -> str
     columns = TABLE_COLUMNS + (EXTRA_COLUMNS if extra else [])
     has_gain = any("gain_vs_oracle" in r for r in results.values())
     header = f"{'variant':<8}" + "".join(f"{label:>10}" for _, label in columns)
-    header += f"{'train ex.':>10}" + (f"{'R@10 gain':>11}" if has_gain else "")
+    header += f"{'train ex.':>10}" + (f"{'R@10 gain':>17}" if has_gain else "")
     lines = [header, "-" * len(header)]
     for name, r in results.items():
         cells = []
@@ -304,7 +304,7 @@ def format_table(results: dict[str, dict[str, Any]], extra: bool = False) -> str
         line = f"{name:<8}" + "".join(cells) + f"{r.get('train_examples', 0):>10d}"
         if has_gain:
             gain = r.get("gain_vs_oracle", {}).get("recall@10")
-            line += f"{'' if gain is None else f'{gain:.0%} of or.':>11}"
+            line += f"{'' if gain is None else f'{gain:.0%} of oracle':>17}"
         lines.append(line)
     return "\n".join(lines)
 
