@@ -31,14 +31,18 @@ def add_reader_arguments(p: argparse.ArgumentParser, format_flag: str = "--forma
     g.add_argument("--batch-size", type=int, default=4096, help="records per batch (bounds memory)")
 
 
+def reader_options(args: argparse.Namespace) -> dict:
+    """The reading options of `add_reader_arguments`, as keyword arguments of `read_trajectories`,
+    `open_reader` and `mine`."""
+    return {
+        "format": args.format,
+        "batch_size": args.batch_size,
+        "strict": args.strict,
+        "search_tools": args.search_tools,
+        "browse_tools": args.browse_tools,
+        "unknown_tools": args.unknown_tools,
+    }
+
+
 def reader_from_args(args: argparse.Namespace, **overrides):
-    return open_reader(
-        args.logs,
-        args.format,
-        batch_size=args.batch_size,
-        strict=args.strict,
-        search_tools=args.search_tools,
-        browse_tools=args.browse_tools,
-        unknown_tools=args.unknown_tools,
-        **overrides,
-    )
+    return open_reader(args.logs, **reader_options(args), **overrides)

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from lrat.commands.common import add_reader_arguments
+from lrat.commands.common import add_reader_arguments, reader_options
 from lrat.judges import ChatJudge
 from lrat.mining import mine_with_report, write_flagembedding
 
@@ -75,12 +75,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         outcomes="all" if args.all_outcomes else ("completed",),
         keep_rejected=args.keep_rejected,
-        format=args.format,
-        strict=args.strict,
-        search_tools=args.search_tools,
-        browse_tools=args.browse_tools,
-        unknown_tools=args.unknown_tools,
-        batch_size=args.batch_size,
+        **reader_options(args),
         progress=not args.no_progress,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

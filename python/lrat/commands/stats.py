@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lrat.commands.common import add_reader_arguments
+from lrat.commands.common import add_reader_arguments, reader_options
 from lrat.stats import pyplot, compute, format_stats, write_json, write_plots
 from lrat.trajectories import read_trajectories
 
@@ -35,16 +35,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError as exc:
             print(f"lrat stats: error: {exc}", file=sys.stderr)
             return 1
-    trajectories = read_trajectories(
-        args.logs,
-        args.format,
-        strict=args.strict,
-        search_tools=args.search_tools,
-        browse_tools=args.browse_tools,
-        unknown_tools=args.unknown_tools,
-        batch_size=args.batch_size,
-        include_content=False,
-    )
+    trajectories = read_trajectories(args.logs, **reader_options(args), include_content=False)
     stats = compute(trajectories, tokenizer=args.tokenizer)
     print(format_stats(stats))
     if args.json:
