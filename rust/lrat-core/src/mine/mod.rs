@@ -6,6 +6,7 @@ pub mod documents;
 pub mod judge;
 pub mod table;
 pub mod tokens;
+pub mod wordpiece;
 
 use std::collections::HashSet;
 

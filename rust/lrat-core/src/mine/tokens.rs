@@ -5,18 +5,25 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::mine::wordpiece::{BertWordPiece, Count};
 
 #[derive(Clone)]
 pub enum TokenCounter {
     Whitespace,
-    Tokenizer(Arc<tokenizers::Tokenizer>),
+    Tokenizer {
+        tokenizer: Arc<tokenizers::Tokenizer>,
+        /// The exact fast path, for BERT WordPiece tokenizers.
+        wordpiece: Option<Arc<BertWordPiece>>,
+    },
 }
 
 impl std::fmt::Debug for TokenCounter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TokenCounter::Whitespace => f.write_str("TokenCounter::Whitespace"),
-            TokenCounter::Tokenizer(_) => f.write_str("TokenCounter::Tokenizer"),
+            TokenCounter::Tokenizer { wordpiece, .. } => {
+                write!(f, "TokenCounter::Tokenizer {{ fast WordPiece: {} }}", wordpiece.is_some())
+            }
         }
     }
 }
@@ -25,13 +32,23 @@ impl TokenCounter {
     /// Loads a `tokenizer.json` (or the one inside a model directory), without truncation.
     pub fn from_file(path: &Path) -> Result<Self> {
         let file = if path.is_dir() { path.join("tokenizer.json") } else { path.to_path_buf() };
-        let mut tokenizer = tokenizers::Tokenizer::from_file(&file)
-            .map_err(|e| Error::InvalidOption(format!("cannot load tokenizer {}: {e}", file.display())))?;
+        let cannot_load = |e: &dyn std::fmt::Display| Error::InvalidOption(format!("cannot load tokenizer {}: {e}", file.display()));
+        let bytes = std::fs::read(&file).map_err(|e| cannot_load(&e))?;
+        let mut tokenizer = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| cannot_load(&e))?;
         tokenizer
             .with_truncation(None)
             .map_err(|e| Error::InvalidOption(format!("{}: {e}", file.display())))?;
         tokenizer.with_padding(None);
-        Ok(TokenCounter::Tokenizer(Arc::new(tokenizer)))
+        let wordpiece = serde_json::from_slice(&bytes)
+            .ok()
+            .and_then(|json| BertWordPiece::from_json(&json))
+            .map(Arc::new);
+        Ok(TokenCounter::Tokenizer { tokenizer: Arc::new(tokenizer), wordpiece })
+    }
+
+    /// Whether counts take the fast WordPiece path (they are the same either way).
+    pub fn has_fast_path(&self) -> bool {
+        matches!(self, TokenCounter::Tokenizer { wordpiece: Some(_), .. })
     }
 
     pub fn count(&self, text: &str) -> u32 {
@@ -40,7 +57,29 @@ impl TokenCounter {
         }
         match self {
             TokenCounter::Whitespace => text.split_whitespace().count() as u32,
-            TokenCounter::Tokenizer(t) => t.encode_fast(text, false).map(|e| e.len() as u32).unwrap_or_else(|_| text.split_whitespace().count() as u32),
+            TokenCounter::Tokenizer { tokenizer, wordpiece: None } => full_count(tokenizer, text),
+            TokenCounter::Tokenizer { tokenizer, wordpiece: Some(fast) } => match fast.count(text) {
+                Count::Exact(n) => n,
+                Count::Partial(n, chunks) => {
+                    n + chunks.iter().map(|&at| full_count(tokenizer, BertWordPiece::chunk_at(text, at))).sum::<u32>()
+                }
+                Count::WholeText => full_count(tokenizer, text),
+            },
         }
     }
+
+    /// The count without the fast path (for tests and benchmarks).
+    pub fn count_without_fast_path(&self, text: &str) -> u32 {
+        match self {
+            TokenCounter::Tokenizer { tokenizer, .. } if !text.trim().is_empty() => full_count(tokenizer, text),
+            _ => self.count(text),
+        }
+    }
+}
+
+fn full_count(tokenizer: &tokenizers::Tokenizer, text: &str) -> u32 {
+    tokenizer
+        .encode_fast(text, false)
+        .map(|e| e.len() as u32)
+        .unwrap_or_else(|_| text.split_whitespace().count() as u32)
 }
