@@ -7,6 +7,11 @@ mod trajectories;
 
 use pyo3::prelude::*;
 
+// Parsing allocates and frees many short strings on every worker thread, where glibc's malloc
+// spends a fifth of the time (perf, `benches/bench_parse.py`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
