@@ -12,8 +12,22 @@ use pyo3::prelude::*;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's `mi_option_purge_delay` (not among `libmimalloc-sys`'s named constants).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory for a second before handing it back to the OS. Each batch frees what the
+/// previous one allocated; with mimalloc's default 10 ms the next batch faults in (and the kernel
+/// zeroes) fresh pages again, a quarter of the parsing time. `MIMALLOC_PURGE_DELAY` still wins.
+fn keep_freed_memory_warm() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets an integer option; mimalloc reads options atomically.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000) };
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    keep_freed_memory_warm();
     let py = m.py();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("LratError", py.get_type::<errors::LratError>())?;
