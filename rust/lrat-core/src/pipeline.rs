@@ -1,7 +1,7 @@
 //! Streaming, parallel reading: one thread cuts the inputs into records, the pool parses each batch
-//! of records in parallel, and batches come out in input order. Memory is bounded by the batch size.
+//! of records in parallel (ahead of the consumer), and batches come out in input order. Memory is
+//! bounded by the batch size.
 
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{bounded, Receiver};
@@ -85,43 +85,65 @@ pub struct Totals {
 type Chunk = Vec<std::result::Result<RawRecord, RecordError>>;
 
 pub struct TrajectoryStream {
-    rx: Option<Receiver<Chunk>>,
-    reader: Option<JoinHandle<()>>,
-    options: Arc<ReadOptions>,
+    rx: Option<Receiver<Result<Batch>>>,
+    threads: Vec<JoinHandle<()>>,
     totals: Totals,
     finished: bool,
 }
 
 impl TrajectoryStream {
     /// Opens the inputs (files, directories, globs). Fails at once when an input does not exist.
+    ///
+    /// Two threads work ahead of the consumer: one cuts records, one has the pool parse them, so
+    /// that the next batch is parsed while the caller handles this one. At most three batches are
+    /// in memory at once (being cut, being parsed, waiting).
     pub fn open(inputs: &[String], options: ReadOptions) -> Result<Self> {
         if options.batch_size == 0 {
             return Err(Error::InvalidOption("batch_size must be at least 1".into()));
         }
         let files = expand_inputs(inputs)?;
-        let (tx, rx) = bounded::<Chunk>(2);
+        let (chunk_tx, chunk_rx) = bounded::<Chunk>(1);
+        let (batch_tx, batch_rx) = bounded::<Result<Batch>>(1);
         let (batch_size, batch_bytes, max_record) = (options.batch_size, options.batch_bytes, options.max_record_bytes);
-        let reader = std::thread::Builder::new()
-            .name("lrat-reader".into())
-            .spawn(move || {
+        let spawn = |name: &str, work: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(work)
+                .map_err(|e| Error::Other(format!("cannot start the {name} thread: {e}")))
+        };
+        let reader = spawn(
+            "lrat-reader",
+            Box::new(move || {
                 let mut chunk = Vec::with_capacity(batch_size.min(65_536));
                 let mut bytes = 0usize;
                 for item in RecordReader::new(files, max_record) {
                     bytes += item.as_ref().map_or(0, |r| r.len());
                     chunk.push(item);
                     if chunk.len() >= batch_size || bytes >= batch_bytes {
-                        if tx.send(std::mem::take(&mut chunk)).is_err() {
+                        if chunk_tx.send(std::mem::take(&mut chunk)).is_err() {
                             return;
                         }
                         bytes = 0;
                     }
                 }
                 if !chunk.is_empty() {
-                    let _ = tx.send(chunk);
+                    let _ = chunk_tx.send(chunk);
                 }
-            })
-            .map_err(|e| Error::Other(format!("cannot start the reader thread: {e}")))?;
-        Ok(TrajectoryStream { rx: Some(rx), reader: Some(reader), options: Arc::new(options), totals: Totals::default(), finished: false })
+            }),
+        )?;
+        let parser = spawn(
+            "lrat-parser",
+            Box::new(move || {
+                for chunk in chunk_rx {
+                    let batch = parse_chunk(chunk, &options);
+                    let stop = batch.is_err();
+                    if batch_tx.send(batch).is_err() || stop {
+                        return;
+                    }
+                }
+            }),
+        )?;
+        Ok(TrajectoryStream { rx: Some(batch_rx), threads: vec![reader, parser], totals: Totals::default(), finished: false })
     }
 
     pub fn totals(&self) -> Totals {
@@ -130,8 +152,9 @@ impl TrajectoryStream {
 
     fn finish(&mut self) {
         self.finished = true;
+        // Dropping the receiver makes the parser's next send fail, and then the reader's.
         self.rx = None;
-        if let Some(handle) = self.reader.take() {
+        for handle in self.threads.drain(..) {
             let _ = handle.join();
         }
     }
@@ -150,40 +173,19 @@ impl Iterator for TrajectoryStream {
         if self.finished {
             return None;
         }
-        let chunk = match self.rx.as_ref()?.recv() {
-            Ok(chunk) => chunk,
+        let batch = match self.rx.as_ref()?.recv() {
+            Ok(Ok(batch)) => batch,
+            Ok(Err(e)) => {
+                self.finish();
+                return Some(Err(e));
+            }
             Err(_) => {
                 self.finish();
                 return None;
             }
         };
-        let options = self.options.clone();
-        let bytes: u64 = chunk.iter().map(|item| item.as_ref().map_or(0, |r| r.len() as u64)).sum();
-        let parsed: Vec<Vec<std::result::Result<Parsed, RecordError>>> =
-            pool().install(|| chunk.into_par_iter().map(|item| parse_item(item, &options.format)).collect());
-
-        let mut batch = Batch::default();
-        for results in parsed {
-            for result in results {
-                batch.records += 1;
-                match result {
-                    Ok(p) => {
-                        batch.issues.extend(p.warnings.into_iter().map(|error| Issue { severity: Severity::Warning, error }));
-                        batch.trajectories.extend(p.trajectories);
-                    }
-                    Err(error) => {
-                        if self.options.strict {
-                            self.finish();
-                            return Some(Err(Error::Record(error)));
-                        }
-                        batch.issues.push(Issue { severity: Severity::Error, error });
-                    }
-                }
-            }
-        }
-        batch.bytes = bytes;
         self.totals.records += batch.records;
-        self.totals.bytes += bytes;
+        self.totals.bytes += batch.bytes;
         self.totals.trajectories += batch.trajectories.len() as u64;
         for issue in &batch.issues {
             match issue.severity {
@@ -193,6 +195,28 @@ impl Iterator for TrajectoryStream {
         }
         Some(Ok(batch))
     }
+}
+
+/// Parses one chunk of records on the pool; in strict mode the first bad record is the result.
+fn parse_chunk(chunk: Chunk, options: &ReadOptions) -> Result<Batch> {
+    let bytes: u64 = chunk.iter().map(|item| item.as_ref().map_or(0, |r| r.len() as u64)).sum();
+    let parsed: Vec<Vec<std::result::Result<Parsed, RecordError>>> =
+        pool().install(|| chunk.into_par_iter().map(|item| parse_item(item, &options.format)).collect());
+    let mut batch = Batch { bytes, ..Batch::default() };
+    for results in parsed {
+        for result in results {
+            batch.records += 1;
+            match result {
+                Ok(p) => {
+                    batch.issues.extend(p.warnings.into_iter().map(|error| Issue { severity: Severity::Warning, error }));
+                    batch.trajectories.extend(p.trajectories);
+                }
+                Err(error) if options.strict => return Err(Error::Record(error)),
+                Err(error) => batch.issues.push(Issue { severity: Severity::Error, error }),
+            }
+        }
+    }
+    Ok(batch)
 }
 
 /// Parses one raw record. A `.json` file that turns out to hold JSON lines is read line by line.
