@@ -1,11 +1,14 @@
 //! A JSON tree that borrows its strings from the input wherever they hold no escapes.
 //! Every format parser reads records through it: it is liberal (any shape parses) and cheap
 //! (no allocation for the long unescaped strings that dominate agent logs).
+//!
+//! The reader is hand-written (RFC 8259, strict) rather than serde_json's: agent logs are mostly
+//! long strings with escapes, and here a string is found with one SIMD scan for `"` and `\\`
+//! and unescaped once, straight into a string of the right capacity.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -23,12 +26,23 @@ pub enum Json<'a> {
 static NULL: Json<'static> = Json::Null;
 
 impl<'a> Json<'a> {
-    /// Parses one JSON document; the error message carries serde_json's line and column.
-    pub fn parse(text: &'a str) -> Result<Json<'a>, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_str(text);
-        let value = Json::deserialize(&mut de)?;
-        de.end()?;
+    /// Parses one JSON document; the error message gives the line and column.
+    pub fn parse(text: &'a str) -> Result<Json<'a>, JsonError> {
+        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, escapes: Vec::new() };
+        let value = reader.value()?;
+        reader.skip_whitespace();
+        if reader.at < reader.bytes.len() {
+            return Err(reader.error("trailing characters"));
+        }
         Ok(value)
+    }
+
+    /// Parses the JSON value at the start of `text` and returns it with the bytes it took;
+    /// whatever follows is left alone.
+    pub fn parse_prefix(text: &'a str) -> Result<(Json<'a>, usize), JsonError> {
+        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, escapes: Vec::new() };
+        let value = reader.value()?;
+        Ok((value, reader.at))
     }
 
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
@@ -131,89 +145,331 @@ impl<'a> Json<'a> {
     }
 }
 
-struct JsonVisitor;
+/// Why a text is not JSON, and where (1-based line and column, the column counted in bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    pub message: &'static str,
+    pub line: usize,
+    pub column: usize,
+}
 
-impl<'de> Visitor<'de> for JsonVisitor {
-    type Value = Json<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Json::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Json::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Json::UInt(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        Ok(Json::Float(v))
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Json::Str(Cow::Borrowed(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Json::Str(Cow::Owned(v.to_string())))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Json::Str(Cow::Owned(v)))
-    }
-    fn visit_none<E>(self) -> Result<Self::Value, E> {
-        Ok(Json::Null)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(Json::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        Json::deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Json::Array(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
-        while let Some(Key(key)) = map.next_key()? {
-            fields.push((key, map.next_value()?));
-        }
-        Ok(Json::Object(fields))
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at line {} column {}", self.message, self.line, self.column)
     }
 }
 
-impl<'de> Deserialize<'de> for Json<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(JsonVisitor)
-    }
+impl std::error::Error for JsonError {}
+
+/// Nesting deeper than this is an error (as in serde_json), so that no input exhausts the stack.
+const MAX_DEPTH: usize = 128;
+
+struct Reader<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+    depth: usize,
+    /// Where the backslashes of the current string are (kept to reuse the allocation).
+    escapes: Vec<usize>,
 }
 
-/// An object key that borrows when it can (serde's own `Cow<str>` always copies).
-struct Key<'a>(Cow<'a, str>);
+impl<'a> Reader<'a> {
+    fn error(&self, message: &'static str) -> JsonError {
+        let at = self.at.min(self.bytes.len());
+        let before = &self.bytes[..at];
+        let line = memchr::memchr_iter(b'\n', before).count() + 1;
+        let column = at - memchr::memrchr(b'\n', before).map_or(0, |i| i + 1) + 1;
+        JsonError { message, line, column }
+    }
 
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object key")
+    fn eof_or(&self, message: &'static str, eof: &'static str) -> JsonError {
+        self.error(if self.at >= self.bytes.len() { eof } else { message })
+    }
+
+    #[inline]
+    fn skip_whitespace(&mut self) {
+        while let Some(&b) = self.bytes.get(self.at) {
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                break;
             }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Key(Cow::Owned(v)))
+            self.at += 1;
+        }
+    }
+
+    fn value(&mut self) -> Result<Json<'a>, JsonError> {
+        self.skip_whitespace();
+        match self.bytes.get(self.at) {
+            None => Err(self.error("EOF while parsing a value")),
+            Some(b'"') => Ok(Json::Str(self.string()?)),
+            Some(b'{') => self.object(),
+            Some(b'[') => self.array(),
+            Some(b't') => self.literal(b"true", Json::Bool(true)),
+            Some(b'f') => self.literal(b"false", Json::Bool(false)),
+            Some(b'n') => self.literal(b"null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected value")),
+        }
+    }
+
+    fn literal(&mut self, word: &[u8], value: Json<'a>) -> Result<Json<'a>, JsonError> {
+        for &expected in word {
+            match self.bytes.get(self.at) {
+                Some(&b) if b == expected => self.at += 1,
+                None => return Err(self.error("EOF while parsing a value")),
+                Some(_) => return Err(self.error("expected value")),
             }
         }
-        d.deserialize_str(KeyVisitor)
+        Ok(value)
+    }
+
+    fn enter(&mut self) -> Result<(), JsonError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error("recursion limit exceeded"));
+        }
+        Ok(())
+    }
+
+    fn array(&mut self) -> Result<Json<'a>, JsonError> {
+        self.enter()?;
+        self.at += 1;
+        let mut items = Vec::new();
+        self.skip_whitespace();
+        if self.bytes.get(self.at) == Some(&b']') {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(Json::Array(items));
+        }
+        loop {
+            items.push(self.value()?);
+            self.skip_whitespace();
+            match self.bytes.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(Json::Array(items));
+                }
+                None => return Err(self.error("EOF while parsing a list")),
+                Some(_) => return Err(self.error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    fn object(&mut self) -> Result<Json<'a>, JsonError> {
+        self.enter()?;
+        self.at += 1;
+        let mut fields = Vec::new();
+        self.skip_whitespace();
+        if self.bytes.get(self.at) == Some(&b'}') {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(Json::Object(fields));
+        }
+        loop {
+            self.skip_whitespace();
+            if self.bytes.get(self.at) != Some(&b'"') {
+                return Err(self.eof_or("key must be a string", "EOF while parsing an object"));
+            }
+            let key = self.string()?;
+            self.skip_whitespace();
+            if self.bytes.get(self.at) != Some(&b':') {
+                return Err(self.eof_or("expected `:`", "EOF while parsing an object"));
+            }
+            self.at += 1;
+            fields.push((key, self.value()?));
+            self.skip_whitespace();
+            match self.bytes.get(self.at) {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(Json::Object(fields));
+                }
+                None => return Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("expected `,` or `}`")),
+            }
+        }
+    }
+
+    /// A string starting at the opening quote: borrowed when it holds no escape.
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        let start = self.at + 1;
+        let mut at = start;
+        self.escapes.clear();
+        // Find the closing quote, noting and stepping over escapes.
+        loop {
+            match memchr::memchr2(b'"', b'\\', &self.bytes[at..]) {
+                None => {
+                    self.at = self.bytes.len();
+                    return Err(self.error("EOF while parsing a string"));
+                }
+                Some(i) if self.bytes[at + i] == b'"' => {
+                    at += i;
+                    break;
+                }
+                Some(i) => {
+                    self.escapes.push(at + i);
+                    at += i + 2;
+                    if at > self.bytes.len() {
+                        self.at = self.bytes.len();
+                        return Err(self.error("EOF while parsing a string"));
+                    }
+                }
+            }
+        }
+        let end = at;
+        // Without an early exit, so that it vectorises.
+        if self.bytes[start..end].iter().fold(false, |control, &b| control | (b < 0x20)) {
+            self.at = start + self.bytes[start..end].iter().position(|&b| b < 0x20).unwrap_or(0);
+            return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
+        }
+        self.at = end + 1;
+        if self.escapes.is_empty() {
+            return Ok(Cow::Borrowed(&self.text[start..end]));
+        }
+        self.unescape(start, end).map(Cow::Owned)
+    }
+
+    fn unescape(&mut self, start: usize, end: usize) -> Result<String, JsonError> {
+        let mut out: Vec<u8> = Vec::with_capacity(end - start);
+        let mut at = start;
+        for k in 0..self.escapes.len() {
+            let backslash = self.escapes[k];
+            if backslash < at {
+                continue; // the second half of a surrogate pair, already read
+            }
+            out.extend_from_slice(&self.bytes[at..backslash]);
+            at = backslash + 2;
+            match self.bytes[backslash + 1] {
+                b'"' => out.push(b'"'),
+                b'\\' => out.push(b'\\'),
+                b'/' => out.push(b'/'),
+                b'b' => out.push(0x08),
+                b'f' => out.push(0x0c),
+                b'n' => out.push(b'\n'),
+                b'r' => out.push(b'\r'),
+                b't' => out.push(b'\t'),
+                b'u' => {
+                    let (c, next) = self.unicode_escape(at, end)?;
+                    at = next;
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                _ => {
+                    self.at = backslash + 1;
+                    return Err(self.error("invalid escape"));
+                }
+            }
+        }
+        out.extend_from_slice(&self.bytes[at..end]);
+        // SAFETY: `out` holds pieces of a `str` cut next to ASCII backslashes (so whole UTF-8
+        // sequences) and ASCII or `char::encode_utf8` output for the escapes.
+        Ok(unsafe { String::from_utf8_unchecked(out) })
+    }
+
+    /// The char of a `\uXXXX` escape (a surrogate pair takes two) whose digits start at `at`.
+    fn unicode_escape(&mut self, at: usize, end: usize) -> Result<(char, usize), JsonError> {
+        let first = self.hex4(at, end)?;
+        if !(0xD800..0xE000).contains(&first) {
+            return Ok((char::from_u32(first as u32).expect("not a surrogate"), at + 4));
+        }
+        if first >= 0xDC00 {
+            self.at = at;
+            return Err(self.error("lone trailing surrogate in hex escape"));
+        }
+        if self.bytes.get(at + 4..at + 6) != Some(b"\\u") || at + 6 > end {
+            self.at = at;
+            return Err(self.error("lone leading surrogate in hex escape"));
+        }
+        let second = self.hex4(at + 6, end)?;
+        if !(0xDC00..0xE000).contains(&second) {
+            self.at = at + 6;
+            return Err(self.error("lone leading surrogate in hex escape"));
+        }
+        let c = 0x10000 + (((first as u32) - 0xD800) << 10) + ((second as u32) - 0xDC00);
+        Ok((char::from_u32(c).expect("a valid surrogate pair"), at + 10))
+    }
+
+    fn hex4(&mut self, at: usize, end: usize) -> Result<u16, JsonError> {
+        let digits = if at + 4 <= end { &self.bytes[at..at + 4] } else { &[][..] };
+        let mut n = 0u16;
+        for (k, &b) in digits.iter().enumerate() {
+            let d = match b {
+                b'0'..=b'9' => b - b'0',
+                b'a'..=b'f' => b - b'a' + 10,
+                b'A'..=b'F' => b - b'A' + 10,
+                _ => {
+                    self.at = at + k;
+                    return Err(self.error("invalid escape"));
+                }
+            };
+            n = n * 16 + d as u16;
+        }
+        if digits.len() < 4 {
+            self.at = at;
+            return Err(self.error("invalid escape"));
+        }
+        Ok(n)
+    }
+
+    fn number(&mut self) -> Result<Json<'a>, JsonError> {
+        let start = self.at;
+        let negative = self.bytes[self.at] == b'-';
+        if negative {
+            self.at += 1;
+        }
+        let digits = |r: &mut Self| {
+            let from = r.at;
+            while r.bytes.get(r.at).is_some_and(u8::is_ascii_digit) {
+                r.at += 1;
+            }
+            r.at - from
+        };
+        let int_start = self.at;
+        match digits(self) {
+            0 => return Err(self.eof_or("invalid number", "EOF while parsing a value")),
+            n if n > 1 && self.bytes[int_start] == b'0' => {
+                self.at = int_start + 1;
+                return Err(self.error("invalid number"));
+            }
+            _ => {}
+        }
+        let mut integer = true;
+        if self.bytes.get(self.at) == Some(&b'.') {
+            integer = false;
+            self.at += 1;
+            if digits(self) == 0 {
+                return Err(self.eof_or("invalid number", "EOF while parsing a value"));
+            }
+        }
+        if matches!(self.bytes.get(self.at), Some(b'e' | b'E')) {
+            integer = false;
+            self.at += 1;
+            if matches!(self.bytes.get(self.at), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if digits(self) == 0 {
+                return Err(self.eof_or("invalid number", "EOF while parsing a value"));
+            }
+        }
+        let text = &self.text[start..self.at];
+        if integer {
+            if negative {
+                if let Ok(i) = text.parse::<i64>() {
+                    return Ok(Json::Int(i));
+                }
+            } else if let Ok(u) = text.parse::<u64>() {
+                return Ok(Json::UInt(u));
+            }
+        }
+        match text.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(Json::Float(f)),
+            _ => {
+                self.at = start;
+                Err(self.error("number out of range"))
+            }
+        }
     }
 }
 
@@ -265,4 +521,101 @@ mod tests {
         let deep = "[".repeat(100_000);
         assert!(Json::parse(&deep).is_err());
     }
+
+    fn to_value(v: &Json) -> serde_json::Value {
+        serde_json::from_str(&v.to_json_string()).unwrap()
+    }
+
+    /// Equal up to the last bit of floats (serde_json's float parser may be off by one ulp).
+    fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (a, b) {
+            (V::Number(x), V::Number(y)) if x.is_f64() || y.is_f64() => {
+                let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+            }
+            (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
+            (V::Object(x), V::Object(y)) => x.len() == y.len() && x.iter().zip(y).all(|((k, a), (l, b))| k == l && same(a, b)),
+            _ => a == b,
+        }
+    }
+
+    #[test]
+    fn errors_name_the_line_and_column() {
+        let e = Json::parse("{\n  \"a\": [1, 2,\n  ").unwrap_err();
+        assert_eq!((e.message, e.line), ("EOF while parsing a value", 3));
+        let e = Json::parse("{\"a\": tru}").unwrap_err();
+        assert_eq!((e.message, e.line, e.column), ("expected value", 1, 10));
+        assert_eq!(Json::parse("{} x").unwrap_err().to_string(), "trailing characters at line 1 column 4");
+        assert_eq!(Json::parse("\"a\\qb\"").unwrap_err().message, "invalid escape");
+        assert_eq!(Json::parse("\"a\u{1}b\"").unwrap_err().message, "control character (\\u0000-\\u001F) found while parsing a string");
+        assert_eq!(Json::parse("\"\\ud800x\"").unwrap_err().message, "lone leading surrogate in hex escape");
+        assert_eq!(Json::parse("01").unwrap_err().message, "invalid number");
+    }
+
+    #[test]
+    fn escapes_and_numbers() {
+        let v = Json::parse(r#"["\"\\\/\b\f\n\r\t", "\u00e9\ud83d\ude00", -0, 18446744073709551615, 18446744073709551616, -9223372036854775808, 1.5e3, 2E-2]"#).unwrap();
+        let items = v.as_array().unwrap();
+        assert_eq!(items[0].as_str(), Some("\"\\/\u{8}\u{c}\n\r\t"));
+        assert_eq!(items[1].as_str(), Some("é😀"));
+        assert_eq!(items[2], Json::Int(0));
+        assert_eq!(items[3], Json::UInt(u64::MAX));
+        assert_eq!(items[4], Json::Float(18446744073709551616.0));
+        assert_eq!(items[5], Json::Int(i64::MIN));
+        assert_eq!(items[6], Json::Float(1500.0));
+        assert_eq!(items[7], Json::Float(0.02));
+        assert_eq!(Json::parse_prefix("{\"a\": 1} trailing").unwrap().1, 8);
+    }
+
+    fn arbitrary_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value as V;
+        let leaf = prop_oneof![
+            Just(V::Null),
+            any::<bool>().prop_map(V::Bool),
+            any::<i64>().prop_map(|i| V::from(i)),
+            any::<u64>().prop_map(|u| V::from(u)),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| V::from(f)),
+            ".*".prop_map(V::String),
+            "[a-z\"\\\\\n\t\u{0}-\u{1f}é😀]{0,20}".prop_map(V::String),
+        ];
+        leaf.prop_recursive(6, 64, 8, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..8).prop_map(V::Array),
+                proptest::collection::vec(("[a-z\"\\\\é]{0,6}", inner), 0..8)
+                    .prop_map(|fields| V::Object(fields.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn reads_what_serde_json_writes(value in arbitrary_value(), pretty in proptest::prelude::any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }.unwrap();
+            let ours = Json::parse(&text).unwrap();
+            proptest::prop_assert!(same(&to_value(&ours), &value), "{} read as {:?}", text, ours);
+        }
+
+        #[test]
+        fn accepts_and_rejects_as_serde_json_does(value in arbitrary_value(), cut in 0usize..400, byte in 0u8..128, at in 0usize..400) {
+            let mut text = serde_json::to_string(&value).unwrap().into_bytes();
+            if !text.is_empty() {
+                let at = at % text.len();
+                text[at] = byte;
+            }
+            text.truncate(cut.max(1));
+            let Ok(text) = String::from_utf8(text) else { return Ok(()) };
+            let theirs = serde_json::from_str::<serde_json::Value>(&text);
+            let ours = Json::parse(&text);
+            match (&ours, &theirs) {
+                (Ok(a), Ok(b)) => proptest::prop_assert!(same(&to_value(a), b), "{:?}: {:?} vs {:?}", text, a, b),
+                (Err(_), Err(_)) => {}
+                _ => proptest::prop_assert!(false, "{:?}: ours {:?}, serde_json {:?}", text, ours, theirs),
+            }
+        }
+    }
 }
+

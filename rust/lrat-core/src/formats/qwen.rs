@@ -211,7 +211,7 @@ fn build(turns: &[(Speaker, String)], t: &mut Trajectory, ctx: &mut Ctx) {
 /// text after the object (Tongyi's `<code>` blocks) is ignored.
 fn read_call(body: &str) -> Option<(String, Json<'_>)> {
     let start = body.find('{')?;
-    let value: Json = serde_json::Deserializer::from_str(&body[start..]).into_iter::<Json>().next()?.ok()?;
+    let (value, _) = Json::parse_prefix(&body[start..]).ok()?;
     let name = value.get("name").and_then(Json::as_key)?;
     let arguments = value.get_any(&["arguments", "parameters", "args"]).cloned().unwrap_or(Json::Null);
     Some((name, arguments))
