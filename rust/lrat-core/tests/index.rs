@@ -242,3 +242,51 @@ fn integer_keys_are_kept_as_given() {
     }
     assert!(matches!(index.add(&Keys::Int(vec![-4]), &data[..dim], dim), Err(IndexError::KeyType(_))));
 }
+
+#[test]
+fn cosine_distances_are_those_of_the_vectors_as_given() {
+    let dim = 20;
+    let index = Index::new(IndexOptions::new(dim, Metric::Cos, Dtype::F32)).unwrap();
+    // Rows of very different lengths: the index scales them to unit length itself.
+    let data: Vec<f32> = vectors(300, dim, 5).chunks(dim).enumerate().flat_map(|(i, row)| row.iter().map(move |x| x * (1 + i % 7) as f32 * 3.0)).collect();
+    index.add(&doc_keys(300), &data, dim).unwrap();
+    let query: Vec<f32> = vectors(1, dim, 8).iter().map(|x| x * 0.01).collect();
+    let found = index.search(&query, dim, 5, true, None).unwrap();
+    let cos = |a: &[f32], b: &[f32]| {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        1.0 - dot / (norm(a) * norm(b))
+    };
+    for (key, distance) in str_keys(&found.keys).iter().zip(&found.distances) {
+        let i: usize = key.as_deref().unwrap().trim_start_matches("doc-").parse().unwrap();
+        let expected = cos(&query, &data[i * dim..(i + 1) * dim]);
+        assert!((distance - expected).abs() < 1e-5, "{key:?}: {distance} vs {expected}");
+    }
+}
+
+#[test]
+fn header_flags_old_files_and_unknown_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.lrat");
+    let (index, _) = built(300, 12, Metric::Cos, Dtype::F32);
+    index.save(path.to_str().unwrap()).unwrap();
+    let queries = vectors(10, 12, 3);
+    let expected = index.search(&queries, 12, 5, false, None).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(u32::from_le_bytes(bytes[28..32].try_into().unwrap()), 1, "cosine vectors are stored at unit length");
+    let with_flags = |flags: u32| {
+        let mut b = bytes.clone();
+        b[28..32].copy_from_slice(&flags.to_le_bytes());
+        let crc = crc32fast::hash(&b[..108]);
+        b[108..112].copy_from_slice(&crc.to_le_bytes());
+        let p = dir.path().join(format!("flags-{flags}.lrat"));
+        std::fs::write(&p, b).unwrap();
+        Index::load(p.to_str().unwrap())
+    };
+    // A file from before the flag: searched with the full cosine formula, same results.
+    let old = with_flags(0).unwrap();
+    let found = old.search(&queries, 12, 5, false, None).unwrap();
+    assert_eq!(str_keys(&found.keys), str_keys(&expected.keys));
+    let unknown = with_flags(6).err().expect("unknown flags are refused");
+    assert!(unknown.to_string().contains("unknown index flags"), "{unknown}");
+}

@@ -37,6 +37,30 @@ pub fn kernel(metric: Metric) -> Kernel {
     }
 }
 
+/// The cosine distance of two unit vectors, `1 - a·b` (not below 0, as the full formula).
+pub fn unit_cos_kernel() -> Kernel {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA were detected above.
+            return |a, b| (1.0 - unsafe { avx2::dot(a, b) }).max(0.0);
+        }
+    }
+    |a, b| (1.0 - portable::dot(a, b)).max(0.0)
+}
+
+/// The dot product, with the fastest kernel this CPU supports.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA were detected above.
+            return unsafe { avx2::dot(a, b) };
+        }
+    }
+    portable::dot(a, b)
+}
+
 pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     kernel(metric)(a, b)
 }

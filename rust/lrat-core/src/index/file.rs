@@ -1,7 +1,7 @@
 //! The index file: a 128-byte header, then the usearch graph and vectors, then the string-key table.
 //!
 //! Header (little endian): magic `LRATIDX\0`; format version (u32); header length (u32); metric,
-//! dtype and key-kind codes (u32 each) and a zero u32; dimension, connectivity, expansion_add,
+//! dtype and key-kind codes (u32 each); flags (u32: bit 0, cosine vectors are stored at unit length); dimension, connectivity, expansion_add,
 //! expansion_search, vector count, engine offset, engine length, key-table offset and key-table length
 //! (u64 each); CRC-32 of everything after the header (u32); CRC-32 of the header bytes before it (u32);
 //! zero padding. The engine section starts at byte 128, so a memory-mapped view keeps vectors aligned.
@@ -28,7 +28,12 @@ pub struct Header {
     pub count: u64,
     pub engine_len: u64,
     pub keys_len: u64,
+    /// The vectors were scaled to unit length before they were stored (cosine indexes written
+    /// since this flag exists); the search then needs only a dot product.
+    pub unit_vectors: bool,
 }
+
+const FLAG_UNIT_VECTORS: u32 = 1;
 
 impl Header {
     fn encode(&self, payload_crc: u32) -> [u8; HEADER_LEN] {
@@ -40,7 +45,7 @@ impl Header {
             self.options.metric.code(),
             self.options.dtype.code(),
             self.key_kind.code(),
-            0,
+            if self.unit_vectors { FLAG_UNIT_VECTORS } else { 0 },
         ];
         for (i, v) in u32s.iter().enumerate() {
             h[8 + 4 * i..12 + 4 * i].copy_from_slice(&v.to_le_bytes());
@@ -93,6 +98,10 @@ impl Header {
         let dtype = Dtype::from_code(u32_at(20)).ok_or_else(|| bad(format!("unknown dtype code {}", u32_at(20))))?;
         let key_kind =
             KeyKind::from_code(u32_at(24)).ok_or_else(|| bad(format!("unknown key kind code {}", u32_at(24))))?;
+        let flags = u32_at(28);
+        if flags & !FLAG_UNIT_VECTORS != 0 {
+            return Err(bad(format!("unknown index flags {flags:#x} (written by a newer lrat?)")));
+        }
         let field = |i: usize| u64_at(32 + 8 * i);
         let (engine_offset, engine_len, keys_offset, keys_len) = (field(5), field(6), field(7), field(8));
         let expected_len = keys_offset.checked_add(keys_len);
@@ -128,7 +137,8 @@ impl Header {
             expansion_search: field(3) as usize,
         };
         options.validate().map_err(|e| bad(format!("corrupt index file: {e}")))?;
-        Ok(Header { options, key_kind, count: field(4), engine_len, keys_len })
+        let unit_vectors = flags & FLAG_UNIT_VECTORS != 0;
+        Ok(Header { options, key_kind, count: field(4), engine_len, keys_len, unit_vectors })
     }
 
     pub fn engine_range(&self) -> std::ops::Range<usize> {
