@@ -245,8 +245,14 @@ fn integer_keys_are_kept_as_given() {
 
 #[test]
 fn cosine_distances_are_those_of_the_vectors_as_given() {
+    for (dtype, tolerance) in [(Dtype::F32, 1e-5), (Dtype::F16, 2e-3)] {
+        cosine_distances_within(dtype, tolerance);
+    }
+}
+
+fn cosine_distances_within(dtype: Dtype, tolerance: f32) {
     let dim = 20;
-    let index = Index::new(IndexOptions::new(dim, Metric::Cos, Dtype::F32)).unwrap();
+    let index = Index::new(IndexOptions::new(dim, Metric::Cos, dtype)).unwrap();
     // Rows of very different lengths: the index scales them to unit length itself.
     let data: Vec<f32> = vectors(300, dim, 5).chunks(dim).enumerate().flat_map(|(i, row)| row.iter().map(move |x| x * (1 + i % 7) as f32 * 3.0)).collect();
     index.add(&doc_keys(300), &data, dim).unwrap();
@@ -260,7 +266,7 @@ fn cosine_distances_are_those_of_the_vectors_as_given() {
     for (key, distance) in str_keys(&found.keys).iter().zip(&found.distances) {
         let i: usize = key.as_deref().unwrap().trim_start_matches("doc-").parse().unwrap();
         let expected = cos(&query, &data[i * dim..(i + 1) * dim]);
-        assert!((distance - expected).abs() < 1e-5, "{key:?}: {distance} vs {expected}");
+        assert!((distance - expected).abs() < tolerance, "{dtype:?} {key:?}: {distance} vs {expected}");
     }
 }
 

@@ -49,6 +49,19 @@ pub fn unit_cos_kernel() -> Kernel {
     |a, b| (1.0 - portable::dot(a, b)).max(0.0)
 }
 
+/// The cosine distance of two unit vectors stored as IEEE half floats (their raw bits), when this
+/// CPU converts halves in hardware (F16C); otherwise usearch's own kernel stays.
+pub fn unit_cos_f16_kernel() -> Option<fn(&[u16], &[u16]) -> f32> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("f16c") {
+            // SAFETY: AVX2, FMA and F16C were detected above.
+            return Some(|a, b| (1.0 - unsafe { avx2::dot_f16(a, b) }).max(0.0));
+        }
+    }
+    None
+}
+
 /// The dot product, with the fastest kernel this CPU supports.
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
@@ -198,6 +211,33 @@ mod avx2 {
         let mut sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
         while i < n {
             sum += *pa.add(i) * *pb.add(i);
+            i += 1;
+        }
+        sum
+    }
+
+    /// The dot product of half-float vectors (raw bits), accumulated in f32 over four chains.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let load = |p: *const u16| _mm256_cvtph_ps(_mm_loadu_si128(p as *const __m128i));
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 32 <= n {
+            for (j, slot) in acc.iter_mut().enumerate() {
+                *slot = _mm256_fmadd_ps(load(pa.add(i + 8 * j)), load(pb.add(i + 8 * j)), *slot);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            acc[0] = _mm256_fmadd_ps(load(pa.add(i)), load(pb.add(i)), acc[0]);
+            i += 8;
+        }
+        let mut sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+        while i < n {
+            let (x, y) = (_mm_cvtph_ps(_mm_set1_epi16(*pa.add(i) as i16)), _mm_cvtph_ps(_mm_set1_epi16(*pb.add(i) as i16)));
+            sum += _mm_cvtss_f32(_mm_mul_ss(x, y));
             i += 1;
         }
         sum

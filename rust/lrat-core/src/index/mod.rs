@@ -261,14 +261,29 @@ impl Index {
     /// so the file format, stay the same. Loading a file resets the metric, so this runs after it.
     /// Over unit vectors the cosine distance is `1 - a·b`, a third of the work of the full formula.
     fn install_kernel(engine: &mut usearch::Index, options: &IndexOptions, unit_vectors: bool) {
-        if options.dtype == Dtype::F32 {
-            let kernel = if unit_vectors { distance::unit_cos_kernel() } else { distance::kernel(options.metric) };
-            let dim = options.dim;
-            engine.change_metric::<f32>(Box::new(move |a: *const f32, b: *const f32| {
-                // SAFETY: usearch passes two vectors of the index's dimension.
-                let (a, b) = unsafe { (std::slice::from_raw_parts(a, dim), std::slice::from_raw_parts(b, dim)) };
-                kernel(a, b)
-            }));
+        let dim = options.dim;
+        match options.dtype {
+            Dtype::F32 => {
+                let kernel = if unit_vectors { distance::unit_cos_kernel() } else { distance::kernel(options.metric) };
+                engine.change_metric::<f32>(Box::new(move |a: *const f32, b: *const f32| {
+                    // SAFETY: usearch passes two vectors of the index's dimension.
+                    let (a, b) = unsafe { (std::slice::from_raw_parts(a, dim), std::slice::from_raw_parts(b, dim)) };
+                    kernel(a, b)
+                }));
+            }
+            Dtype::F16 if unit_vectors => {
+                if let Some(kernel) = distance::unit_cos_f16_kernel() {
+                    engine.change_metric::<usearch::f16>(Box::new(move |a: *const usearch::f16, b: *const usearch::f16| {
+                        // SAFETY: usearch passes two vectors of the index's dimension; its `f16`
+                        // wraps the raw bits of an IEEE half in one `i16`, as `f16::from_i16s` assumes.
+                        let (a, b) = unsafe {
+                            (std::slice::from_raw_parts(a as *const u16, dim), std::slice::from_raw_parts(b as *const u16, dim))
+                        };
+                        kernel(a, b)
+                    }));
+                }
+            }
+            _ => {}
         }
     }
 
