@@ -7,7 +7,10 @@ paragraphs. Then the same loop as `lrat demo --ablation`: base index → simulat
 questions → mining (naive, filter, lrat) → training under one budget, plus the oracle (training
 questions' qrels as positives) → re-index → held-out evaluation. Besides the demo's table it prints
 Recall@2, misses (1 − Recall@10) and MRR (DESIGN §6: base Recall@10 is already high here), each
-trained variant's gain as a share of the oracle's, wall and CPU seconds, and the load average.
+trained variant's gain as a share of the oracle's, wall and CPU seconds, and the load average; then,
+for each mined training set, how clean its supervision is against the qrels: the share of positives
+that are evidence documents of their question, and the share of hard negatives that are (false
+negatives: a question's other supporting paragraph left unbrowsed in a result list).
 
     python benches/bench_hotpotqa.py [--steps N] [--seed N] [--out DIR]
 """
@@ -20,6 +23,7 @@ import json
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +74,17 @@ def load(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return corpus, pl.DataFrame(questions)
 
 
+def supervision_quality(path: Path, questions: pl.DataFrame) -> str:
+    """How many of a mined set's positives, and of its hard negatives, are evidence of the question."""
+    evidence = {q: set(e) for q, e in questions.select("query_id", "evidence").iter_rows()}
+    mined = pl.read_parquet(path, columns=["query_id", "pos_id", "neg_id"])
+    positives = sum(p in evidence.get(q, ()) for q, p, _ in mined.iter_rows())
+    negatives = sum(len(n or []) for *_, n in mined.iter_rows())
+    false_negatives = sum(sum(d in evidence.get(q, ()) for d in n or []) for q, _, n in mined.iter_rows())
+    return (f"{mined.height} examples, positives that are evidence {positives / max(1, mined.height):.2f}, "
+            f"hard negatives {negatives} of which evidence {false_negatives / max(1, negatives):.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=DEFAULT.budget.steps, help="training steps of every variant")
@@ -86,10 +101,11 @@ def main() -> None:
     load_before = os.getloadavg()
     wall = time.perf_counter()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
+    scratch = tempfile.TemporaryDirectory()
+    workdir = Path(scratch.name) if args.out is None else Path(args.out) / "work"
     results = run_loop(
         corpus, train_q, heldout_q, variants=("lrat", "oracle", "filter", "naive"), agent=DEFAULT.agent,
-        budget=budget, encode_max_length=DEFAULT.encode_max_length, seed=args.seed,
-        workdir=None if args.out is None else Path(args.out) / "work",
+        budget=budget, encode_max_length=DEFAULT.encode_max_length, seed=args.seed, workdir=workdir,
     )
     wall = time.perf_counter() - wall
     results = {name: results[name] for name in ("base", "naive", "filter", "lrat", "oracle")}
@@ -107,6 +123,10 @@ def main() -> None:
             print(f"{name}: gain over base as a share of the oracle's: {shares}")
     print(f"wall {wall:.0f} s, CPU {cpu_s:.0f} s (this process and its threads), "
           f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}")
+    print("\nsupervision against the qrels (training questions):")
+    for name in ("naive", "filter", "lrat", "oracle"):
+        print(f"  {name:<7} " + supervision_quality(workdir / f"train_{name}.parquet", train_q))
+    scratch.cleanup()
     if args.out is not None:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "results.json").write_text(json.dumps(results, indent=2) + "\n")

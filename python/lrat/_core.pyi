@@ -123,8 +123,10 @@ class Index:
     first `add`. String keys are mapped to integer ids inside, and the mapping is saved with the index.
 
     Distances: ``cos`` = 1 - cosine similarity, ``ip`` = 1 - dot product, ``l2`` = squared Euclidean.
+    A ``cos`` index stores vectors (and takes queries) scaled to unit length, so that a search needs
+    only dot products; a zero vector is at distance 1 from everything.
     ``dtype`` sets how vectors are stored: ``f32``, ``f16`` (half the memory), or ``i8`` (a quarter;
-    every vector is scaled to unit length, so it requires ``metric="cos"``).
+    requires ``metric="cos"``).
 
     Safe to use from many threads at once; searches and insertions release the GIL and batches of
     queries run in parallel on lrat's thread pool (size: ``LRAT_NUM_THREADS``, default all cores).
