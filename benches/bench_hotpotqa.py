@@ -77,12 +77,17 @@ def load(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
 def supervision_quality(path: Path, questions: pl.DataFrame) -> str:
     """How many of a mined set's positives, and of its hard negatives, are evidence of the question."""
     evidence = {q: set(e) for q, e in questions.select("query_id", "evidence").iter_rows()}
-    mined = pl.read_parquet(path, columns=["query_id", "pos_id", "neg_id"])
-    positives = sum(p in evidence.get(q, ()) for q, p, _ in mined.iter_rows())
-    negatives = sum(len(n or []) for *_, n in mined.iter_rows())
-    false_negatives = sum(sum(d in evidence.get(q, ()) for d in n or []) for q, _, n in mined.iter_rows())
-    return (f"{mined.height} examples, positives that are evidence {positives / max(1, mined.height):.2f}, "
+    mined = pl.read_parquet(path, columns=["query_id", "pos_id", "neg_id", "weight"])
+    is_evidence = [p in evidence.get(q, ()) for q, p, *_ in mined.iter_rows()]
+    negatives = sum(len(n or []) for _, _, n, _ in mined.iter_rows())
+    false_negatives = sum(sum(d in evidence.get(q, ()) for d in n or []) for q, _, n, _ in mined.iter_rows())
+    line = (f"{mined.height} examples, positives that are evidence {sum(is_evidence) / max(1, mined.height):.2f}, "
             f"hard negatives {negatives} of which evidence {false_negatives / max(1, negatives):.3f}")
+    weights = mined.with_columns(pl.Series("evidence", is_evidence)).group_by("evidence").agg(pl.col("weight").mean())
+    mean = dict(weights.iter_rows())
+    if mined["weight"].n_unique() > 1 and True in mean and False in mean:
+        line += f", mean weight of evidence positives {mean[True]:.2f} vs others {mean[False]:.2f}"
+    return line
 
 
 def main() -> None:
