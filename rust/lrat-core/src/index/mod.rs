@@ -198,6 +198,19 @@ fn thread_contexts() -> usize {
     crate::pool::num_threads().max(cores) + 2
 }
 
+/// One vector as i8 for a cosine index: scaled so that its largest component is ±127, then
+/// rounded. Cosine distance ignores each vector's scale, so no factor needs keeping, and this keeps
+/// several times the precision of usearch's own cast (unit length × 127, truncated), under which
+/// the components of a 384-d vector use only about ±6 of the ±127 levels.
+fn quantize_i8(vector: &[f32]) -> Vec<i8> {
+    let largest = vector.iter().fold(0f32, |m, x| m.max(x.abs()));
+    if largest == 0.0 {
+        return vec![0; vector.len()];
+    }
+    let scale = 127.0 / largest;
+    vector.iter().map(|x| (x * scale).round().clamp(-127.0, 127.0) as i8).collect()
+}
+
 /// The rows scaled to unit length (a zero row stays zero: its cosine distance to anything is 1).
 fn unit_rows(vectors: &[f32], dim: usize) -> Vec<f32> {
     let mut out = vectors.to_vec();
@@ -383,19 +396,21 @@ impl Index {
                 return Err(IndexError::engine(e));
             }
         }
-        let unit;
-        let vectors = if self.unit_vectors {
-            unit = unit_rows(vectors, dim);
-            &unit[..]
-        } else {
-            vectors
-        };
         let engine = &state.engine;
         let slots = &self.slots;
+        let unit_vectors = self.unit_vectors;
+        let dtype = self.options.dtype;
         let added = pool().install(|| {
             ids.par_iter().zip(vectors.par_chunks(dim)).try_for_each(|(&id, vector)| {
                 let _slot = slots.acquire();
-                engine.add::<f32>(id, vector)
+                if dtype == Dtype::I8 {
+                    engine.add::<i8>(id, &quantize_i8(vector))
+                } else if unit_vectors {
+                    // Row by row, so that a large batch is not copied whole.
+                    engine.add::<f32>(id, &unit_rows(vector, dim))
+                } else {
+                    engine.add::<f32>(id, vector)
+                }
             })
         });
         if let Err(e) = added {
@@ -483,6 +498,7 @@ impl Index {
         };
         let mut found = vec![NO_KEY; rows * k];
         let mut distances = vec![f32::INFINITY; rows * k];
+        let quantized = self.options.dtype == Dtype::I8;
         let search_row = |query: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]| -> IndexResult<()> {
             match &filter {
                 Some(Filter::Listed { ids, vectors }) => {
@@ -491,19 +507,23 @@ impl Index {
                 }
                 Some(Filter::Set(ids)) => {
                     let _slot = self.slots.acquire();
-                    let matches = state
-                        .engine
-                        .filtered_search::<f32, _>(query, k, |key| ids.contains(&key))
-                        .map_err(IndexError::engine)?;
+                    let allowed = |key| ids.contains(&key);
+                    let matches = if quantized {
+                        state.engine.filtered_search::<i8, _>(&quantize_i8(query), k, allowed)
+                    } else {
+                        state.engine.filtered_search::<f32, _>(query, k, allowed)
+                    }
+                    .map_err(IndexError::engine)?;
                     copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
                     Ok(())
                 }
                 None => {
                     let _slot = self.slots.acquire();
-                    let matches = if exact {
-                        state.engine.exact_search::<f32>(query, k)
-                    } else {
-                        state.engine.search::<f32>(query, k)
+                    let matches = match (exact, quantized) {
+                        (true, true) => state.engine.exact_search::<i8>(&quantize_i8(query), k),
+                        (false, true) => state.engine.search::<i8>(&quantize_i8(query), k),
+                        (true, false) => state.engine.exact_search::<f32>(query, k),
+                        (false, false) => state.engine.search::<f32>(query, k),
                     }
                     .map_err(IndexError::engine)?;
                     copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
