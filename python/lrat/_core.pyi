@@ -126,7 +126,7 @@ class Index:
     A ``cos`` index stores vectors (and takes queries) scaled to unit length, so that a search needs
     only dot products; a zero vector is at distance 1 from everything.
     ``dtype`` sets how vectors are stored: ``f32``, ``f16`` (half the memory), or ``i8`` (a quarter;
-    requires ``metric="cos"``).
+    each vector scaled so that its largest component is 127, then rounded; requires ``metric="cos"``).
 
     Safe to use from many threads at once; searches and insertions release the GIL and batches of
     queries run in parallel on lrat's thread pool (size: ``LRAT_NUM_THREADS``, default all cores).
