@@ -574,9 +574,9 @@ mod tests {
         let leaf = prop_oneof![
             Just(V::Null),
             any::<bool>().prop_map(V::Bool),
-            any::<i64>().prop_map(|i| V::from(i)),
-            any::<u64>().prop_map(|u| V::from(u)),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| V::from(f)),
+            any::<i64>().prop_map(V::from),
+            any::<u64>().prop_map(V::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(V::from),
             ".*".prop_map(V::String),
             "[a-z\"\\\\\n\t\u{0}-\u{1f}é😀]{0,20}".prop_map(V::String),
         ];

@@ -92,10 +92,10 @@ impl ToolNames {
         let name = name.trim().to_ascii_lowercase();
         // Exact names win over namespace suffixes, and browse names are checked first for suffixes
         // so that `search.open` is a browse.
-        if self.search.iter().any(|s| *s == name) {
+        if self.search.contains(&name) {
             return ToolKind::Search;
         }
-        if self.browse.iter().any(|s| *s == name) {
+        if self.browse.contains(&name) {
             return ToolKind::Browse;
         }
         for candidate in namespace_suffixes(&name) {

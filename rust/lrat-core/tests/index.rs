@@ -316,3 +316,18 @@ fn quantized_indexes_keep_the_exact_neighbours() {
         assert!(r >= least, "{dtype:?}: exact search finds {r} of the f32 neighbours");
     }
 }
+
+#[test]
+fn exact_search_breaks_ties_by_insertion_order() {
+    let dim = 16;
+    // 300 copies of one vector, added in one parallel batch: slots follow thread timing, results must not.
+    let one = vectors(1, dim, 4);
+    let data: Vec<f32> = one.iter().copied().cycle().take(300 * dim).collect();
+    for dtype in [Dtype::F32, Dtype::I8] {
+        let index = Index::new(IndexOptions::new(dim, Metric::Cos, dtype)).unwrap();
+        index.add(&doc_keys(300), &data, dim).unwrap();
+        let found = index.search(&one, dim, 5, true, None).unwrap();
+        let expected: Vec<_> = (0..5).map(|i| Some(format!("doc-{i}"))).collect();
+        assert_eq!(str_keys(&found.keys), expected, "{dtype:?}");
+    }
+}

@@ -11,6 +11,9 @@ use super::Metric;
 /// A distance over two vectors of the index's dimension.
 pub type Kernel = fn(&[f32], &[f32]) -> f32;
 
+/// A distance over two vectors of IEEE half floats (their raw bits).
+pub type HalfKernel = fn(&[u16], &[u16]) -> f32;
+
 /// The fastest kernel for `metric` that this CPU supports.
 pub fn kernel(metric: Metric) -> Kernel {
     #[cfg(target_arch = "x86_64")]
@@ -51,7 +54,7 @@ pub fn unit_cos_kernel() -> Kernel {
 
 /// The cosine distance of two unit vectors stored as IEEE half floats (their raw bits), when this
 /// CPU converts halves in hardware (F16C); otherwise usearch's own kernel stays.
-pub fn unit_cos_f16_kernel() -> Option<fn(&[u16], &[u16]) -> f32> {
+pub fn unit_cos_f16_kernel() -> Option<HalfKernel> {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("f16c") {

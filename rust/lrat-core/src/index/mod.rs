@@ -517,13 +517,39 @@ impl Index {
                     copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
                     Ok(())
                 }
+                None if exact => {
+                    let _slot = self.slots.acquire();
+                    let quantized_query = quantized.then(|| quantize_i8(query));
+                    let exact_search = |count: usize| match &quantized_query {
+                        Some(q) => state.engine.exact_search::<i8>(q, count),
+                        None => state.engine.exact_search::<f32>(query, count),
+                    };
+                    // Ties are broken by id, so that exact results do not depend on the order in
+                    // which parallel insertion gave vectors their slots. A tie that reaches past
+                    // the margin asks for every vector.
+                    let mut count = (2 * k + 16).min(size);
+                    loop {
+                        let matches = exact_search(count).map_err(IndexError::engine)?;
+                        let n = matches.keys.len();
+                        let tie_past_margin = n > k && n < size && matches.distances[k - 1] == matches.distances[n - 1];
+                        if !tie_past_margin {
+                            let mut ranked: Vec<(f32, u64)> = matches.distances.iter().copied().zip(matches.keys.iter().copied()).collect();
+                            ranked.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                            for (i, (d, id)) in ranked.into_iter().take(keys_out.len()).enumerate() {
+                                keys_out[i] = id;
+                                dist_out[i] = d;
+                            }
+                            return Ok(());
+                        }
+                        count = size;
+                    }
+                }
                 None => {
                     let _slot = self.slots.acquire();
-                    let matches = match (exact, quantized) {
-                        (true, true) => state.engine.exact_search::<i8>(&quantize_i8(query), k),
-                        (false, true) => state.engine.search::<i8>(&quantize_i8(query), k),
-                        (true, false) => state.engine.exact_search::<f32>(query, k),
-                        (false, false) => state.engine.search::<f32>(query, k),
+                    let matches = if quantized {
+                        state.engine.search::<i8>(&quantize_i8(query), k)
+                    } else {
+                        state.engine.search::<f32>(query, k)
                     }
                     .map_err(IndexError::engine)?;
                     copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
