@@ -7,6 +7,7 @@ trajectories), filters by outcome and verdict, and weights the examples by relev
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -30,11 +31,17 @@ def default_tokenizer_path() -> Path:
     return Path(str(resources.files("lrat") / "data" / "minilm_tokenizer.json"))
 
 
+@functools.cache
+def _default_token_counter() -> _core.TokenCounter:
+    # Loading takes tens of milliseconds, and the bundled file never changes.
+    return _core.TokenCounter(default_tokenizer_path())
+
+
 def token_counter(tokenizer: str | os.PathLike[str] | None = None) -> _core.TokenCounter:
     """None: the default model's tokenizer; "whitespace": whitespace words; else a tokenizer.json
     or a model directory holding one."""
     if tokenizer is None:
-        return _core.TokenCounter(default_tokenizer_path())
+        return _default_token_counter()
     if isinstance(tokenizer, str) and tokenizer == "whitespace":
         return _core.TokenCounter(None)
     return _core.TokenCounter(Path(tokenizer))
