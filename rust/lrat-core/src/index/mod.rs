@@ -500,61 +500,20 @@ impl Index {
         let mut distances = vec![f32::INFINITY; rows * k];
         let quantized = self.options.dtype == Dtype::I8;
         let search_row = |query: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]| -> IndexResult<()> {
-            match &filter {
+            let allowed = match &filter {
                 Some(Filter::Listed { ids, vectors }) => {
                     self.brute_force(query, ids, vectors, keys_out, dist_out);
-                    Ok(())
+                    return Ok(());
                 }
-                Some(Filter::Set(ids)) => {
-                    let _slot = self.slots.acquire();
-                    let allowed = |key| ids.contains(&key);
-                    let matches = if quantized {
-                        state.engine.filtered_search::<i8, _>(&quantize_i8(query), k, allowed)
-                    } else {
-                        state.engine.filtered_search::<f32, _>(query, k, allowed)
-                    }
-                    .map_err(IndexError::engine)?;
-                    copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
-                    Ok(())
-                }
-                None if exact => {
-                    let _slot = self.slots.acquire();
-                    let quantized_query = quantized.then(|| quantize_i8(query));
-                    let exact_search = |count: usize| match &quantized_query {
-                        Some(q) => state.engine.exact_search::<i8>(q, count),
-                        None => state.engine.exact_search::<f32>(query, count),
-                    };
-                    // Ties are broken by id, so that exact results do not depend on the order in
-                    // which parallel insertion gave vectors their slots. A tie that reaches past
-                    // the margin asks for every vector.
-                    let mut count = (2 * k + 16).min(size);
-                    loop {
-                        let matches = exact_search(count).map_err(IndexError::engine)?;
-                        let n = matches.keys.len();
-                        let tie_past_margin = n > k && n < size && matches.distances[k - 1] == matches.distances[n - 1];
-                        if !tie_past_margin {
-                            let mut ranked: Vec<(f32, u64)> = matches.distances.iter().copied().zip(matches.keys.iter().copied()).collect();
-                            ranked.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                            for (i, (d, id)) in ranked.into_iter().take(keys_out.len()).enumerate() {
-                                keys_out[i] = id;
-                                dist_out[i] = d;
-                            }
-                            return Ok(());
-                        }
-                        count = size;
-                    }
-                }
-                None => {
-                    let _slot = self.slots.acquire();
-                    let matches = if quantized {
-                        state.engine.search::<i8>(&quantize_i8(query), k)
-                    } else {
-                        state.engine.search::<f32>(query, k)
-                    }
-                    .map_err(IndexError::engine)?;
-                    copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
-                    Ok(())
-                }
+                Some(Filter::Set(ids)) => Some(ids),
+                None => None,
+            };
+            let _slot = self.slots.acquire();
+            let out = (keys_out, dist_out);
+            if quantized {
+                engine_search(&state.engine, &quantize_i8(query), size, k, exact, allowed, out)
+            } else {
+                engine_search(&state.engine, query, size, k, exact, allowed, out)
             }
         };
         if rows == 1 {
@@ -702,6 +661,48 @@ enum Filter {
     /// Few enough keys to compare each: their usearch keys and vectors.
     Listed { ids: Vec<u64>, vectors: Vec<f32> },
     Set(HashSet<u64>),
+}
+
+/// One query on the engine, in the type the index stores (i8 for `i8` indexes, which lrat
+/// quantizes itself; f32 otherwise, which usearch casts). `allowed` restricts the search; `exact`
+/// applies to unrestricted searches.
+fn engine_search<T: usearch::VectorType>(
+    engine: &usearch::Index,
+    query: &[T],
+    size: usize,
+    k: usize,
+    exact: bool,
+    allowed: Option<&HashSet<u64>>,
+    (keys_out, dist_out): (&mut [u64], &mut [f32]),
+) -> IndexResult<()> {
+    if let Some(ids) = allowed {
+        let matches = engine.filtered_search(query, k, |key| ids.contains(&key)).map_err(IndexError::engine)?;
+        copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
+        return Ok(());
+    }
+    if !exact {
+        let matches = engine.search(query, k).map_err(IndexError::engine)?;
+        copy_matches(&matches.keys, &matches.distances, keys_out, dist_out);
+        return Ok(());
+    }
+    // Ties are broken by id, so that exact results do not depend on the order in which parallel
+    // insertion gave vectors their slots. A tie that reaches past the margin asks for every vector.
+    let mut count = (2 * k + 16).min(size);
+    loop {
+        let matches = engine.exact_search(query, count).map_err(IndexError::engine)?;
+        let n = matches.keys.len();
+        let tie_past_margin = n > k && n < size && matches.distances[k - 1] == matches.distances[n - 1];
+        if !tie_past_margin {
+            let mut ranked: Vec<(f32, u64)> = matches.distances.iter().copied().zip(matches.keys.iter().copied()).collect();
+            ranked.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            for (i, (d, id)) in ranked.into_iter().take(keys_out.len()).enumerate() {
+                keys_out[i] = id;
+                dist_out[i] = d;
+            }
+            return Ok(());
+        }
+        count = size;
+    }
 }
 
 fn copy_matches(keys: &[u64], distances: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]) {

@@ -61,7 +61,8 @@ impl TokenCounter {
             TokenCounter::Tokenizer { tokenizer, wordpiece: Some(fast) } => match fast.count(text) {
                 Count::Exact(n) => n,
                 Count::Partial(n, chunks) => {
-                    n + chunks.iter().map(|&at| full_count(tokenizer, BertWordPiece::chunk_at(text, at))).sum::<u32>()
+                    // Chunks are cut at ASCII whitespace, so each range is on char boundaries.
+                    n + chunks.into_iter().map(|range| full_count(tokenizer, &text[range])).sum::<u32>()
                 }
                 Count::WholeText => full_count(tokenizer, text),
             },

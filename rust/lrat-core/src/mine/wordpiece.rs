@@ -35,8 +35,9 @@ pub struct BertWordPiece {
 /// What a text's count needs from the full tokenizer: the whole text, or some of its chunks.
 pub enum Count {
     Exact(u32),
-    /// The count of the text's fast-path words, plus the chunks the full tokenizer must count.
-    Partial(u32, Vec<usize>),
+    /// The count of the text's fast-path words, plus the byte ranges of the chunks the full
+    /// tokenizer must count.
+    Partial(u32, Vec<std::ops::Range<usize>>),
     WholeText,
 }
 
@@ -112,7 +113,7 @@ impl BertWordPiece {
             if chunk.iter().all(|&b| (0x20..0x7f).contains(&b)) {
                 total += self.count_ascii_chunk(chunk, &mut word);
             } else {
-                others.push(start);
+                others.push(start..end);
             }
             start = end;
         }
@@ -121,13 +122,6 @@ impl BertWordPiece {
         } else {
             Count::Partial(total, others)
         }
-    }
-
-    /// The chunk of `text` that starts at `start` (up to the next ASCII whitespace).
-    pub fn chunk_at(text: &str, start: usize) -> &str {
-        let rest = &text[start..];
-        let end = rest.bytes().position(is_separator).unwrap_or(rest.len());
-        &rest[..end]
     }
 
     fn count_ascii_chunk(&self, chunk: &[u8], word: &mut [u8; WORD_BUFFER]) -> u32 {
