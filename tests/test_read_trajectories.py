@@ -233,6 +233,27 @@ def test_iter_trajectories_batch_sizes(real_jsonl: Path) -> None:
         list(lrat.iter_trajectories(real_jsonl, batch_size=0))
 
 
+def test_iter_trajectories_batch_bytes(real_jsonl: Path) -> None:
+    sizes = [len(line) for line in real_jsonl.read_bytes().splitlines()]
+    # A batch closes at the record that brings it to the byte limit.
+    limit = sizes[0] + sizes[1]
+    batches = list(lrat.iter_trajectories(real_jsonl, batch_bytes=limit))
+    expected, count, total = [], 0, 0
+    for size in sizes:
+        count, total = count + 1, total + size
+        if total >= limit:
+            expected.append(count)
+            count, total = 0, 0
+    expected += [count] if count else []
+    assert [len(b) for b in batches] == expected and len(batches) > 1
+    joined = lrat.Trajectories.concat(batches)
+    whole = lrat.read_trajectories(real_jsonl)
+    for name in lrat.trajectories.TABLES:
+        assert getattr(joined, name).equals(getattr(whole, name)), name
+    with pytest.raises(ValueError, match="batch_bytes"):
+        list(lrat.iter_trajectories(real_jsonl, batch_bytes=0))
+
+
 def test_reader_totals(real_jsonl: Path) -> None:
     reader = _core.TrajectoryReader([str(real_jsonl)], batch_size=4)
     sizes = [(len(b), b.records, b.n_errors) for b in reader]

@@ -112,6 +112,7 @@ def open_reader(
     format: str = "auto",
     *,
     batch_size: int = 4096,
+    batch_bytes: int = 64 << 20,
     strict: bool = False,
     search_tools: Sequence[str] | None = None,
     browse_tools: Sequence[str] | None = None,
@@ -124,6 +125,7 @@ def open_reader(
         _paths(paths),
         format=format,
         batch_size=batch_size,
+        batch_bytes=batch_bytes,
         strict=strict,
         search_tools=list(search_tools) if search_tools is not None else None,
         browse_tools=list(browse_tools) if browse_tools is not None else None,
@@ -138,6 +140,7 @@ def iter_trajectories(
     format: str = "auto",
     *,
     batch_size: int = 4096,
+    batch_bytes: int = 64 << 20,
     strict: bool = False,
     search_tools: Sequence[str] | None = None,
     browse_tools: Sequence[str] | None = None,
@@ -145,12 +148,14 @@ def iter_trajectories(
     max_record_bytes: int = 64 << 20,
     include_content: bool = True,
 ) -> Iterator[Trajectories]:
-    """Yields the trajectories of `paths` batch by batch (`batch_size` records each), for inputs larger
-    than memory. Arguments as for `read_trajectories`."""
+    """Yields the trajectories of `paths` batch by batch, for inputs larger than memory: a batch
+    holds `batch_size` records, or fewer when they reach `batch_bytes` bytes of input. Other
+    arguments as for `read_trajectories`."""
     reader = open_reader(
         paths,
         format,
         batch_size=batch_size,
+        batch_bytes=batch_bytes,
         strict=strict,
         search_tools=search_tools,
         browse_tools=browse_tools,

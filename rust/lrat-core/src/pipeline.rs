@@ -101,6 +101,9 @@ impl TrajectoryStream {
         if options.batch_size == 0 {
             return Err(Error::InvalidOption("batch_size must be at least 1".into()));
         }
+        if options.batch_bytes == 0 {
+            return Err(Error::InvalidOption("batch_bytes must be at least 1".into()));
+        }
         let files = expand_inputs(inputs)?;
         let (chunk_tx, chunk_rx) = bounded::<Chunk>(1);
         let (batch_tx, batch_rx) = bounded::<Result<Batch>>(1);

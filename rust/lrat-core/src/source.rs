@@ -435,7 +435,7 @@ impl FileRecords {
                     return Some(Err(RecordError::new(self.location(self.line + 1, start), format!("read error: {e}"))));
                 }
             };
-            let Some(fits) = status else { return None };
+            let fits = status?;
             self.line += 1;
             if !fits {
                 return Some(Err(self.too_long(self.line, start)));

@@ -24,7 +24,7 @@ pub struct TrajectoryReader {
 impl TrajectoryReader {
     #[new]
     #[pyo3(signature = (
-        inputs, *, format=None, batch_size=4096, strict=false, search_tools=None, browse_tools=None,
+        inputs, *, format=None, batch_size=4096, batch_bytes=67108864, strict=false, search_tools=None, browse_tools=None,
         unknown_tools="warn", max_record_bytes=67108864, include_content=true
     ))]
     #[allow(clippy::too_many_arguments)]
@@ -33,6 +33,7 @@ impl TrajectoryReader {
         inputs: Vec<String>,
         format: Option<&str>,
         batch_size: usize,
+        batch_bytes: usize,
         strict: bool,
         search_tools: Option<Vec<String>>,
         browse_tools: Option<Vec<String>>,
@@ -56,9 +57,9 @@ impl TrajectoryReader {
                 unknown_tools: UnknownTools::from_str(unknown_tools).map_err(PyValueError::new_err)?,
             },
             batch_size,
+            batch_bytes,
             max_record_bytes,
             strict,
-            ..ReadOptions::default()
         };
         let stream = py.detach(|| TrajectoryStream::open(&inputs, options)).map_err(|e| to_py(py, e))?;
         Ok(TrajectoryReader { stream: Some(stream), include_content })
@@ -102,6 +103,12 @@ fn totals_dict<'py>(py: Python<'py>, t: &Totals) -> PyResult<Bound<'py, PyDict>>
 pub struct TrajectoryBatch {
     pub(crate) batch: Batch,
     include_content: bool,
+}
+
+impl Drop for TrajectoryBatch {
+    fn drop(&mut self) {
+        lrat_core::background_drop::drop_in_background(std::mem::take(&mut self.batch));
+    }
 }
 
 fn table(batches: Vec<RecordBatch>, schema: SchemaRef) -> PyResult<PyTable> {
