@@ -168,7 +168,7 @@ def mine_with_report(
     judge = resolve_judge(judge)
     judge_name = judge if isinstance(judge, str) else getattr(judge, "__name__", type(judge).__name__)
     report = MiningReport(rule=rule, judge=judge_name)
-    counter = token_counter(tokenizer)
+    # The reader starts reading at once; the tokenizer loads meanwhile.
     reader = open_reader(
         logs,
         format,
@@ -178,6 +178,7 @@ def mine_with_report(
         browse_tools=browse_tools,
         unknown_tools=unknown_tools,
     )
+    counter = token_counter(tokenizer)
     examples, documents = [], []
     bar = tqdm(unit="B", unit_scale=True, desc="mine", disable=not progress)
     for batch in reader:

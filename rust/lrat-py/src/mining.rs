@@ -91,13 +91,19 @@ pub fn mine_batch<'py>(
     };
     let trajectories = &batch.batch.trajectories;
     let counter = &counter.inner;
-    let (examples, stats, docs) = py.detach(|| {
-        let (examples, stats) = mine::mine_batch(trajectories, rule, &verdicts, counter);
-        let docs = documents::document_texts(trajectories);
-        (examples, stats, docs)
+    let (examples_batch, docs_batch, stats) = py.detach(|| {
+        lrat_core::pool::pool().install(|| {
+            let (docs, (examples, stats)) = rayon::join(
+                || documents::document_texts(trajectories),
+                || mine::mine_batch(trajectories, rule, &verdicts, counter),
+            );
+            let (examples_batch, docs_batch) =
+                rayon::join(|| table::examples_batch(trajectories, &examples), || table::documents_batch(&docs));
+            (examples_batch, docs_batch, stats)
+        })
     });
-    let examples_batch = table::examples_batch(trajectories, &examples).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let docs_batch = table::documents_batch(&docs).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let examples_batch = examples_batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let docs_batch = docs_batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
     let d = PyDict::new(py);
     d.set_item("examples", PyTable::try_new(vec![examples_batch], table::examples_schema())?)?;
     d.set_item("documents", PyTable::try_new(vec![docs_batch], table::documents_schema())?)?;

@@ -8,7 +8,7 @@ pub mod table;
 pub mod tokens;
 pub mod wordpiece;
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 use crate::model::{StepKind, Trajectory};
 pub use judge::judge_reasoning;
@@ -47,8 +47,9 @@ pub enum Verdicts<'a> {
     Given(&'a [Vec<bool>]),
 }
 
+/// A mined example; its texts borrow from the trajectories it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Example {
+pub struct Example<'t> {
     /// Index of the trajectory in the batch.
     pub trajectory: usize,
     /// The browse step.
@@ -57,10 +58,10 @@ pub struct Example {
     pub search_step: u32,
     /// 1-based rank of the positive in the most recent result list that holds it.
     pub rank: u32,
-    pub query: String,
-    pub positive: String,
-    pub negatives: Vec<String>,
-    pub reasoning: String,
+    pub query: &'t str,
+    pub positive: &'t str,
+    pub negatives: Vec<&'t str>,
+    pub reasoning: &'t str,
     pub reasoning_tokens: u32,
     pub accepted: bool,
 }
@@ -186,14 +187,14 @@ fn push_unique<'t>(out: &mut Vec<&'t str>, seen: &mut HashSet<&'t str>, key: &'t
 }
 
 /// Mines one trajectory. `given` holds the decisions for `Verdicts::Given`, one per browse step.
-pub fn mine_trajectory(
-    t: &Trajectory,
+pub fn mine_trajectory<'t>(
+    t: &'t Trajectory,
     trajectory: usize,
     rule: Rule,
     verdicts: &Verdicts,
     counter: &TokenCounter,
     stats: &mut MineStats,
-) -> Vec<Example> {
+) -> Vec<Example<'t>> {
     let given = match verdicts {
         Verdicts::Given(all) => all.get(trajectory).map(|v| v.as_slice()),
         _ => None,
@@ -204,7 +205,7 @@ pub fn mine_trajectory(
         Rule::PerSearch => mine_per_search(t, trajectory, &decisions, stats),
     };
     for e in &mut examples {
-        e.reasoning_tokens = counter.count(&e.reasoning);
+        e.reasoning_tokens = counter.count(e.reasoning);
     }
     stats.examples += examples.len() as u64;
     for e in &examples {
@@ -223,22 +224,22 @@ struct Search<'t> {
     keys: Vec<&'t str>,
 }
 
-fn make_example(trajectory: usize, b: &Browse, search: &Search, rank: u32, negatives: Vec<&str>) -> Example {
+fn make_example<'t>(trajectory: usize, b: &Browse<'t>, search: &Search<'t>, rank: u32, negatives: Vec<&'t str>) -> Example<'t> {
     Example {
         trajectory,
         step: b.step as u32,
         search_step: search.step as u32,
         rank,
-        query: search.query.to_string(),
-        positive: b.key.to_string(),
-        negatives: negatives.into_iter().map(str::to_string).collect(),
-        reasoning: b.reasoning.to_string(),
+        query: search.query,
+        positive: b.key,
+        negatives,
+        reasoning: b.reasoning,
         reasoning_tokens: 0,
         accepted: b.accepted,
     }
 }
 
-fn mine_segments(t: &Trajectory, trajectory: usize, decisions: &[Option<Browse>], stats: &mut MineStats) -> Vec<Example> {
+fn mine_segments<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<Browse<'t>>], stats: &mut MineStats) -> Vec<Example<'t>> {
     let mut examples = Vec::new();
     let mut history: Vec<Search> = Vec::new();
     let mut rejected: Vec<&str> = Vec::new();
@@ -298,7 +299,7 @@ fn mine_segments(t: &Trajectory, trajectory: usize, decisions: &[Option<Browse>]
     examples
 }
 
-fn mine_per_search(t: &Trajectory, trajectory: usize, decisions: &[Option<Browse>], stats: &mut MineStats) -> Vec<Example> {
+fn mine_per_search<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<Browse<'t>>], stats: &mut MineStats) -> Vec<Example<'t>> {
     let mut examples = Vec::new();
     let search_steps: Vec<usize> = t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect();
     let first_search = search_steps.first().copied().unwrap_or(t.steps.len());
@@ -335,9 +336,9 @@ fn mine_per_search(t: &Trajectory, trajectory: usize, decisions: &[Option<Browse
 mod tests;
 
 /// Mines a batch of trajectories on the pool. Examples come out in trajectory order.
-pub fn mine_batch(trajectories: &[Trajectory], rule: Rule, verdicts: &Verdicts, counter: &TokenCounter) -> (Vec<Example>, MineStats) {
+pub fn mine_batch<'t>(trajectories: &'t [Trajectory], rule: Rule, verdicts: &Verdicts, counter: &TokenCounter) -> (Vec<Example<'t>>, MineStats) {
     use rayon::prelude::*;
-    let parts: Vec<(Vec<Example>, MineStats)> = crate::pool::pool().install(|| {
+    let parts: Vec<(Vec<Example<'t>>, MineStats)> = crate::pool::pool().install(|| {
         trajectories
             .par_iter()
             .enumerate()

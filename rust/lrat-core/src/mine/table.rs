@@ -59,13 +59,13 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
         step.append_value(e.step);
         search_step.append_value(e.search_step);
         rank.append_value(e.rank);
-        query.append_value(&e.query);
-        pos.append_value(&e.positive);
+        query.append_value(e.query);
+        pos.append_value(e.positive);
         for k in &e.negatives {
             neg.values().append_value(k);
         }
         neg.append(true);
-        reasoning.append_value(&e.reasoning);
+        reasoning.append_value(e.reasoning);
         tokens.append_value(e.reasoning_tokens);
         accepted.append_value(e.accepted);
     }
@@ -92,9 +92,9 @@ pub fn documents_batch(documents: &[DocumentText]) -> Result<RecordBatch, ArrowE
     let mut text = StringViewBuilder::with_capacity(documents.len());
     let mut source = StringViewBuilder::with_capacity(documents.len());
     for d in documents {
-        id.append_value(&d.key);
-        title.append_option(d.title.as_deref());
-        text.append_value(&d.text);
+        id.append_value(d.key);
+        title.append_option(d.title);
+        text.append_value(d.text.as_ref());
         source.append_value(d.source.name());
     }
     RecordBatch::try_new(

@@ -44,14 +44,14 @@ fn traj(steps: &[S]) -> Trajectory {
 const GOOD: &str = "This confirms the birth year.";
 const BAD: &str = "This page is not relevant to the question.";
 
-fn mine(t: &Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example>, MineStats) {
+fn mine<'t>(t: &'t Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
     let mut stats = MineStats::default();
     let e = mine_trajectory(t, 0, rule, &verdicts, &TokenCounter::Whitespace, &mut stats);
     (e, stats)
 }
 
-fn negs(e: &Example) -> Vec<&str> {
-    e.negatives.iter().map(String::as_str).collect()
+fn negs<'t>(e: &Example<'t>) -> Vec<&'t str> {
+    e.negatives.clone()
 }
 
 #[test]
@@ -59,7 +59,7 @@ fn browse_after_search_is_a_positive_and_the_rest_are_negatives() {
     let t = traj(&[S::Search("q1", &["a", "b", "c"]), S::Browse("b"), S::Reason(GOOD), S::Answer]);
     let (e, stats) = mine(&t, Rule::Segment, Verdicts::Rules);
     assert_eq!(e.len(), 1);
-    assert_eq!((e[0].query.as_str(), e[0].positive.as_str(), e[0].rank), ("q1", "b", 2));
+    assert_eq!((e[0].query, e[0].positive, e[0].rank), ("q1", "b", 2));
     assert_eq!(negs(&e[0]), ["a", "c"]);
     assert_eq!(e[0].reasoning, GOOD);
     assert_eq!(e[0].reasoning_tokens, 5);
@@ -83,7 +83,7 @@ fn negatives_order_rejected_run_then_segment_then_unbrowsed_recent_list_first() 
     assert_eq!(stats.rejected, 2);
     assert_eq!(stats.accepted, 1);
     let first = &e[0];
-    assert_eq!((first.positive.as_str(), first.query.as_str(), first.accepted), ("a", "q1", false));
+    assert_eq!((first.positive, first.query, first.accepted), ("a", "q1", false));
     assert_eq!(negs(first), ["b", "c"]);
     let accepted = e.iter().find(|x| x.positive == "e").unwrap();
     assert_eq!(accepted.query, "q2");
@@ -111,7 +111,7 @@ fn an_accepted_browse_resets_the_segment() {
     assert_eq!(stats.not_in_results, 1);
     assert_eq!(e.len(), 3);
     assert_eq!(negs(&e[0]), Vec::<&str>::new(), "a and b are both accepted in the run");
-    assert_eq!((e[2].positive.as_str(), e[2].query.as_str()), ("a", "q2"));
+    assert_eq!((e[2].positive, e[2].query), ("a", "q2"));
     assert_eq!(negs(&e[2]), ["c"]);
 }
 
@@ -144,8 +144,8 @@ fn per_search_rule_uses_only_that_searchs_list() {
     let (e, stats) = mine(&t, Rule::PerSearch, Verdicts::Rules);
     assert_eq!(stats.not_in_results, 1);
     assert_eq!(e.len(), 2);
-    assert_eq!((e[0].query.as_str(), negs(&e[0])), ("q1", vec!["a", "c"]));
-    assert_eq!((e[1].query.as_str(), e[1].rank, negs(&e[1])), ("q2", 2, vec!["d"]));
+    assert_eq!((e[0].query, negs(&e[0])), ("q1", vec!["a", "c"]));
+    assert_eq!((e[1].query, e[1].rank, negs(&e[1])), ("q2", 2, vec!["d"]));
 }
 
 #[test]

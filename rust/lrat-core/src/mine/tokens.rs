@@ -2,7 +2,9 @@
 //! asked, whitespace-separated words.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
 
 use crate::error::{Error, Result};
 use crate::mine::wordpiece::{BertWordPiece, Count};
@@ -14,7 +16,32 @@ pub enum TokenCounter {
         tokenizer: Arc<tokenizers::Tokenizer>,
         /// The exact fast path, for BERT WordPiece tokenizers.
         wordpiece: Option<Arc<BertWordPiece>>,
+        /// Counts of the chunks the fast path hands to the full tokenizer: the same names and
+        /// words with accents recur across a log.
+        chunk_counts: Arc<ChunkCounts>,
     },
+}
+
+/// A bounded memo of chunk → token count, shared by the threads that count.
+#[derive(Default)]
+pub struct ChunkCounts(Mutex<FxHashMap<Box<str>, u32>>);
+
+/// Chunks beyond this many are counted without being remembered.
+const MAX_REMEMBERED_CHUNKS: usize = 1 << 16;
+
+impl ChunkCounts {
+    fn count(&self, tokenizer: &tokenizers::Tokenizer, chunk: &str) -> u32 {
+        let lock = || self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(&n) = lock().get(chunk) {
+            return n;
+        }
+        let n = full_count(tokenizer, chunk);
+        let mut memo = lock();
+        if memo.len() < MAX_REMEMBERED_CHUNKS {
+            memo.insert(chunk.into(), n);
+        }
+        n
+    }
 }
 
 impl std::fmt::Debug for TokenCounter {
@@ -39,11 +66,12 @@ impl TokenCounter {
             .with_truncation(None)
             .map_err(|e| Error::InvalidOption(format!("{}: {e}", file.display())))?;
         tokenizer.with_padding(None);
-        let wordpiece = serde_json::from_slice(&bytes)
+        let wordpiece = std::str::from_utf8(&bytes)
             .ok()
+            .and_then(|text| crate::json::Json::parse(text).ok())
             .and_then(|json| BertWordPiece::from_json(&json))
             .map(Arc::new);
-        Ok(TokenCounter::Tokenizer { tokenizer: Arc::new(tokenizer), wordpiece })
+        Ok(TokenCounter::Tokenizer { tokenizer: Arc::new(tokenizer), wordpiece, chunk_counts: Arc::default() })
     }
 
     /// Whether counts take the fast WordPiece path (they are the same either way).
@@ -57,12 +85,12 @@ impl TokenCounter {
         }
         match self {
             TokenCounter::Whitespace => text.split_whitespace().count() as u32,
-            TokenCounter::Tokenizer { tokenizer, wordpiece: None } => full_count(tokenizer, text),
-            TokenCounter::Tokenizer { tokenizer, wordpiece: Some(fast) } => match fast.count(text) {
+            TokenCounter::Tokenizer { tokenizer, wordpiece: None, .. } => full_count(tokenizer, text),
+            TokenCounter::Tokenizer { tokenizer, wordpiece: Some(fast), chunk_counts } => match fast.count(text) {
                 Count::Exact(n) => n,
                 Count::Partial(n, chunks) => {
                     // Chunks are cut at ASCII whitespace, so each range is on char boundaries.
-                    n + chunks.into_iter().map(|range| full_count(tokenizer, &text[range])).sum::<u32>()
+                    n + chunks.into_iter().map(|range| chunk_counts.count(tokenizer, &text[range])).sum::<u32>()
                 }
                 Count::WholeText => full_count(tokenizer, text),
             },

@@ -14,15 +14,14 @@
 //! longest piece first. A text that contains an added token (`[SEP]` …) goes whole to the full
 //! tokenizer, which extracts added tokens before anything else.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use rustc_hash::FxHashSet;
 
-use serde_json::Value;
+use crate::json::Json;
 
 /// The vocabulary and settings of a BERT WordPiece tokenizer, when `tokenizer.json` describes one.
 #[derive(Debug)]
 pub struct BertWordPiece {
-    vocab: HashSet<Box<[u8]>, BuildHasherDefault<FxHasher>>,
+    vocab: Vocabulary,
     /// Byte length of the longest vocabulary entry, and of the longest one under the prefix.
     longest: usize,
     longest_continuation: usize,
@@ -44,7 +43,7 @@ pub enum Count {
 impl BertWordPiece {
     /// Reads the settings from a parsed `tokenizer.json`; `None` when the tokenizer is not one that
     /// the fast path reproduces exactly.
-    pub fn from_json(json: &Value) -> Option<Self> {
+    pub fn from_json(json: &Json) -> Option<Self> {
         let normalizer = json.get("normalizer")?;
         if normalizer.get("type")?.as_str()? != "BertNormalizer" || normalizer.get("clean_text")?.as_bool() != Some(true) {
             return None;
@@ -65,13 +64,13 @@ impl BertWordPiece {
         }
         let unk = model.get("unk_token")?.as_str()?;
         let entries = model.get("vocab")?.as_object()?;
-        if !entries.contains_key(unk) {
+        if !entries.iter().any(|(token, _)| token == unk) {
             return None;
         }
         let mut added = Vec::new();
-        for token in json.get("added_tokens").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        for token in json.get("added_tokens").and_then(Json::as_array).unwrap_or_default() {
             // Tokens matched on normalised text would need the normaliser here too.
-            if token.get("normalized").and_then(Value::as_bool) != Some(false) {
+            if token.get("normalized").and_then(Json::as_bool) != Some(false) {
                 return None;
             }
             let content = token.get("content")?.as_str()?;
@@ -80,15 +79,15 @@ impl BertWordPiece {
             }
             added.push(memchr::memmem::Finder::new(content.as_bytes()).into_owned());
         }
-        let mut vocab: HashSet<Box<[u8]>, BuildHasherDefault<FxHasher>> = HashSet::default();
+        let mut vocab = Vocabulary::default();
         let (mut longest, mut longest_continuation) = (0, 0);
-        for token in entries.keys() {
+        for (token, _) in entries {
             let bytes = token.as_bytes();
             longest = longest.max(bytes.len());
             if let Some(rest) = bytes.strip_prefix(&prefix[..]) {
                 longest_continuation = longest_continuation.max(rest.len());
             }
-            vocab.insert(bytes.into());
+            vocab.insert(bytes);
         }
         Some(BertWordPiece { vocab, longest, longest_continuation, prefix, lowercase, max_chars_per_word, added })
     }
@@ -189,7 +188,7 @@ impl BertWordPiece {
 const WORD_BUFFER: usize = 128;
 const PIECE_BUFFER: usize = 160;
 
-fn prefix_len(model: &Value) -> Option<usize> {
+fn prefix_len(model: &Json) -> Option<usize> {
     Some(model.get("continuing_subword_prefix")?.as_str()?.len())
 }
 
@@ -199,49 +198,59 @@ fn is_separator(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-/// rustc's FxHash: the vocabulary lookups hash short byte strings, where SipHash dominates.
-#[derive(Default, Clone, Copy)]
-struct FxHasher {
-    hash: u64,
+/// The vocabulary as a hash set of integers: a token of up to 15 bytes is packed with its length
+/// into one `u128`, so a lookup hashes two words and compares one, without following a pointer
+/// into the heap. Longer tokens, which are rare, are kept apart.
+#[derive(Debug, Default)]
+struct Vocabulary {
+    short: FxHashSet<u128>,
+    long: FxHashSet<Box<[u8]>>,
 }
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+const SHORT: usize = 15;
 
-impl FxHasher {
+impl Vocabulary {
+    fn insert(&mut self, token: &[u8]) {
+        if token.len() <= SHORT {
+            self.short.insert(pack(token));
+        } else {
+            self.long.insert(token.into());
+        }
+    }
+
     #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    fn contains(&self, token: &[u8]) -> bool {
+        if token.len() <= SHORT {
+            self.short.contains(&pack(token))
+        } else {
+            self.long.contains(token)
+        }
     }
 }
 
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, mut bytes: &[u8]) {
-        while bytes.len() >= 8 {
-            self.add(u64::from_le_bytes(bytes[..8].try_into().unwrap()));
-            bytes = &bytes[8..];
-        }
-        if bytes.len() >= 4 {
-            self.add(u32::from_le_bytes(bytes[..4].try_into().unwrap()) as u64);
-            bytes = &bytes[4..];
-        }
-        for &b in bytes {
-            self.add(b as u64);
-        }
-    }
+#[inline]
+fn pack(token: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    bytes[..token.len()].copy_from_slice(token);
+    bytes[SHORT] = token.len() as u8;
+    u128::from_le_bytes(bytes)
+}
 
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64);
-    }
+#[cfg(test)]
+mod tests {
+    use super::Vocabulary;
 
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
+    #[test]
+    fn vocabulary_tells_tokens_apart_by_bytes_and_length() {
+        let mut v = Vocabulary::default();
+        for token in ["a", "ab", "##ab", "fifteen-bytes!!", "sixteen-bytes!!!", "a-rather-long-token-of-30-byte"] {
+            v.insert(token.as_bytes());
+        }
+        for token in ["a", "ab", "##ab", "fifteen-bytes!!", "sixteen-bytes!!!", "a-rather-long-token-of-30-byte"] {
+            assert!(v.contains(token.as_bytes()), "{token}");
+        }
+        for token in ["", "b", "ab\0", "a\0", "#ab", "fifteen-bytes!", "sixteen-bytes!!", "sixteen-bytes!!!!"] {
+            assert!(!v.contains(token.as_bytes()), "{token:?}");
+        }
     }
 }
