@@ -19,7 +19,7 @@ in order — and prints the number of mismatches, then MB/s, examples/s, peak RS
 lrat's speed-up (target: at least 15x, wall clock).
 
     python benches/bench_mine.py                  # 128 MB corpus under bench-data/
-    python benches/bench_mine.py --size-mb 32     # a quick run
+    python benches/bench_mine.py --size-mb 32 --repeat 1   # a quick run
 """
 
 from __future__ import annotations
@@ -255,6 +255,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size-mb", type=float, default=128, help="corpus size in MB (default 128)")
     p.add_argument("--data-dir", type=Path, default=ROOT / "bench-data", help="where the corpus is built")
+    p.add_argument("--repeat", type=int, default=3, help="runs per contender, each in a fresh process; the median is reported (default 3)")
     p.add_argument("--worker", nargs=3, metavar=("NAME", "FILE", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -273,17 +274,21 @@ def main() -> None:
     warm_page_cache(corpus)
 
     results, outputs = {}, {}
+    print(f"each contender runs {args.repeat} times, each time in a fresh process; the figures are the median run's")
     print(f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'examples/s':>11} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)")
     with tempfile.TemporaryDirectory() as tmp:
         for name in CONTENDERS:
             out = Path(tmp) / f"{name}.pickle"
-            r = measure(name, corpus, out)
+            runs = [measure(name, corpus, out) for _ in range(args.repeat)]
             with out.open("rb") as f:
                 outputs[name] = pickle.load(f)
+            r = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
             r["mb_s"] = n_bytes / MB / r["seconds"]
             r["examples_s"] = r["examples"] / r["seconds"]
             results[name] = r
-            print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.1f} {r['examples_s']:>11.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}")
+            all_runs = ", ".join(f"{run['seconds']:.2f}" for run in runs)
+            print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.1f} {r['examples_s']:>11.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
+                  f"  (runs: {all_runs} s)")
 
     a, b = outputs["lrat"], outputs["pure-python"]
     mismatches = sum(1 for x, y in zip(a, b) if tuple(x[:3]) != tuple(y[:3]) or x[3] != y[3]) + abs(len(a) - len(b))

@@ -240,6 +240,7 @@ def main() -> None:
         "--memory-batch-size", type=int, default=256,
         help="records per batch for the two-size iteration run (default 256, about 15 MB of these records)",
     )
+    p.add_argument("--repeat", type=int, default=3, help="runs per contender, each in a fresh process; the median is reported (default 3)")
     p.add_argument("--only", nargs="+", choices=list(CONTENDERS), help="run only these contenders")
     p.add_argument("--no-memory-run", action="store_true", help="skip the two-size batch-iteration run")
     p.add_argument("--worker", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
@@ -263,15 +264,20 @@ def main() -> None:
 
     names = args.only or list(CONTENDERS)
     results = {}
+    print(f"each contender runs {args.repeat} times, each time in a fresh process; the figures are the median run's")
     print(f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'traj/s':>9} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)")
     for name in names:
-        r = measure(name, corpus, args.batch_size)
-        if r["trajectories"] != n_traj:
-            sys.exit(f"bench_parse: {name} read {r['trajectories']} records, expected {n_traj}")
+        runs = [measure(name, corpus, args.batch_size) for _ in range(args.repeat)]
+        for run in runs:
+            if run["trajectories"] != n_traj:
+                sys.exit(f"bench_parse: {name} read {run['trajectories']} records, expected {n_traj}")
+        r = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
         r["mb_s"] = n_bytes / MB / r["seconds"]
         r["traj_s"] = n_traj / r["seconds"]
         results[name] = r
-        print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.0f} {r['traj_s']:>9.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}")
+        all_runs = ", ".join(f"{run['seconds']:.2f}" for run in runs)
+        print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.0f} {r['traj_s']:>9.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
+              f"  (runs: {all_runs} s)")
 
     targets = {"pure-python": 8.0, "orjson": 1.5, "polars": 4.0}
     for contender in ("lrat", "lrat-iter"):

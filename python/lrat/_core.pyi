@@ -87,7 +87,7 @@ class TrajectoryReader:
         *,
         format: str | None = None,
         batch_size: int = 4096,
-        batch_bytes: int = 67108864,
+        batch_bytes: int = 16777216,
         strict: bool = False,
         search_tools: list[str] | None = None,
         browse_tools: list[str] | None = None,

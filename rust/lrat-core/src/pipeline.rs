@@ -54,7 +54,7 @@ impl Default for ReadOptions {
         ReadOptions {
             format: FormatOptions::default(),
             batch_size: 4096,
-            batch_bytes: 64 << 20,
+            batch_bytes: 16 << 20,
             max_record_bytes: 64 << 20,
             strict: false,
         }

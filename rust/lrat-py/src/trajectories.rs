@@ -24,7 +24,7 @@ pub struct TrajectoryReader {
 impl TrajectoryReader {
     #[new]
     #[pyo3(signature = (
-        inputs, *, format=None, batch_size=4096, batch_bytes=67108864, strict=false, search_tools=None, browse_tools=None,
+        inputs, *, format=None, batch_size=4096, batch_bytes=16777216, strict=false, search_tools=None, browse_tools=None,
         unknown_tools="warn", max_record_bytes=67108864, include_content=true
     ))]
     #[allow(clippy::too_many_arguments)]
