@@ -61,6 +61,13 @@ def test_naive_rule_on_the_real_trajectories_gives_27_examples_from_28_browses(l
         assert row["pos"]
 
 
+def test_examples_and_texts_do_not_depend_on_batch_boundaries(lrat_trajectories):
+    whole = lrat.mine(lrat_trajectories, judge="none", outcomes="all")
+    one_by_one = lrat.mine(lrat_trajectories, judge="none", outcomes="all", batch_size=1)
+    assert whole.height == 27
+    assert one_by_one.equals(whole)
+
+
 def test_negatives_follow_the_segment_order(tmp_path):
     path = write_jsonl(
         tmp_path / "t.jsonl",

@@ -555,7 +555,7 @@ def test_gil_is_released_during_a_large_read(real_records: list[dict], tmp_path:
         gaps.append(worst)
 
     # One batch: parsing is one call into Rust, and `tables()` another.
-    reader = _core.TrajectoryReader([str(path)], batch_size=1 << 20)
+    reader = _core.TrajectoryReader([str(path)], batch_size=1 << 20, batch_bytes=1 << 30)
     thread = threading.Thread(target=spin)
     thread.start()
     time.sleep(0.05)

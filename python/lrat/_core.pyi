@@ -214,7 +214,6 @@ class _MineStats(TypedDict):
 
 class _Mined(TypedDict):
     examples: Table
-    documents: Table
     stats: _MineStats
 
 @final
@@ -227,6 +226,16 @@ class TokenCounter:
     @property
     def is_whitespace(self) -> bool: ...
 
+@final
+class DocumentStore:
+    """The best text of every document seen in the batches mined with it: a successful browse's
+    output, else the longest snippet; documents in the order they first appeared."""
+
+    def __new__(cls) -> DocumentStore: ...
+    def __len__(self) -> int: ...
+    def table(self) -> Table:
+        """`doc_id, title, text, text_source` of every document."""
+
 def browse_reasonings(batch: TrajectoryBatch) -> list[list[str]]:
     """The post-browse reasoning of every browse, one list per trajectory of the batch."""
 
@@ -236,8 +245,10 @@ def mine_batch(
     *,
     rule: Literal["segment", "per_search"] = "segment",
     judge: Literal["rules", "none"] | list[list[bool]] | None = None,
+    documents: DocumentStore | None = None,
 ) -> _Mined:
-    """Mines the batch: examples (with document ids), document texts found in it, and counts."""
+    """Mines the batch: examples (with document ids) and counts; the batch's document texts go
+    into `documents` when given."""
 
 def judge_reasonings(texts: list[str]) -> list[bool]:
     """The built-in rule-based judge: True (RELEVANT) unless the reasoning clearly rejects the page."""

@@ -179,14 +179,13 @@ def mine_with_report(
         unknown_tools=unknown_tools,
     )
     counter = token_counter(tokenizer)
-    examples, documents = [], []
+    examples = []
+    documents = _core.DocumentStore() if corpus is None else None
     bar = tqdm(unit="B", unit_scale=True, desc="mine", disable=not progress)
     for batch in reader:
         verdicts = judge if isinstance(judge, str) else _verdicts(batch, judge)
-        out = _core.mine_batch(batch, counter, rule=rule, judge=verdicts)
+        out = _core.mine_batch(batch, counter, rule=rule, judge=verdicts, documents=documents)
         examples.append(pl.DataFrame(out["examples"]))
-        if corpus is None:
-            documents.append(pl.DataFrame(out["documents"]))
         for key, value in out["stats"].items():
             setattr(report, key, getattr(report, key) + value)
         bar.update(batch.bytes)
@@ -262,23 +261,14 @@ def _core_empty_examples():
     }
 
 
-def _document_table(corpus, documents: list[pl.DataFrame]) -> pl.DataFrame:
+def _document_table(corpus, documents: _core.DocumentStore | None) -> pl.DataFrame:
     if corpus is not None:
         docs = corpus if isinstance(corpus, pl.DataFrame) else read_corpus(corpus)
         if "title" not in docs.columns:
             docs = docs.with_columns(pl.lit(None, pl.String).alias("title"))
         docs = docs.select("doc_id", "title", "text").with_columns(pl.lit("corpus").alias("text_source"))
-    elif documents:
-        docs = (
-            pl.concat(documents)
-            .with_columns(
-                (pl.col("text_source") == "browse").alias("_full"),
-                pl.col("text").str.len_bytes().alias("_len"),
-            )
-            .sort(["_full", "_len"], descending=True)
-            .unique("doc_id", keep="first", maintain_order=True)
-            .drop("_full", "_len")
-        )
+    elif documents is not None and len(documents):
+        docs = pl.DataFrame(documents.table())
     else:
         return pl.DataFrame(schema={"doc_id": pl.String, "text": pl.String, "text_source": pl.String})
     docs = _with_title(docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != "")))

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use lrat_core::mine::{self, documents, table, Rule, TokenCounter, Verdicts};
+use std::sync::Mutex;
+
+use lrat_core::mine::documents::DocumentStore;
+use lrat_core::mine::{self, table, Rule, TokenCounter, Verdicts};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -47,6 +50,37 @@ impl PyTokenCounter {
     }
 }
 
+/// The best text of every document seen in the batches mined with it.
+#[pyclass(module = "lrat._core", name = "DocumentStore", frozen)]
+#[derive(Default)]
+pub struct PyDocumentStore {
+    inner: Mutex<DocumentStore>,
+}
+
+impl PyDocumentStore {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DocumentStore> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[pymethods]
+impl PyDocumentStore {
+    #[new]
+    fn new() -> Self {
+        PyDocumentStore::default()
+    }
+
+    fn __len__(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// `doc_id, title, text, text_source` of every document, in the order they first appeared.
+    fn table(&self, py: Python<'_>) -> PyResult<PyTable> {
+        let batch = py.detach(|| table::documents_batch(self.lock().documents())).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        PyTable::try_new(vec![batch], table::documents_schema())
+    }
+}
+
 /// The post-browse reasoning of every browse of every trajectory of the batch, in order: what a
 /// judge reads. One list per trajectory.
 #[pyfunction]
@@ -61,14 +95,16 @@ pub fn browse_reasonings(batch: PyRef<'_, TrajectoryBatch>) -> Vec<Vec<String>> 
 
 /// Mines the batch. `judge` is "rules" (the built-in judge), "none" (accept every browse), or a
 /// list with one list of booleans per trajectory, one per browse in `browse_reasonings` order.
+/// The document texts of the batch go into `documents`, when given.
 #[pyfunction]
-#[pyo3(signature = (batch, counter, *, rule="segment", judge=None))]
+#[pyo3(signature = (batch, counter, *, rule="segment", judge=None, documents=None))]
 pub fn mine_batch<'py>(
     py: Python<'py>,
     batch: PyRef<'py, TrajectoryBatch>,
     counter: PyRef<'py, PyTokenCounter>,
     rule: &str,
     judge: Option<&Bound<'py, PyAny>>,
+    documents: Option<PyRef<'py, PyDocumentStore>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let rule = Rule::from_str(rule).map_err(PyValueError::new_err)?;
     let given: Option<Vec<Vec<bool>>> = match judge {
@@ -91,22 +127,23 @@ pub fn mine_batch<'py>(
     };
     let trajectories = &batch.batch.trajectories;
     let counter = &counter.inner;
-    let (examples_batch, docs_batch, stats) = py.detach(|| {
+    let documents = documents.as_deref();
+    let (examples_batch, stats) = py.detach(|| {
         lrat_core::pool::pool().install(|| {
-            let (docs, (examples, stats)) = rayon::join(
-                || documents::document_texts(trajectories),
+            let ((examples, stats), ()) = rayon::join(
                 || mine::mine_batch(trajectories, rule, &verdicts, counter),
+                || {
+                    if let Some(store) = documents {
+                        store.lock().add(trajectories);
+                    }
+                },
             );
-            let (examples_batch, docs_batch) =
-                rayon::join(|| table::examples_batch(trajectories, &examples), || table::documents_batch(&docs));
-            (examples_batch, docs_batch, stats)
+            (table::examples_batch(trajectories, &examples), stats)
         })
     });
     let examples_batch = examples_batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
-    let docs_batch = docs_batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
     let d = PyDict::new(py);
     d.set_item("examples", PyTable::try_new(vec![examples_batch], table::examples_schema())?)?;
-    d.set_item("documents", PyTable::try_new(vec![docs_batch], table::documents_schema())?)?;
     let s = PyDict::new(py);
     s.set_item("browses", stats.browses)?;
     s.set_item("examples", stats.examples)?;

@@ -23,7 +23,8 @@ impl TextSource {
     }
 }
 
-/// A document's text; it borrows from the trajectories unless cleaning had to rewrite it.
+/// A document's text as a trajectory offers it; it borrows from the trajectory unless cleaning
+/// had to rewrite it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DocumentText<'t> {
     pub key: &'t str,
@@ -32,30 +33,70 @@ pub struct DocumentText<'t> {
     pub source: TextSource,
 }
 
-/// The best text of every document the trajectories show: a successful browse's output (cleaned
-/// of its `Document <id>:` header and of a `{'docid': …, 'text': …}` wrapper), else the longest
-/// snippet. A browse text takes the title of the document's snippets. Documents come out in the
-/// order they first appear.
-pub fn document_texts(trajectories: &[Trajectory]) -> Vec<DocumentText<'_>> {
-    let candidates: Vec<Vec<DocumentText>> =
-        crate::pool::pool().install(|| trajectories.par_iter().map(trajectory_texts).collect());
-    let mut at: FxHashMap<&str, usize> = FxHashMap::default();
-    let mut best: Vec<DocumentText> = Vec::new();
-    for candidate in candidates.into_iter().flatten() {
-        let Some(&i) = at.get(candidate.key) else {
-            at.insert(candidate.key, best.len());
-            best.push(candidate);
-            continue;
+/// A document's best text so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredDocument {
+    pub key: String,
+    pub title: Option<String>,
+    pub text: String,
+    pub source: TextSource,
+}
+
+/// The best text of every document the trajectories show, gathered batch by batch: a
+/// successful browse's output (cleaned of its `Document <id>:` header and of a
+/// `{'docid': …, 'text': …}` wrapper), else the longest snippet. A text without a title keeps
+/// the title an earlier text of the document had. Documents stay in the order they first
+/// appear, and the result does not depend on where batches begin and end.
+#[derive(Debug, Default)]
+pub struct DocumentStore {
+    at: FxHashMap<String, usize>,
+    documents: Vec<StoredDocument>,
+}
+
+impl DocumentStore {
+    /// Offers every text of `trajectories`, in order; the cleaning runs on the pool.
+    pub fn add(&mut self, trajectories: &[Trajectory]) {
+        let candidates: Vec<Vec<DocumentText>> =
+            crate::pool::pool().install(|| trajectories.par_iter().map(trajectory_texts).collect());
+        for candidate in candidates.into_iter().flatten() {
+            self.offer(candidate);
+        }
+    }
+
+    fn offer(&mut self, candidate: DocumentText) {
+        let Some(&i) = self.at.get(candidate.key) else {
+            self.at.insert(candidate.key.to_string(), self.documents.len());
+            self.documents.push(StoredDocument {
+                key: candidate.key.to_string(),
+                title: candidate.title.map(str::to_string),
+                text: candidate.text.into_owned(),
+                source: candidate.source,
+            });
+            return;
         };
-        let current = &mut best[i];
+        let current = &mut self.documents[i];
         let better = candidate.source < current.source
             || (candidate.source == current.source && candidate.text.len() > current.text.len());
         if better {
-            let title = candidate.title.or(current.title);
-            *current = DocumentText { title, ..candidate };
+            if let Some(title) = candidate.title {
+                current.title = Some(title.to_string());
+            }
+            current.text = candidate.text.into_owned();
+            current.source = candidate.source;
         }
     }
-    best
+
+    pub fn documents(&self) -> &[StoredDocument] {
+        &self.documents
+    }
+
+    pub fn len(&self) -> usize {
+        self.documents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty()
+    }
 }
 
 /// Every text one trajectory offers, in step order.
@@ -151,6 +192,51 @@ fn hex_char(chars: &mut std::str::Chars, n: usize) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{BrowseRecord, Format, Outcome, SearchHit, Step};
+
+    fn trajectory(steps: Vec<Step>) -> Trajectory {
+        Trajectory {
+            id: "t".into(),
+            query_id: None,
+            source: "test".into(),
+            line: 1,
+            format: Format::BrowseComp,
+            question: None,
+            final_answer: None,
+            gold_answer: None,
+            outcome: Outcome::Completed,
+            metadata: None,
+            steps,
+        }
+    }
+
+    fn hit(key: &str, title: Option<&str>, snippet: &str) -> SearchHit {
+        SearchHit { doc_key: key.into(), title: title.map(Into::into), snippet: Some(snippet.into()), score: None }
+    }
+
+    fn browse(key: &str, content: &str) -> Step {
+        Step::browse(None, key, BrowseRecord { doc_key: Some(key.into()), ok: true, content: Some(content.into()) })
+    }
+
+    #[test]
+    fn browse_text_wins_keeps_the_title_and_does_not_depend_on_batches() {
+        let trajectories = vec![
+            trajectory(vec![Step::search(None, "q", vec![hit("a", Some("A"), "short"), hit("b", None, "b snippet")])]),
+            trajectory(vec![Step::search(None, "q", vec![hit("a", None, "a longer snippet")]), browse("a", "Document a:\nfull text\n")]),
+            trajectory(vec![Step::search(None, "q", vec![hit("b", Some("B"), "b, a longer snippet")])]),
+        ];
+        let mut whole = DocumentStore::default();
+        whole.add(&trajectories);
+        let mut split = DocumentStore::default();
+        for t in trajectories.chunks(1) {
+            split.add(t);
+        }
+        assert_eq!(whole.documents(), split.documents());
+        let docs = whole.documents();
+        assert_eq!(docs.len(), 2);
+        assert_eq!((docs[0].key.as_str(), docs[0].title.as_deref(), docs[0].text.as_str(), docs[0].source), ("a", Some("A"), "full text", TextSource::Browse));
+        assert_eq!((docs[1].key.as_str(), docs[1].title.as_deref(), docs[1].text.as_str(), docs[1].source), ("b", Some("B"), "b, a longer snippet", TextSource::Snippet));
+    }
 
     #[test]
     fn cleans_wrapped_browse_outputs() {

@@ -6,7 +6,7 @@ use arrow_array::builder::{BooleanBuilder, ListBuilder, StringViewBuilder, UInt3
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
-use super::documents::DocumentText;
+use super::documents::StoredDocument;
 use super::Example;
 use crate::model::Trajectory;
 
@@ -86,15 +86,15 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
     RecordBatch::try_new(examples_schema(), columns)
 }
 
-pub fn documents_batch(documents: &[DocumentText]) -> Result<RecordBatch, ArrowError> {
+pub fn documents_batch(documents: &[StoredDocument]) -> Result<RecordBatch, ArrowError> {
     let mut id = StringViewBuilder::with_capacity(documents.len());
     let mut title = StringViewBuilder::with_capacity(documents.len());
     let mut text = StringViewBuilder::with_capacity(documents.len());
     let mut source = StringViewBuilder::with_capacity(documents.len());
     for d in documents {
-        id.append_value(d.key);
-        title.append_option(d.title);
-        text.append_value(d.text.as_ref());
+        id.append_value(&d.key);
+        title.append_option(d.title.as_deref());
+        text.append_value(&d.text);
         source.append_value(d.source.name());
     }
     RecordBatch::try_new(
