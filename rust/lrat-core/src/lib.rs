@@ -13,7 +13,7 @@ pub mod tools;
 
 pub use error::{Error, Location, RecordError, Result};
 pub use formats::{parse_record, FormatOptions, UnknownTools};
-pub use model::{BrowseRecord, Format, Outcome, SearchHit, Step, StepKind, Trajectory};
+pub use model::{BrowseRecord, Format, Outcome, SearchHit, SharedText, Step, StepKind, Trajectory};
 pub use tools::{ToolKind, ToolNames};
 pub mod parquet_out;
 pub mod pipeline;

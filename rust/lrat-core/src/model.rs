@@ -1,7 +1,10 @@
 //! The canonical trajectory model every input format is read into.
 
 use std::fmt;
+use std::ops::Deref;
 use std::str::FromStr;
+
+use arrow_buffer::Buffer;
 
 /// The log format a record was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,13 +122,88 @@ impl StepKind {
     }
 }
 
+/// Text that may share its bytes with the larger text it was cut from (a snippet and the search
+/// output that holds it), so that neither reading nor building Arrow tables copies it: the Arrow
+/// view arrays point into the same buffer.
+#[derive(Clone, Default)]
+pub struct SharedText {
+    /// Holds UTF-8; `start..start + len` lies on character boundaries.
+    whole: Buffer,
+    start: usize,
+    len: usize,
+}
+
+impl SharedText {
+    pub fn as_str(&self) -> &str {
+        // SAFETY: `whole` holds the bytes of a `str`, and the range was cut at character
+        // boundaries of it (see `From<String>` and `within`).
+        unsafe { std::str::from_utf8_unchecked(&self.whole.as_slice()[self.start..self.start + self.len]) }
+    }
+
+    /// `part` as a view into `owner` when it lies inside `owner`'s text, else a copy.
+    pub fn within(owner: Option<&SharedText>, part: &str) -> SharedText {
+        if let Some(owner) = owner {
+            let text = owner.as_str();
+            let (base, at) = (text.as_ptr() as usize, part.as_ptr() as usize);
+            if at >= base && at + part.len() <= base + text.len() {
+                // `part` is a `str` inside `text`, so its ends are character boundaries of it.
+                return SharedText { whole: owner.whole.clone(), start: owner.start + (at - base), len: part.len() };
+            }
+        }
+        SharedText::from(part)
+    }
+
+    /// The buffer this text is part of, and where in it the text starts.
+    pub fn buffer(&self) -> (&Buffer, usize) {
+        (&self.whole, self.start)
+    }
+}
+
+impl From<String> for SharedText {
+    fn from(text: String) -> SharedText {
+        let len = text.len();
+        SharedText { whole: Buffer::from_vec(text.into_bytes()), start: 0, len }
+    }
+}
+
+impl From<&str> for SharedText {
+    fn from(text: &str) -> SharedText {
+        SharedText::from(text.to_string())
+    }
+}
+
+impl Deref for SharedText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for SharedText {
+    fn eq(&self, other: &SharedText) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl PartialEq<str> for SharedText {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl fmt::Debug for SharedText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 /// One result of a search as the agent saw it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SearchHit {
     /// The docid, else the URL, else the title.
     pub doc_key: String,
     pub title: Option<String>,
-    pub snippet: Option<String>,
+    pub snippet: Option<SharedText>,
     pub score: Option<f64>,
 }
 
@@ -137,7 +215,7 @@ pub struct BrowseRecord {
     /// False when the tool answered with an error.
     pub ok: bool,
     /// The text the agent read (the tool's output).
-    pub content: Option<String>,
+    pub content: Option<SharedText>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -198,5 +276,29 @@ pub struct Trajectory {
 impl Trajectory {
     pub fn count(&self, kind: StepKind) -> usize {
         self.steps.iter().filter(|s| s.kind == kind).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SharedText;
+
+    #[test]
+    fn a_part_inside_its_owner_is_a_view_and_any_other_text_a_copy() {
+        let owner = SharedText::from("DocID:1\n[Título]\nsnippet é one\n".to_string());
+        let snippet = &owner.as_str()[18..32];
+        let part = SharedText::within(Some(&owner), snippet);
+        assert_eq!(part.as_str(), "snippet é one");
+        assert_eq!(part.buffer().0.as_ptr(), owner.buffer().0.as_ptr());
+        assert_eq!(part.buffer().1, 18);
+        let nested = SharedText::within(Some(&part), &part.as_str()[8..]);
+        assert_eq!((nested.as_str(), nested.buffer().1), ("é one", 26));
+
+        let elsewhere = String::from("snippet é one");
+        let copy = SharedText::within(Some(&owner), &elsewhere);
+        assert_eq!(copy, part);
+        assert_ne!(copy.buffer().0.as_ptr(), owner.buffer().0.as_ptr());
+        assert_eq!(SharedText::within(None, "x").as_str(), "x");
+        assert_eq!(SharedText::default().as_str(), "");
     }
 }

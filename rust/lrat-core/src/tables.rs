@@ -9,7 +9,9 @@ use arrow_buffer::Buffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
-use crate::model::{StepKind, Trajectory};
+use rustc_hash::FxHashMap;
+
+use crate::model::{SharedText, StepKind, Trajectory};
 use crate::pipeline::Issue;
 use crate::pool::pool;
 
@@ -120,6 +122,31 @@ pub fn build_chunks(trajectories: &[Trajectory], issues: &[Issue], include_conte
     Ok(chunks)
 }
 
+/// A view column whose long values point into the buffers their texts share (a search output
+/// holding ten snippets is one block), instead of copies.
+#[derive(Default)]
+struct SharedColumn {
+    builder: StringViewBuilder,
+    /// Block index of each buffer already added, by its address.
+    blocks: FxHashMap<usize, u32>,
+}
+
+impl SharedColumn {
+    fn append(&mut self, text: Option<&SharedText>) {
+        let Some(text) = text else { return self.builder.append_null() };
+        let (buffer, start) = text.buffer();
+        // Short values are stored inside the view itself; a block must stay under 4 GiB.
+        if text.len() <= 12 || buffer.len() >= u32::MAX as usize {
+            return self.builder.append_value(text.as_str());
+        }
+        let builder = &mut self.builder;
+        let block = *self.blocks.entry(buffer.as_ptr() as usize).or_insert_with(|| builder.append_block(buffer.clone()));
+        // SAFETY: `block` is `buffer`, added to this builder; `start..start + len` lies inside it
+        // and is UTF-8 cut at character boundaries (the `SharedText` invariant).
+        unsafe { self.builder.append_view_unchecked(block, start as u32, text.len() as u32) }
+    }
+}
+
 pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: bool) -> Result<Tables, ArrowError> {
     let n = trajectories.len();
     let n_steps: usize = trajectories.iter().map(|t| t.steps.len()).sum();
@@ -149,7 +176,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut r_rank = UInt32Builder::new();
     let mut r_key = StringViewBuilder::new();
     let mut r_title = StringViewBuilder::new();
-    let mut r_snippet = StringViewBuilder::new();
+    let mut r_snippet = SharedColumn::default();
     let mut r_score = Float64Builder::new();
 
     let mut b_id = StringViewBuilder::new();
@@ -157,7 +184,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut b_key = StringViewBuilder::new();
     let mut b_ok = BooleanBuilder::new();
     let mut b_len = UInt64Builder::new();
-    let mut b_content = StringViewBuilder::new();
+    let mut b_content = SharedColumn::default();
 
     // Every row of a trajectory in the steps, search_results and browses tables points at one copy
     // of its id instead of copying it again.
@@ -203,7 +230,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 r_rank.append_value(rank as u32 + 1);
                 r_key.append_value(&hit.doc_key);
                 r_title.append_option(hit.title.as_deref());
-                r_snippet.append_option(hit.snippet.as_deref());
+                r_snippet.append(hit.snippet.as_ref());
                 r_score.append_option(hit.score);
             }
             if let Some(b) = &step.browse {
@@ -212,7 +239,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 b_key.append_option(b.doc_key.as_deref());
                 b_ok.append_value(b.ok);
                 b_len.append_value(b.content.as_ref().map_or(0, |c| c.chars().count() as u64));
-                b_content.append_option(if include_content { b.content.as_deref() } else { None });
+                b_content.append(if include_content { b.content.as_ref() } else { None });
             }
         }
     }
@@ -249,7 +276,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 Arc::new(r_rank.finish()),
                 Arc::new(r_key.finish()),
                 Arc::new(r_title.finish()),
-                Arc::new(r_snippet.finish()),
+                Arc::new(r_snippet.builder.finish()),
                 Arc::new(r_score.finish()),
             ],
         )?,
@@ -261,7 +288,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 Arc::new(b_key.finish()),
                 Arc::new(b_ok.finish()),
                 Arc::new(b_len.finish()),
-                Arc::new(b_content.finish()),
+                Arc::new(b_content.builder.finish()),
             ],
         )?,
         errors: errors_batch(issues)?,
@@ -291,4 +318,38 @@ pub fn errors_batch(issues: &[Issue]) -> Result<RecordBatch, ArrowError> {
             Arc::new(reason.finish()),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::{Array, StringViewArray};
+
+    use super::build;
+    use crate::formats::{parse_record, FormatOptions};
+    use crate::Location;
+
+    #[test]
+    fn snippets_are_views_of_their_search_output() {
+        let output = "A search for 'q' found 2 results:\n\n## Web Results\nDocID:1\n[One]\nthe first snippet, long enough\n\nDocID:2\n[Two]\nsecond\n\nDocID:3\n[Three]\nthe third snippet\twith an escape\n";
+        let record = serde_json::json!({
+            "query_id": "q1", "status": "completed",
+            "result": [
+                {"type": "tool_call", "tool_name": "search", "arguments": "{\"query\": \"q\"}", "output": output},
+                {"type": "tool_call", "tool_name": "get_document", "arguments": "{\"docid\": \"1\"}", "output": "Document 1:\nthe whole first document\n"},
+            ],
+        })
+        .to_string();
+        let location = Location { source: "test.jsonl".into(), line: 1, byte_offset: 0 };
+        let t = parse_record(&record, &location, &FormatOptions::default()).unwrap().trajectories;
+        let tables = build(&t, &[], true).unwrap();
+        let results = &tables.search_results;
+        let snippets = results.column_by_name("snippet").unwrap().as_any().downcast_ref::<StringViewArray>().unwrap();
+        let values: Vec<&str> = (0..snippets.len()).map(|i| snippets.value(i)).collect();
+        assert_eq!(values, ["the first snippet, long enough", "second", "the third snippet\twith an escape"]);
+        // The two long snippets point into one buffer: the search output; "second" is inline.
+        assert_eq!(snippets.data_buffers().len(), 1);
+        assert!(output.starts_with(std::str::from_utf8(&snippets.data_buffers()[0][..30]).unwrap()));
+        let content = tables.browses.column_by_name("content").unwrap().as_any().downcast_ref::<StringViewArray>().unwrap();
+        assert_eq!(content.value(0), "Document 1:\nthe whole first document\n");
+    }
 }

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use memchr::memmem::Finder;
 
 use crate::json::Json;
-use crate::model::{BrowseRecord, Outcome, SearchHit, Step, Trajectory};
+use crate::model::{BrowseRecord, Outcome, SearchHit, SharedText, Step, Trajectory};
 use crate::tools::{ToolKind, ToolNames};
 
 /// Reads a tool call's `arguments`, which logs store as an object or as a JSON string.
@@ -128,6 +128,11 @@ pub fn take_content_text(v: &mut Json) -> Option<String> {
 /// Parses a search tool's output into hits: a JSON list of results (or an object holding one), or
 /// text with `DocID:` markers, markdown links, or `Doc N(Title: …)` passages.
 pub fn parse_search_output(output: &Json) -> Vec<SearchHit> {
+    parse_search_output_in(output, None)
+}
+
+/// `parse_search_output`, with snippets that are views of `owner` when the output text is it.
+fn parse_search_output_in(output: &Json, owner: Option<&SharedText>) -> Vec<SearchHit> {
     match output {
         Json::Array(items) if items.iter().any(|i| matches!(i, Json::Object(_))) => hits_from_list(items),
         Json::Object(_) => {
@@ -138,7 +143,7 @@ pub fn parse_search_output(output: &Json) -> Vec<SearchHit> {
             }
             output.get_any(&["text", "content", "output"]).map(parse_search_output).unwrap_or_default()
         }
-        Json::Str(s) => parse_search_text(s),
+        Json::Str(s) => parse_search_text_in(s, owner),
         Json::Array(_) => content_text(output).map(|t| parse_search_text(&t)).unwrap_or_default(),
         _ => Vec::new(),
     }
@@ -156,7 +161,7 @@ fn hits_from_list(items: &[Json]) -> Vec<SearchHit> {
             Some(SearchHit {
                 doc_key: key,
                 title,
-                snippet: item.get_any(&["snippet", "text", "content", "body", "description"]).and_then(content_text),
+                snippet: item.get_any(&["snippet", "text", "content", "body", "description"]).and_then(content_text).map(SharedText::from),
                 score: item.get("score").and_then(Json::as_f64),
             })
         })
@@ -165,6 +170,11 @@ fn hits_from_list(items: &[Json]) -> Vec<SearchHit> {
 
 /// Search output as text. A JSON document in the text is read as such first.
 pub fn parse_search_text(text: &str) -> Vec<SearchHit> {
+    parse_search_text_in(text, None)
+}
+
+/// `parse_search_text`, with snippets that are views of `owner` when they lie inside it.
+fn parse_search_text_in(text: &str, owner: Option<&SharedText>) -> Vec<SearchHit> {
     let t = text.trim_start();
     if t.starts_with('[') || t.starts_with('{') {
         if let Ok(v) = Json::parse(t.trim_end()) {
@@ -172,7 +182,7 @@ pub fn parse_search_text(text: &str) -> Vec<SearchHit> {
         }
     }
     if let Some(marker) = [&*DOCID, &*DOCID_LOWER].into_iter().find(|m| m.find(text.as_bytes()).is_some()) {
-        return parse_docid_blocks(text, marker);
+        return parse_docid_blocks(text, marker, owner);
     }
     if text.contains("Doc 1(Title:") || text.contains("Doc 1 (Title:") {
         return parse_titled_passages(text);
@@ -185,7 +195,7 @@ static DOCID_LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("do
 
 /// `DocID:<id>\n[<title>]\n<snippet>` blocks (BrowseComp-Plus / LRAT searcher output), split at
 /// `marker`.
-fn parse_docid_blocks(text: &str, marker: &Finder) -> Vec<SearchHit> {
+fn parse_docid_blocks(text: &str, marker: &Finder, owner: Option<&SharedText>) -> Vec<SearchHit> {
     let mut hits = Vec::new();
     let starts: Vec<usize> = marker.find_iter(text.as_bytes()).collect();
     let ends = starts.iter().skip(1).copied().chain([text.len()]);
@@ -208,7 +218,7 @@ fn parse_docid_blocks(text: &str, marker: &Finder) -> Vec<SearchHit> {
         hits.push(SearchHit {
             doc_key: key,
             title,
-            snippet: (!snippet.is_empty()).then(|| snippet.to_string()),
+            snippet: (!snippet.is_empty()).then(|| SharedText::within(owner, snippet)),
             score: None,
         });
     }
@@ -238,7 +248,7 @@ pub fn parse_titled_passages(text: &str) -> Vec<SearchHit> {
             hits.push(SearchHit {
                 doc_key: title.clone(),
                 title: Some(title),
-                snippet: (!snippet.is_empty()).then(|| snippet.to_string()),
+                snippet: (!snippet.is_empty()).then(|| SharedText::from(snippet)),
                 score: None,
             });
         }
@@ -265,22 +275,24 @@ fn title_end(s: &str) -> Option<usize> {
 
 /// Markdown result lists: `1. [Title](https://url)` followed by its snippet lines.
 fn parse_markdown_links(text: &str) -> Vec<SearchHit> {
-    let mut hits: Vec<SearchHit> = Vec::new();
+    let mut hits: Vec<(SearchHit, String)> = Vec::new();
     for line in text.lines() {
         let l = line.trim();
         if let Some((title, url)) = markdown_link(l) {
-            hits.push(SearchHit { doc_key: url.to_string(), title: Some(title.to_string()), snippet: None, score: None });
-        } else if let Some(last) = hits.last_mut() {
+            let hit = SearchHit { doc_key: url.to_string(), title: Some(title.to_string()), snippet: None, score: None };
+            hits.push((hit, String::new()));
+        } else if let Some((_, snippet)) = hits.last_mut() {
             if !l.is_empty() && !l.starts_with("##") {
-                let s = last.snippet.get_or_insert_with(String::new);
-                if !s.is_empty() {
-                    s.push('\n');
+                if !snippet.is_empty() {
+                    snippet.push('\n');
                 }
-                s.push_str(l);
+                snippet.push_str(l);
             }
         }
     }
-    hits
+    hits.into_iter()
+        .map(|(hit, snippet)| SearchHit { snippet: (!snippet.is_empty()).then(|| SharedText::from(snippet)), ..hit })
+        .collect()
 }
 
 fn markdown_link(line: &str) -> Option<(&str, &str)> {
@@ -499,14 +511,21 @@ fn call_steps(
     };
     match kind {
         ToolKind::Search => {
-            if let Some(blocks) = per_query_blocks(&args, output.as_deref()) {
+            // An output text given away becomes the buffer its snippets are views of.
+            let (owner, output) = match output {
+                Some(Cow::Owned(Json::Str(text))) => (Some(SharedText::from(text.into_owned())), None),
+                other => (None, other),
+            };
+            let owned_text = owner.as_ref().map(|o| Json::Str(Cow::Borrowed(o.as_str())));
+            let output = owned_text.as_ref().or(output.as_deref());
+            if let Some(blocks) = per_query_blocks(&args, output) {
                 for (query, block) in blocks {
-                    steps.push(Step::search(tool.clone(), query, parse_search_text(block)));
+                    steps.push(Step::search(tool.clone(), query, parse_search_text_in(block, owner.as_ref())));
                 }
                 return;
             }
             let query = search_query(&args).unwrap_or_default();
-            let hits = output.as_deref().map(parse_search_output).unwrap_or_default();
+            let hits = output.map(|o| parse_search_output_in(o, owner.as_ref())).unwrap_or_default();
             steps.push(Step::search(tool, query, hits));
         }
         ToolKind::Browse => {
@@ -515,9 +534,12 @@ fn call_steps(
                 Some(Cow::Owned(Json::Str(text))) => {
                     let text = text.into_owned();
                     let (announced, ok) = browse_text_status(&text);
-                    (announced, ok, Some(text))
+                    (announced, ok, Some(SharedText::from(text)))
                 }
-                Some(o) => read_browse_output(&o),
+                Some(o) => {
+                    let (announced, ok, content) = read_browse_output(&o);
+                    (announced, ok, content.map(SharedText::from))
+                }
                 None => (None, false, None),
             };
             if targets.len() > 1 {

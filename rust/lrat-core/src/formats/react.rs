@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use super::common::{browse_text_status, content_text, read_record_fields, tool_call_steps};
 use super::{Ctx, MESSAGE_KEYS, TEXT_KEYS};
 use crate::json::Json;
-use crate::model::{BrowseRecord, Format, SearchHit, Step, Trajectory};
+use crate::model::{BrowseRecord, Format, SearchHit, SharedText, Step, Trajectory};
 
 const LOOKUP_TOOL: &str = "lookup";
 
@@ -201,7 +201,7 @@ fn action_steps(name: &str, argument: &str, bracketed: bool, observation: Option
                 }
                 _ => {
                     let ok = obs.is_some_and(|o| browse_text_status(o).1);
-                    let record = BrowseRecord { doc_key: Some(argument.to_string()).filter(|a| !a.is_empty()), ok, content: obs.map(str::to_string) };
+                    let record = BrowseRecord { doc_key: Some(argument.to_string()).filter(|a| !a.is_empty()), ok, content: obs.map(SharedText::from) };
                     t.steps.push(Step::browse(tool, argument, record));
                 }
             }
