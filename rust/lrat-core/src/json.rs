@@ -246,26 +246,32 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// Consumes `close` when it comes next, leaving the list or object it ends.
+    fn closes(&mut self, close: u8) -> bool {
+        if self.bytes.get(self.at) != Some(&close) {
+            return false;
+        }
+        self.at += 1;
+        self.depth -= 1;
+        true
+    }
+
     fn array(&mut self) -> Result<Json<'a>, JsonError> {
         self.enter()?;
         self.at += 1;
         let mut items = Vec::new();
         self.skip_whitespace();
-        if self.bytes.get(self.at) == Some(&b']') {
-            self.at += 1;
-            self.depth -= 1;
+        if self.closes(b']') {
             return Ok(Json::Array(items));
         }
         loop {
             items.push(self.value()?);
             self.skip_whitespace();
+            if self.closes(b']') {
+                return Ok(Json::Array(items));
+            }
             match self.bytes.get(self.at) {
                 Some(b',') => self.at += 1,
-                Some(b']') => {
-                    self.at += 1;
-                    self.depth -= 1;
-                    return Ok(Json::Array(items));
-                }
                 None => return Err(self.error("EOF while parsing a list")),
                 Some(_) => return Err(self.error("expected `,` or `]`")),
             }
@@ -277,9 +283,7 @@ impl<'a> Reader<'a> {
         self.at += 1;
         let mut fields = Vec::new();
         self.skip_whitespace();
-        if self.bytes.get(self.at) == Some(&b'}') {
-            self.at += 1;
-            self.depth -= 1;
+        if self.closes(b'}') {
             return Ok(Json::Object(fields));
         }
         loop {
@@ -295,13 +299,11 @@ impl<'a> Reader<'a> {
             self.at += 1;
             fields.push((key, self.value()?));
             self.skip_whitespace();
+            if self.closes(b'}') {
+                return Ok(Json::Object(fields));
+            }
             match self.bytes.get(self.at) {
                 Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    self.depth -= 1;
-                    return Ok(Json::Object(fields));
-                }
                 None => return Err(self.error("EOF while parsing an object")),
                 Some(_) => return Err(self.error("expected `,` or `}`")),
             }
@@ -312,21 +314,12 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let start = self.at + 1;
         let first = find_special(self.bytes, start);
-        match self.bytes.get(first) {
-            Some(b'"') => {
-                self.at = first + 1;
-                return Ok(Cow::Borrowed(&self.text[start..first]));
-            }
-            Some(b'\\') => {}
-            Some(_) => {
-                self.at = first;
-                return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
-            }
-            None => {
-                self.at = self.bytes.len();
-                return Err(self.error("EOF while parsing a string"));
-            }
+        if self.bytes.get(first) == Some(&b'"') {
+            self.at = first + 1;
+            return Ok(Cow::Borrowed(&self.text[start..first]));
         }
+        // An escape, a control character or the end of the input: `unescape_from` reads the
+        // first and reports the others.
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         out.extend_from_slice(&self.bytes[start..first]);
@@ -338,7 +331,7 @@ impl<'a> Reader<'a> {
         string.map(Cow::Owned)
     }
 
-    /// Reads the rest of a string from the backslash at `at` into `out`, up to its closing quote.
+    /// Reads the rest of a string from the special byte at `at` into `out`, up to its closing quote.
     fn unescape_from(&mut self, mut at: usize, out: &mut Vec<u8>) -> Result<(), JsonError> {
         loop {
             match self.bytes.get(at) {
@@ -385,7 +378,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The char of a `\uXXXX` escape (a surrogate pair takes two) whose digits start at `at`.
+    /// The char of a `\u` escape (four hex digits; a surrogate pair takes two escapes) whose
+    /// digits start at `at`.
     fn unicode_escape(&mut self, at: usize) -> Result<(char, usize), JsonError> {
         let first = self.hex4(at)?;
         if !(0xD800..0xE000).contains(&first) {
