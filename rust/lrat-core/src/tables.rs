@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringViewBuilder, UInt32Builder, UInt64Builder};
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_buffer::Buffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -132,6 +131,10 @@ struct SharedColumn {
 }
 
 impl SharedColumn {
+    fn with_capacity(rows: usize) -> Self {
+        SharedColumn { builder: StringViewBuilder::with_capacity(rows), blocks: FxHashMap::default() }
+    }
+
     fn append(&mut self, text: Option<&SharedText>) {
         let Some(text) = text else { return self.builder.append_null() };
         let (buffer, start) = text.buffer();
@@ -165,13 +168,13 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut t_browses = UInt32Builder::with_capacity(n);
     let mut t_meta = StringViewBuilder::with_capacity(n);
 
-    let mut s_id = StringViewBuilder::with_capacity(n_steps);
+    let mut s_id = SharedColumn::with_capacity(n_steps);
     let mut s_step = UInt32Builder::with_capacity(n_steps);
     let mut s_kind = StringViewBuilder::with_capacity(n_steps);
     let mut s_tool = StringViewBuilder::with_capacity(n_steps);
     let mut s_text = StringViewBuilder::with_capacity(n_steps);
 
-    let mut r_id = StringViewBuilder::new();
+    let mut r_id = SharedColumn::default();
     let mut r_step = UInt32Builder::new();
     let mut r_rank = UInt32Builder::new();
     let mut r_key = StringViewBuilder::new();
@@ -179,7 +182,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut r_snippet = SharedColumn::default();
     let mut r_score = Float64Builder::new();
 
-    let mut b_id = StringViewBuilder::new();
+    let mut b_id = SharedColumn::default();
     let mut b_step = UInt32Builder::new();
     let mut b_key = StringViewBuilder::new();
     let mut b_ok = BooleanBuilder::new();
@@ -188,21 +191,17 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
 
     // Every row of a trajectory in the steps, search_results and browses tables points at one copy
     // of its id instead of copying it again.
-    let mut id_bytes = Vec::with_capacity(trajectories.iter().map(|t| t.id.len()).sum());
-    let mut id_spans = Vec::with_capacity(n);
-    for t in trajectories {
-        id_spans.push((id_bytes.len() as u32, t.id.len() as u32));
-        id_bytes.extend_from_slice(t.id.as_bytes());
-    }
-    let ids = Buffer::from_vec(id_bytes);
-    let id_blocks = [s_id.append_block(ids.clone()), r_id.append_block(ids.clone()), b_id.append_block(ids)];
-    let append_id = |builder: &mut StringViewBuilder, which: usize, (offset, len): (u32, u32)| {
-        // SAFETY: the block was appended to this builder above; it is the concatenated UTF-8 ids
-        // and `offset..offset + len` is one of them.
-        unsafe { builder.append_view_unchecked(id_blocks[which], offset, len) }
-    };
+    let all_ids = SharedText::from(trajectories.iter().map(|t| t.id.as_str()).collect::<String>());
+    let mut at = 0;
+    let ids: Vec<SharedText> = trajectories
+        .iter()
+        .map(|t| {
+            at += t.id.len();
+            SharedText::within(Some(&all_ids), &all_ids[at - t.id.len()..at])
+        })
+        .collect();
 
-    for (t, &id_span) in trajectories.iter().zip(&id_spans) {
+    for (t, id) in trajectories.iter().zip(&ids) {
         t_id.append_value(&t.id);
         t_qid.append_option(t.query_id.as_deref());
         t_source.append_value(&t.source);
@@ -219,13 +218,13 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
 
         for (i, step) in t.steps.iter().enumerate() {
             let i = i as u32;
-            append_id(&mut s_id, 0, id_span);
+            s_id.append(Some(id));
             s_step.append_value(i);
             s_kind.append_value(step.kind.name());
             s_tool.append_option(step.tool_name.as_deref());
             s_text.append_value(&step.text);
             for (rank, hit) in step.hits.iter().enumerate() {
-                append_id(&mut r_id, 1, id_span);
+                r_id.append(Some(id));
                 r_step.append_value(i);
                 r_rank.append_value(rank as u32 + 1);
                 r_key.append_value(&hit.doc_key);
@@ -234,7 +233,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 r_score.append_option(hit.score);
             }
             if let Some(b) = &step.browse {
-                append_id(&mut b_id, 2, id_span);
+                b_id.append(Some(id));
                 b_step.append_value(i);
                 b_key.append_option(b.doc_key.as_deref());
                 b_ok.append_value(b.ok);
@@ -266,12 +265,12 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
         )?,
         steps: finish(
             steps_schema(),
-            vec![Arc::new(s_id.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.finish())],
+            vec![Arc::new(s_id.builder.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.finish())],
         )?,
         search_results: finish(
             search_results_schema(),
             vec![
-                Arc::new(r_id.finish()),
+                Arc::new(r_id.builder.finish()),
                 Arc::new(r_step.finish()),
                 Arc::new(r_rank.finish()),
                 Arc::new(r_key.finish()),
@@ -283,7 +282,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
         browses: finish(
             browses_schema(),
             vec![
-                Arc::new(b_id.finish()),
+                Arc::new(b_id.builder.finish()),
                 Arc::new(b_step.finish()),
                 Arc::new(b_key.finish()),
                 Arc::new(b_ok.finish()),
