@@ -277,6 +277,24 @@ impl Trajectory {
     pub fn count(&self, kind: StepKind) -> usize {
         self.steps.iter().filter(|s| s.kind == kind).count()
     }
+
+    /// A completed BrowseComp trajectory with these steps and nothing else, for tests.
+    #[cfg(test)]
+    pub(crate) fn of_steps(steps: Vec<Step>) -> Trajectory {
+        Trajectory {
+            id: "t".into(),
+            query_id: None,
+            source: "test".into(),
+            line: 1,
+            format: Format::BrowseComp,
+            question: None,
+            final_answer: None,
+            gold_answer: None,
+            outcome: Outcome::Completed,
+            metadata: None,
+            steps,
+        }
+    }
 }
 
 #[cfg(test)]

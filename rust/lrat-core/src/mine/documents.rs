@@ -192,23 +192,7 @@ fn hex_char(chars: &mut std::str::Chars, n: usize) -> Option<char> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{BrowseRecord, Format, Outcome, SearchHit, Step};
-
-    fn trajectory(steps: Vec<Step>) -> Trajectory {
-        Trajectory {
-            id: "t".into(),
-            query_id: None,
-            source: "test".into(),
-            line: 1,
-            format: Format::BrowseComp,
-            question: None,
-            final_answer: None,
-            gold_answer: None,
-            outcome: Outcome::Completed,
-            metadata: None,
-            steps,
-        }
-    }
+    use crate::model::{BrowseRecord, SearchHit, Step};
 
     fn hit(key: &str, title: Option<&str>, snippet: &str) -> SearchHit {
         SearchHit { doc_key: key.into(), title: title.map(Into::into), snippet: Some(snippet.into()), score: None }
@@ -221,9 +205,9 @@ mod tests {
     #[test]
     fn browse_text_wins_keeps_the_title_and_does_not_depend_on_batches() {
         let trajectories = vec![
-            trajectory(vec![Step::search(None, "q", vec![hit("a", Some("A"), "short"), hit("b", None, "b snippet")])]),
-            trajectory(vec![Step::search(None, "q", vec![hit("a", None, "a longer snippet")]), browse("a", "Document a:\nfull text\n")]),
-            trajectory(vec![Step::search(None, "q", vec![hit("b", Some("B"), "b, a longer snippet")])]),
+            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("a", Some("A"), "short"), hit("b", None, "b snippet")])]),
+            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("a", None, "a longer snippet")]), browse("a", "Document a:\nfull text\n")]),
+            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("b", Some("B"), "b, a longer snippet")])]),
         ];
         let mut whole = DocumentStore::default();
         whole.add(&trajectories);

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::{BrowseRecord, Format, Outcome, SearchHit, Step};
+use crate::model::{BrowseRecord, SearchHit, Step};
 
 enum S<'a> {
     Search(&'a str, &'a [&'a str]),
@@ -26,19 +26,7 @@ fn traj(steps: &[S]) -> Trajectory {
             S::Answer => Step::answer("done"),
         })
         .collect();
-    Trajectory {
-        id: "t".into(),
-        query_id: None,
-        source: "mem".into(),
-        line: 1,
-        format: Format::BrowseComp,
-        question: None,
-        final_answer: None,
-        gold_answer: None,
-        outcome: Outcome::Completed,
-        metadata: None,
-        steps,
-    }
+    Trajectory::of_steps(steps)
 }
 
 const GOOD: &str = "This confirms the birth year.";
