@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_parse import MB, ROOT, _first_query, _search_hits, build_corpus, find_sources, warm_page_cache  # noqa: E402
+from bench_parse import MB, ROOT, _first_query, _search_hits, build_corpus, find_sources, median_run, warm_page_cache  # noqa: E402
 
 TARGET = 15.0
 
@@ -282,11 +282,10 @@ def main() -> None:
             runs = [measure(name, corpus, out) for _ in range(args.repeat)]
             with out.open("rb") as f:
                 outputs[name] = pickle.load(f)
-            r = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+            r, all_runs = median_run(runs)
             r["mb_s"] = n_bytes / MB / r["seconds"]
             r["examples_s"] = r["examples"] / r["seconds"]
             results[name] = r
-            all_runs = ", ".join(f"{run['seconds']:.2f}" for run in runs)
             print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.1f} {r['examples_s']:>11.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
                   f"  (runs: {all_runs} s)")
 

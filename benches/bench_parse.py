@@ -225,6 +225,12 @@ def measure(name: str, path: Path, batch_size: int) -> dict:
     return result
 
 
+def median_run(runs: list[dict]) -> tuple[dict, str]:
+    """The median of repeated runs by wall-clock seconds, and every run's seconds to print."""
+    median = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+    return median, ", ".join(f"{run['seconds']:.2f}" for run in runs)
+
+
 def warm_page_cache(path: Path) -> None:
     with path.open("rb") as f:
         while f.read(1 << 24):
@@ -271,11 +277,10 @@ def main() -> None:
         for run in runs:
             if run["trajectories"] != n_traj:
                 sys.exit(f"bench_parse: {name} read {run['trajectories']} records, expected {n_traj}")
-        r = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+        r, all_runs = median_run(runs)
         r["mb_s"] = n_bytes / MB / r["seconds"]
         r["traj_s"] = n_traj / r["seconds"]
         results[name] = r
-        all_runs = ", ".join(f"{run['seconds']:.2f}" for run in runs)
         print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.0f} {r['traj_s']:>9.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
               f"  (runs: {all_runs} s)")
 
