@@ -19,7 +19,7 @@ in order — and prints the number of mismatches, then MB/s, examples/s, peak RS
 lrat's speed-up (target: at least 15x, wall clock).
 
     python benches/bench_mine.py                  # 128 MB corpus under bench-data/
-    python benches/bench_mine.py --size-mb 32 --repeat 1   # a quick run
+    python benches/bench_mine.py --size-mb 32 --repeat 1   # a quick run (one round)
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import json
 import math
 import os
 import pickle
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_parse import MB, ROOT, _first_query, _search_hits, build_corpus, find_sources, median_run, warm_page_cache  # noqa: E402
+from bench_parse import (  # noqa: E402
+    MB, ROOT, _first_query, _search_hits, build_corpus, find_sources, interleaved_runs, median_run, warm_page_cache,
+)
 
 TARGET = 15.0
 
@@ -255,7 +258,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size-mb", type=float, default=128, help="corpus size in MB (default 128)")
     p.add_argument("--data-dir", type=Path, default=ROOT / "bench-data", help="where the corpus is built")
-    p.add_argument("--repeat", type=int, default=3, help="runs per contender, each in a fresh process; the median is reported (default 3)")
+    p.add_argument(
+        "--repeat", type=int, default=5,
+        help="rounds; each runs every contender once, in a fresh process, and each contender's median run is reported (default 5)",
+    )
     p.add_argument("--worker", nargs=3, metavar=("NAME", "FILE", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
@@ -274,12 +280,13 @@ def main() -> None:
     warm_page_cache(corpus)
 
     results, outputs = {}, {}
-    print(f"each contender runs {args.repeat} times, each time in a fresh process; the figures are the median run's")
+    print(f"{args.repeat} rounds, each running every contender once in a fresh process; the figures are each contender's median run")
     print(f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'examples/s':>11} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)")
     with tempfile.TemporaryDirectory() as tmp:
+        every_run = interleaved_runs(list(CONTENDERS), args.repeat, lambda name: measure(name, corpus, Path(tmp) / f"{name}.pickle"))
         for name in CONTENDERS:
             out = Path(tmp) / f"{name}.pickle"
-            runs = [measure(name, corpus, out) for _ in range(args.repeat)]
+            runs = every_run[name]
             with out.open("rb") as f:
                 outputs[name] = pickle.load(f)
             r, all_runs = median_run(runs)
@@ -296,6 +303,8 @@ def main() -> None:
     cpu_ratio = results["pure-python"]["cpu_seconds"] / results["lrat"]["cpu_seconds"]
     verdict = "met" if ratio >= TARGET else "MISSED"
     print(f"lrat speed-up vs pure-python: {ratio:.1f}x wall clock (>= {TARGET:g}x: {verdict}), {cpu_ratio:.1f}x CPU seconds")
+    rounds = [p["seconds"] / l["seconds"] for l, p in zip(every_run["lrat"], every_run["pure-python"])]
+    print(f"  round by round: {', '.join(f'{r:.1f}x' for r in rounds)} (median {statistics.median(rounds):.1f}x)")
     print(f"peak RSS: lrat {results['lrat']['peak_rss_mb']:.0f} MB, pure-python {results['pure-python']['peak_rss_mb']:.0f} MB, corpus {n_bytes / MB:.0f} MB")
     print("load average at end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     if mismatches:

@@ -225,6 +225,16 @@ def measure(name: str, path: Path, batch_size: int) -> dict:
     return result
 
 
+def interleaved_runs(names: list[str], repeat: int, measure_one) -> dict[str, list[dict]]:
+    """`repeat` rounds, each running every contender once (`measure_one(name)`), so that a change
+    in the machine's load during the bench reaches every contender alike."""
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for _ in range(repeat):
+        for name in names:
+            runs[name].append(measure_one(name))
+    return runs
+
+
 def median_run(runs: list[dict]) -> tuple[dict, str]:
     """The median of repeated runs by wall-clock seconds, and every run's seconds to print."""
     median = sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
@@ -246,7 +256,10 @@ def main() -> None:
         "--memory-batch-size", type=int, default=256,
         help="records per batch for the two-size iteration run (default 256, about 15 MB of these records)",
     )
-    p.add_argument("--repeat", type=int, default=3, help="runs per contender, each in a fresh process; the median is reported (default 3)")
+    p.add_argument(
+        "--repeat", type=int, default=3,
+        help="rounds; each runs every contender once, in a fresh process, and each contender's median run is reported (default 3)",
+    )
     p.add_argument("--only", nargs="+", choices=list(CONTENDERS), help="run only these contenders")
     p.add_argument("--no-memory-run", action="store_true", help="skip the two-size batch-iteration run")
     p.add_argument("--worker", nargs=2, metavar=("NAME", "FILE"), help=argparse.SUPPRESS)
@@ -270,10 +283,11 @@ def main() -> None:
 
     names = args.only or list(CONTENDERS)
     results = {}
-    print(f"each contender runs {args.repeat} times, each time in a fresh process; the figures are the median run's")
+    print(f"{args.repeat} rounds, each running every contender once in a fresh process; the figures are each contender's median run")
     print(f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'traj/s':>9} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)")
+    every_run = interleaved_runs(names, args.repeat, lambda name: measure(name, corpus, args.batch_size))
     for name in names:
-        runs = [measure(name, corpus, args.batch_size) for _ in range(args.repeat)]
+        runs = every_run[name]
         for run in runs:
             if run["trajectories"] != n_traj:
                 sys.exit(f"bench_parse: {name} read {run['trajectories']} records, expected {n_traj}")
