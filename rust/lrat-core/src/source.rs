@@ -59,10 +59,12 @@ impl RecordText {
 
     /// The bytes `start..end` of `map` when they are UTF-8; else the offset of the first bad byte.
     fn mapped(map: &Arc<Mmap>, start: usize, end: usize) -> std::result::Result<RecordText, usize> {
-        match std::str::from_utf8(&map[start..end]) {
-            Ok(_) => Ok(RecordText::Mapped { map: map.clone(), start, end }),
-            Err(e) => Err(e.valid_up_to()),
+        let bytes = &map[start..end];
+        // The SIMD check is several times faster; std's finds where a bad record goes wrong.
+        if simdutf8::basic::from_utf8(bytes).is_ok() {
+            return Ok(RecordText::Mapped { map: map.clone(), start, end });
         }
+        Err(std::str::from_utf8(bytes).map_or_else(|e| e.valid_up_to(), |_| bytes.len()))
     }
 }
 

@@ -196,22 +196,21 @@ static DOCID_LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("do
 /// `DocID:<id>\n[<title>]\n<snippet>` blocks (BrowseComp-Plus / LRAT searcher output), split at
 /// `marker`.
 fn parse_docid_blocks(text: &str, marker: &Finder, owner: Option<&SharedText>) -> Vec<SearchHit> {
-    let mut hits = Vec::new();
     let starts: Vec<usize> = marker.find_iter(text.as_bytes()).collect();
     let ends = starts.iter().skip(1).copied().chain([text.len()]);
     let parts = starts.iter().zip(ends).map(|(&start, end)| &text[start + marker.needle().len()..end]);
+    let mut hits = Vec::with_capacity(starts.len());
     for part in parts {
-        let (first, rest) = part.split_once('\n').unwrap_or((part, ""));
+        let (first, rest) = split_line(part);
         let key = first.trim().trim_end_matches(',').to_string();
         if key.is_empty() {
             continue;
         }
         let rest = rest.trim_start();
-        let (title, body) = match rest.strip_prefix('[') {
-            Some(r) => match r.split_once(']') {
-                Some((title, body)) if !title.contains('\n') => (Some(title.trim().to_string()), body),
-                _ => (None, rest),
-            },
+        // A title is `[…]` on the line after the key.
+        let title_line = rest.strip_prefix('[').map(|r| split_line(r).0);
+        let (title, body) = match title_line.and_then(|line| memchr::memchr(b']', line.as_bytes())) {
+            Some(close) => (Some(rest[1..1 + close].trim().to_string()), &rest[close + 2..]),
             None => (None, rest),
         };
         let snippet = body.trim();
@@ -223,6 +222,14 @@ fn parse_docid_blocks(text: &str, marker: &Finder, owner: Option<&SharedText>) -
         });
     }
     hits
+}
+
+/// The first line of `text` (without its newline) and the rest.
+fn split_line(text: &str) -> (&str, &str) {
+    match memchr::memchr(b'\n', text.as_bytes()) {
+        Some(at) => (&text[..at], &text[at + 1..]),
+        None => (text, ""),
+    }
 }
 
 /// Search-R1 style `Doc 1(Title: T) passage Doc 2(Title: U) passage`; the title is the key.
@@ -452,7 +459,7 @@ fn answer_text(v: &Json) -> Option<String> {
 }
 
 /// Separates the result blocks of a multi-query search (Tongyi's `search(query=[…])`).
-const QUERY_BLOCK_SEPARATOR: &str = "\n=======\n";
+static QUERY_BLOCK_SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\n=======\n"));
 
 /// A search called with several queries whose text output holds one result block per query, as
 /// (query, block) pairs; `None` when the output does not split that way.
@@ -467,7 +474,10 @@ fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Ve
         return None;
     }
     let text = output?.as_str()?;
-    let blocks: Vec<&str> = text.split(QUERY_BLOCK_SEPARATOR).collect();
+    let separator = &*QUERY_BLOCK_SEPARATOR;
+    let cuts: Vec<usize> = separator.find_iter(text.as_bytes()).collect();
+    let starts = std::iter::once(0).chain(cuts.iter().map(|at| at + separator.needle().len()));
+    let blocks: Vec<&str> = starts.zip(cuts.iter().copied().chain([text.len()])).map(|(start, end)| &text[start..end]).collect();
     (blocks.len() == queries.len()).then(|| queries.into_iter().zip(blocks).collect())
 }
 
@@ -687,6 +697,37 @@ mod tests {
         assert_eq!(hits[0].title.as_deref(), Some("Title A"));
         assert_eq!(hits[0].snippet.as_deref(), Some("Title A\nsnippet a"));
         assert_eq!(hits[1].doc_key, "34");
+    }
+
+    #[test]
+    fn docid_block_titles_are_brackets_on_the_line_after_the_key() {
+        let cases = [
+            ("DocID:1\n[T]\nbody", Some("T"), Some("body")),
+            ("DocID:1\n  [ T ] body", Some("T"), Some("body")),
+            // `]` only on a later line: no title, the bracket stays in the snippet.
+            ("DocID:1\n[not a title\nsee [2]", None, Some("[not a title\nsee [2]")),
+            ("DocID:1\n[open", None, Some("[open")),
+            ("DocID:1\n[]", Some(""), None),
+            ("DocID:1", None, None),
+            ("DocID:1,\nplain snippet", None, Some("plain snippet")),
+        ];
+        for (text, title, snippet) in cases {
+            let hits = parse_search_text(text);
+            assert_eq!(hits.len(), 1, "{text:?}");
+            assert_eq!(hits[0].doc_key, "1", "{text:?}");
+            assert_eq!(hits[0].title.as_deref(), title, "{text:?}");
+            assert_eq!(hits[0].snippet.as_deref(), snippet, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn per_query_blocks_split_at_every_separator() {
+        let args = Arguments::Json(Json::parse(r#"{"query": ["a", "b", "c"]}"#).unwrap());
+        let output = Json::Str("one\n=======\n\n=======\nthree".into());
+        let blocks = per_query_blocks(&args, Some(&output)).unwrap();
+        assert_eq!(blocks, [("a".to_string(), "one"), ("b".to_string(), ""), ("c".to_string(), "three")]);
+        let two = Json::Str("one\n=======\ntwo".into());
+        assert!(per_query_blocks(&args, Some(&two)).is_none());
     }
 
     #[test]
