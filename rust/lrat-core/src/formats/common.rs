@@ -196,11 +196,9 @@ static DOCID_LOWER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("do
 /// `DocID:<id>\n[<title>]\n<snippet>` blocks (BrowseComp-Plus / LRAT searcher output), split at
 /// `marker`.
 fn parse_docid_blocks(text: &str, marker: &Finder, owner: Option<&SharedText>) -> Vec<SearchHit> {
-    let starts: Vec<usize> = marker.find_iter(text.as_bytes()).collect();
-    let ends = starts.iter().skip(1).copied().chain([text.len()]);
-    let parts = starts.iter().zip(ends).map(|(&start, end)| &text[start + marker.needle().len()..end]);
-    let mut hits = Vec::with_capacity(starts.len());
-    for part in parts {
+    let parts = split_at(text, marker);
+    let mut hits = Vec::with_capacity(parts.len() - 1);
+    for part in parts.into_iter().skip(1) {
         let (first, rest) = split_line(part);
         let key = first.trim().trim_end_matches(',').to_string();
         if key.is_empty() {
@@ -222,6 +220,13 @@ fn parse_docid_blocks(text: &str, marker: &Finder, owner: Option<&SharedText>) -
         });
     }
     hits
+}
+
+/// `text` cut at every match of `separator`, the matches left out (as `str::split` does).
+fn split_at<'t>(text: &'t str, separator: &Finder) -> Vec<&'t str> {
+    let cuts: Vec<usize> = separator.find_iter(text.as_bytes()).collect();
+    let starts = std::iter::once(0).chain(cuts.iter().map(|at| at + separator.needle().len()));
+    starts.zip(cuts.iter().copied().chain([text.len()])).map(|(start, end)| &text[start..end]).collect()
 }
 
 /// The first line of `text` (without its newline) and the rest.
@@ -474,10 +479,7 @@ fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Ve
         return None;
     }
     let text = output?.as_str()?;
-    let separator = &*QUERY_BLOCK_SEPARATOR;
-    let cuts: Vec<usize> = separator.find_iter(text.as_bytes()).collect();
-    let starts = std::iter::once(0).chain(cuts.iter().map(|at| at + separator.needle().len()));
-    let blocks: Vec<&str> = starts.zip(cuts.iter().copied().chain([text.len()])).map(|(start, end)| &text[start..end]).collect();
+    let blocks = split_at(text, &QUERY_BLOCK_SEPARATOR);
     (blocks.len() == queries.len()).then(|| queries.into_iter().zip(blocks).collect())
 }
 
