@@ -283,11 +283,13 @@ def main() -> None:
     print(f"{args.repeat} rounds, each running every contender once in a fresh process; the figures are each contender's median run")
     print(f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'examples/s':>11} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)")
     with tempfile.TemporaryDirectory() as tmp:
-        every_run = interleaved_runs(list(CONTENDERS), args.repeat, lambda name: measure(name, corpus, Path(tmp) / f"{name}.pickle"))
+        def output(name: str) -> Path:
+            return Path(tmp) / f"{name}.pickle"
+
+        every_run = interleaved_runs(list(CONTENDERS), args.repeat, lambda name: measure(name, corpus, output(name)))
         for name in CONTENDERS:
-            out = Path(tmp) / f"{name}.pickle"
             runs = every_run[name]
-            with out.open("rb") as f:
+            with output(name).open("rb") as f:
                 outputs[name] = pickle.load(f)
             r, all_runs = median_run(runs)
             r["mb_s"] = n_bytes / MB / r["seconds"]

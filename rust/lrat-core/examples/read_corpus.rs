@@ -32,7 +32,7 @@ fn main() {
     for _ in 0..repeat {
         let start = Instant::now();
         let options = ReadOptions { batch_size: 256, ..ReadOptions::default() };
-        let stream = match TrajectoryStream::open(&[path.clone()], options) {
+        let stream = match TrajectoryStream::open(std::slice::from_ref(&path), options) {
             Ok(stream) => stream,
             Err(e) => {
                 eprintln!("read_corpus: {e}");
