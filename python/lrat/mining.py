@@ -26,7 +26,7 @@ from lrat.weighting import intensity_beta, intensity_weights
 TRAINING_COLUMNS = ["query", "pos", "neg", "pos_id", "neg_id", "weight"]
 
 # Mining consumes each batch at once, so smaller batches than reading's 16 MiB keep fewer fresh
-# pages in use (`benches/bench_mine.py`: peak RSS 270 → 205 MB, and faster).
+# pages in use (`benches/bench_mine.py`: peak RSS 205–229 MB against 270 MB, and faster).
 MINING_BATCH_BYTES = 4 << 20
 
 
