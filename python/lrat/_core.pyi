@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, Sequence, TypedDict, final
+from typing import Any, Literal, Protocol, Sequence, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,11 @@ class TrajectoryParseError(LratError):
     line: int
     byte_offset: int
     reason: str
+
+class _ArrowStream(Protocol):
+    """Anything with the Arrow PyCapsule stream interface: a polars DataFrame, a pyarrow Table …"""
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 class _Totals(TypedDict):
     records: int
@@ -249,6 +254,20 @@ def mine_batch(
 ) -> _Mined:
     """Mines the batch: examples (with document ids) and counts; the batch's document texts go
     into `documents` when given."""
+
+class _Attached(TypedDict):
+    texts: Table
+    missing_positives: int
+    missing_negatives: int
+    positive_sources: dict[str, int]
+    negative_sources: dict[str, int]
+
+def attach_texts(examples: _ArrowStream, documents: _ArrowStream) -> _Attached:
+    """Document texts for examples, row for row: `pos, pos_source` (null where the positive has no
+    text) and `neg_id, neg, neg_source` (the negatives that have a text, in order; empty where the
+    positive has none). `examples` needs `pos_id` and `neg_id`, `documents` `doc_id, text,
+    text_source` (the first row of an id wins). Counts cover the examples whose positive has a text.
+    Raises ValueError naming a missing column or one that does not hold strings."""
 
 def judge_reasonings(texts: list[str]) -> list[bool]:
     """The built-in rule-based judge: True (RELEVANT) unless the reasoning clearly rejects the page."""

@@ -284,32 +284,13 @@ def _document_table(corpus, documents: _core.DocumentStore | None) -> pl.DataFra
 
 
 def _attach_texts(ex: pl.DataFrame, docs: pl.DataFrame, report: MiningReport) -> pl.DataFrame:
-    ex = ex.with_row_index("_example")
-    ex = ex.join(
-        docs.rename({"doc_id": "pos_id", "text": "pos", "text_source": "pos_source"}), on="pos_id", how="left"
-    )
-    report.dropped_missing_positive_text = ex.filter(pl.col("pos").is_null()).height
-    ex = ex.filter(pl.col("pos").is_not_null())
-    report.positive_text_sources = dict(ex.group_by("pos_source").len().iter_rows())
-
-    negs = (
-        ex.select("_example", "neg_id")
-        .with_columns(pl.int_ranges(pl.col("neg_id").list.len()).alias("_k"))
-        .explode("neg_id", "_k")
-        .filter(pl.col("neg_id").is_not_null())
-        .join(docs.rename({"doc_id": "neg_id", "text": "neg", "text_source": "neg_source"}), on="neg_id", how="left")
-    )
-    report.missing_negative_texts = negs.filter(pl.col("neg").is_null()).height
-    negs = negs.filter(pl.col("neg").is_not_null())
-    report.negative_text_sources = dict(negs.group_by("neg_source").len().iter_rows())
-    lists = negs.sort("_example", "_k").group_by("_example", maintain_order=True).agg("neg_id", "neg", "neg_source")
-    ex = ex.drop("neg_id").join(lists, on="_example", how="left").sort("_example")
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    return ex.with_columns(
-        pl.col("neg_id").fill_null(empty),
-        pl.col("neg").fill_null(empty),
-        pl.col("neg_source").fill_null(empty),
-    ).drop("_example")
+    attached = _core.attach_texts(ex.select("pos_id", "neg_id"), docs)
+    texts = pl.DataFrame(attached["texts"])
+    report.dropped_missing_positive_text = attached["missing_positives"]
+    report.missing_negative_texts = attached["missing_negatives"]
+    report.positive_text_sources = attached["positive_sources"]
+    report.negative_text_sources = attached["negative_sources"]
+    return pl.concat([ex.drop("neg_id"), texts], how="horizontal").filter(pl.col("pos").is_not_null())
 
 
 def write_flagembedding(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:

@@ -42,6 +42,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mining::browse_reasonings, m)?)?;
     m.add_function(wrap_pyfunction!(mining::mine_batch, m)?)?;
     m.add_function(wrap_pyfunction!(mining::judge_reasonings, m)?)?;
+    m.add_function(wrap_pyfunction!(mining::attach_texts, m)?)?;
     m.add("DEFAULT_SEARCH_TOOLS", lrat_core::tools::DEFAULT_SEARCH_TOOLS.to_vec())?;
     m.add("DEFAULT_BROWSE_TOOLS", lrat_core::tools::DEFAULT_BROWSE_TOOLS.to_vec())?;
     m.add("IndexFileError", py.get_type::<errors::IndexFileError>())?;

@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use std::sync::Mutex;
 
+use lrat_core::mine::attach::{texts_schema, DocumentTexts};
 use lrat_core::mine::documents::DocumentStore;
 use lrat_core::mine::{self, table, Rule, TokenCounter, Verdicts};
 use pyo3::exceptions::PyValueError;
@@ -153,6 +154,24 @@ pub fn mine_batch<'py>(
     s.set_item("unreadable", stats.unreadable)?;
     s.set_item("failed", stats.failed)?;
     d.set_item("stats", s)?;
+    Ok(d)
+}
+
+/// Attaches document texts to examples by id: `examples` has `pos_id` and `neg_id`, `documents`
+/// has `doc_id, text, text_source` (any Arrow stream: polars and pyarrow tables alike).
+#[pyfunction]
+pub fn attach_texts<'py>(py: Python<'py>, examples: PyTable, documents: PyTable) -> PyResult<Bound<'py, PyDict>> {
+    let (examples, _) = examples.into_inner();
+    let (documents, _) = documents.into_inner();
+    let (texts, counts) = py
+        .detach(|| DocumentTexts::from_batches(&documents)?.attach(&examples))
+        .map_err(|e| PyValueError::new_err(format!("cannot attach document texts: {e}")))?;
+    let d = PyDict::new(py);
+    d.set_item("texts", PyTable::try_new(texts, texts_schema())?)?;
+    d.set_item("missing_positives", counts.missing_positives)?;
+    d.set_item("missing_negatives", counts.missing_negatives)?;
+    d.set_item("positive_sources", counts.positive_sources.into_iter().collect::<std::collections::HashMap<_, _>>())?;
+    d.set_item("negative_sources", counts.negative_sources.into_iter().collect::<std::collections::HashMap<_, _>>())?;
     Ok(d)
 }
 

@@ -2,6 +2,7 @@
 //! the current query, the unbrowsed results the agent saw and the browses it rejected are negatives,
 //! and the reasoning written after the browse filters and weights the positive.
 
+pub mod attach;
 pub mod documents;
 pub mod judge;
 pub mod table;
