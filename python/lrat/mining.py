@@ -37,7 +37,7 @@ def default_tokenizer_path() -> Path:
 
 @functools.cache
 def _default_token_counter() -> _core.TokenCounter:
-    # Loading takes tens of milliseconds, and the bundled file never changes.
+    # The bundled file never changes; reading its vocabulary takes a few milliseconds.
     return _core.TokenCounter(default_tokenizer_path())
 
 

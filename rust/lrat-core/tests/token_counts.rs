@@ -1,6 +1,6 @@
 //! The fast WordPiece count equals the full tokenizer's on every text: real agent reasoning and
-//! search results, and generated text full of the cases the fast path hands back (non-ASCII,
-//! controls, added tokens, long words).
+//! search results, and generated text full of the hard cases (non-ASCII, controls, added tokens,
+//! long words).
 
 use std::path::PathBuf;
 
@@ -21,7 +21,7 @@ fn load_minilm() -> TokenCounter {
 }
 
 fn assert_same(counter: &TokenCounter, text: &str) {
-    assert_eq!(counter.count(text), counter.count_without_fast_path(text), "text: {text:?}");
+    assert_eq!(counter.count(text), counter.count_without_fast_path(text).unwrap(), "text: {text:?}");
 }
 
 #[test]
@@ -39,6 +39,36 @@ fn hand_picked_texts() {
         "xqzvvkkjjh zzzzyyyyxxxx supercalifragilisticexpialidocious antidisestablishmentarianism",
         "", "   ", "\n\t", "a", ".", "##", "##ing",
     ] {
+        assert_same(counter, text);
+    }
+}
+
+/// MiniLM's tokenizer with added tokens of which one starts another, so that the longest match
+/// must win.
+fn with_nested_added_tokens() -> &'static TokenCounter {
+    static COUNTER: std::sync::OnceLock<TokenCounter> = std::sync::OnceLock::new();
+    COUNTER.get_or_init(|| {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../python/lrat/data/minilm_tokenizer.json");
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        let added = json["added_tokens"].as_array_mut().unwrap();
+        for (i, content) in ["<x>", "<x><y>", "y>"].into_iter().enumerate() {
+            added.push(serde_json::json!({
+                "id": 30522 + i, "content": content, "single_word": false, "lstrip": false, "rstrip": false,
+                "normalized": false, "special": false,
+            }));
+        }
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), serde_json::to_vec(&json).unwrap()).unwrap();
+        let counter = TokenCounter::from_file(file.path()).unwrap();
+        assert!(counter.has_fast_path());
+        counter
+    })
+}
+
+#[test]
+fn nested_added_tokens_match_longest_first() {
+    let counter = with_nested_added_tokens();
+    for text in ["a<x><y>b", "<x><x><y><y>", "<x>y> <x><y>y>", "tail <x><"] {
         assert_same(counter, text);
     }
 }
@@ -66,7 +96,7 @@ fn real_reasoning_and_results() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #![proptest_config(ProptestConfig::with_cases(5000))]
     #[test]
     fn generated_text(parts in prop::collection::vec(prop_oneof![
         "[a-zA-Z]{1,12}",
@@ -77,9 +107,25 @@ proptest! {
         Just("[SEP]".to_string()),
         "[\u{0}-\u{1f}\u{7f}]",
         "[àéîõüßÆæØœ—“”‘’…€東京Ж\u{a0}\u{3000}\u{200b}\u{301}\u{fffd}]{1,3}",
+        // Added tokens next to each other, half of one, and in other cases.
+        "(\\[(SEP|CLS|MASK|UNK|PAD)\\]){1,3}|\\[SE|\\[sep\\]|\\[\\[SEP\\]\\]",
+        // Words on either side of the 100 characters beyond which a word is one unknown token, in
+        // characters and in bytes.
+        "[a-z]{40,60}[éü東][a-z]{30,50}",
+        "[éΣİ]{95,105}",
+        // Any characters: combining marks, other scripts, Unicode punctuation and spaces.
+        "\\PC{1,8}",
+        ".{1,4}",
     ], 0..40)) {
         let counter = minilm();
         let text: String = parts.concat();
-        prop_assert_eq!(counter.count(&text), counter.count_without_fast_path(&text), "text: {:?}", text);
+        prop_assert_eq!(counter.count(&text), counter.count_without_fast_path(&text).unwrap(), "text: {:?}", text);
+    }
+
+    #[test]
+    fn generated_text_with_nested_added_tokens(parts in prop::collection::vec("<x>|<y>|y>|<x><y>|[a-z ]{1,3}|[<>]", 0..20)) {
+        let counter = with_nested_added_tokens();
+        let text: String = parts.concat();
+        prop_assert_eq!(counter.count(&text), counter.count_without_fast_path(&text).unwrap(), "text: {:?}", text);
     }
 }

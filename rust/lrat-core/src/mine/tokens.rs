@@ -1,46 +1,46 @@
 //! Counting the tokens of post-browse reasoning: with a real tokenizer (`tokenizer.json`) or, when
 //! asked, whitespace-separated words.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-
-use rustc_hash::FxHashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
-use crate::mine::wordpiece::{BertWordPiece, Count};
+use crate::mine::wordpiece::BertWordPiece;
 
 #[derive(Clone)]
 pub enum TokenCounter {
     Whitespace,
     Tokenizer {
-        tokenizer: Arc<tokenizers::Tokenizer>,
-        /// The exact fast path, for BERT WordPiece tokenizers.
+        tokenizer: Arc<FullTokenizer>,
+        /// The exact fast path, for BERT WordPiece tokenizers; with it, the full tokenizer is not
+        /// loaded unless asked for.
         wordpiece: Option<Arc<BertWordPiece>>,
-        /// Counts of the chunks the fast path hands to the full tokenizer: the same names and
-        /// words with accents recur across a log.
-        chunk_counts: Arc<ChunkCounts>,
     },
 }
 
-/// A bounded memo of chunk → token count, shared by the threads that count.
-#[derive(Default)]
-pub struct ChunkCounts(Mutex<FxHashMap<Box<str>, u32>>);
+/// A `tokenizers` tokenizer, loaded from its `tokenizer.json` when first needed.
+pub struct FullTokenizer {
+    file: PathBuf,
+    json: Box<[u8]>,
+    loaded: OnceLock<std::result::Result<tokenizers::Tokenizer, String>>,
+}
 
-/// Chunks beyond this many are counted without being remembered.
-const MAX_REMEMBERED_CHUNKS: usize = 1 << 16;
+impl FullTokenizer {
+    fn get(&self) -> Result<&tokenizers::Tokenizer> {
+        let loaded = self.loaded.get_or_init(|| {
+            let mut tokenizer = tokenizers::Tokenizer::from_bytes(&self.json).map_err(|e| e.to_string())?;
+            tokenizer.with_truncation(None).map_err(|e| e.to_string())?;
+            tokenizer.with_padding(None);
+            Ok(tokenizer)
+        });
+        loaded.as_ref().map_err(|e| Error::InvalidOption(format!("cannot load tokenizer {}: {e}", self.file.display())))
+    }
 
-impl ChunkCounts {
-    fn count(&self, tokenizer: &tokenizers::Tokenizer, chunk: &str) -> u32 {
-        let lock = || self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(&n) = lock().get(chunk) {
-            return n;
+    fn count(&self, text: &str) -> u32 {
+        match self.get() {
+            Ok(tokenizer) => full_count(tokenizer, text),
+            Err(_) => text.split_whitespace().count() as u32,
         }
-        let n = full_count(tokenizer, chunk);
-        let mut memo = lock();
-        if memo.len() < MAX_REMEMBERED_CHUNKS {
-            memo.insert(chunk.into(), n);
-        }
-        n
     }
 }
 
@@ -56,22 +56,22 @@ impl std::fmt::Debug for TokenCounter {
 }
 
 impl TokenCounter {
-    /// Loads a `tokenizer.json` (or the one inside a model directory), without truncation.
+    /// Reads a `tokenizer.json` (or the one inside a model directory). A BERT WordPiece
+    /// tokenizer is counted by the fast path, from the parts of the file it reads; any other is
+    /// loaded by `tokenizers` at once, so that a file it cannot load fails here.
     pub fn from_file(path: &Path) -> Result<Self> {
         let file = if path.is_dir() { path.join("tokenizer.json") } else { path.to_path_buf() };
-        let cannot_load = |e: &dyn std::fmt::Display| Error::InvalidOption(format!("cannot load tokenizer {}: {e}", file.display()));
-        let bytes = std::fs::read(&file).map_err(|e| cannot_load(&e))?;
-        let mut tokenizer = tokenizers::Tokenizer::from_bytes(&bytes).map_err(|e| cannot_load(&e))?;
-        tokenizer
-            .with_truncation(None)
-            .map_err(|e| Error::InvalidOption(format!("{}: {e}", file.display())))?;
-        tokenizer.with_padding(None);
+        let bytes = std::fs::read(&file).map_err(|e| Error::InvalidOption(format!("cannot load tokenizer {}: {e}", file.display())))?;
         let wordpiece = std::str::from_utf8(&bytes)
             .ok()
             .and_then(|text| crate::json::Json::parse(text).ok())
             .and_then(|json| BertWordPiece::from_json(&json))
             .map(Arc::new);
-        Ok(TokenCounter::Tokenizer { tokenizer: Arc::new(tokenizer), wordpiece, chunk_counts: Arc::default() })
+        let tokenizer = Arc::new(FullTokenizer { file, json: bytes.into(), loaded: OnceLock::new() });
+        if wordpiece.is_none() {
+            tokenizer.get()?;
+        }
+        Ok(TokenCounter::Tokenizer { tokenizer, wordpiece })
     }
 
     /// Whether counts take the fast WordPiece path (they are the same either way).
@@ -85,23 +85,17 @@ impl TokenCounter {
         }
         match self {
             TokenCounter::Whitespace => text.split_whitespace().count() as u32,
-            TokenCounter::Tokenizer { tokenizer, wordpiece: None, .. } => full_count(tokenizer, text),
-            TokenCounter::Tokenizer { tokenizer, wordpiece: Some(fast), chunk_counts } => match fast.count(text) {
-                Count::Exact(n) => n,
-                Count::Partial(n, chunks) => {
-                    // Chunks are cut at ASCII whitespace, so each range is on char boundaries.
-                    n + chunks.into_iter().map(|range| chunk_counts.count(tokenizer, &text[range])).sum::<u32>()
-                }
-                Count::WholeText => full_count(tokenizer, text),
-            },
+            TokenCounter::Tokenizer { wordpiece: Some(fast), .. } => fast.count(text),
+            TokenCounter::Tokenizer { tokenizer, wordpiece: None } => tokenizer.count(text),
         }
     }
 
-    /// The count without the fast path (for tests and benchmarks).
-    pub fn count_without_fast_path(&self, text: &str) -> u32 {
+    /// The count without the fast path, by the full tokenizer (for tests and benchmarks); an
+    /// error if it cannot be loaded.
+    pub fn count_without_fast_path(&self, text: &str) -> Result<u32> {
         match self {
-            TokenCounter::Tokenizer { tokenizer, .. } if !text.trim().is_empty() => full_count(tokenizer, text),
-            _ => self.count(text),
+            TokenCounter::Tokenizer { tokenizer, .. } if !text.trim().is_empty() => Ok(full_count(tokenizer.get()?, text)),
+            _ => Ok(self.count(text)),
         }
     }
 }

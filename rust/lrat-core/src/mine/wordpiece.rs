@@ -1,20 +1,24 @@
 //! Counting BERT WordPiece tokens without building an `Encoding`.
 //!
 //! Counting is all that mining needs from the tokenizer, and `tokenizers` spends most of its time on
-//! offsets, alignments and id vectors. For the common case, a `BertNormalizer` + `BertPreTokenizer` +
-//! `WordPiece` tokenizer (the default model's, and every BERT-family model's), this counts exactly
-//! what `Tokenizer::encode(text, false).len()` gives, on the text's printable-ASCII words; every
-//! other word goes to the full tokenizer.
-//!
-//! Why splitting the work per word is exact: a BERT tokenizer never joins characters across ASCII
-//! whitespace (the pre-tokenizer splits there after normalisation, which maps whitespace
-//! character by character), so the count of a text is the sum of the counts of its
-//! whitespace-separated chunks. A printable-ASCII chunk is only lowercased by the normaliser; the
-//! pre-tokenizer isolates each ASCII punctuation character; WordPiece then matches greedily,
-//! longest piece first. A text that contains an added token (`[SEP]` …) goes whole to the full
-//! tokenizer, which extracts added tokens before anything else.
+//! offsets, alignments and id vectors (and tens of milliseconds on loading). For a
+//! `BertNormalizer` + `BertPreTokenizer` + `WordPiece` tokenizer (the default model's, and every
+//! BERT-family model's) this counts exactly what `Tokenizer::encode(text, false).len()` gives, in
+//! the same order of work:
+//! 1. Added tokens (`[SEP]` …, matched on the raw text) are cut out first, leftmost-longest, and
+//!    count one each; the pieces between them are counted on their own.
+//! 2. A piece's count is the sum of the counts of its chunks between ASCII whitespace: the
+//!    normaliser maps whitespace character by character and never moves a character across it,
+//!    and the pre-tokenizer splits there.
+//! 3. A printable-ASCII chunk is only lowercased by the normaliser; the pre-tokenizer isolates each
+//!    ASCII punctuation character. Any other chunk goes through `BertNormalizer` and
+//!    `BertPreTokenizer` step for step as `tokenizers` runs them, with the same Unicode tables
+//!    (the `unicode_categories` and `unicode-normalization-alignments` crates), without offsets.
+//! 4. WordPiece matches each word greedily, longest piece first.
 
 use rustc_hash::FxHashSet;
+use unicode_categories::UnicodeCategories;
+use unicode_normalization_alignments::UnicodeNormalization;
 
 use crate::json::Json;
 
@@ -27,28 +31,26 @@ pub struct BertWordPiece {
     longest_continuation: usize,
     prefix: Box<[u8]>,
     lowercase: bool,
+    handle_chinese_chars: bool,
+    strip_accents: bool,
     max_chars_per_word: usize,
     added: Vec<memchr::memmem::Finder<'static>>,
 }
 
-/// What a text's count needs from the full tokenizer: the whole text, or some of its chunks.
-pub enum Count {
-    Exact(u32),
-    /// The count of the text's fast-path words, plus the byte ranges of the chunks the full
-    /// tokenizer must count.
-    Partial(u32, Vec<std::ops::Range<usize>>),
-    WholeText,
-}
-
 impl BertWordPiece {
     /// Reads the settings from a parsed `tokenizer.json`; `None` when the tokenizer is not one that
-    /// the fast path reproduces exactly.
+    /// this counts exactly.
     pub fn from_json(json: &Json) -> Option<Self> {
         let normalizer = json.get("normalizer")?;
         if normalizer.get("type")?.as_str()? != "BertNormalizer" || normalizer.get("clean_text")?.as_bool() != Some(true) {
             return None;
         }
         let lowercase = normalizer.get("lowercase")?.as_bool()?;
+        let handle_chinese_chars = normalizer.get("handle_chinese_chars")?.as_bool()?;
+        let strip_accents = match normalizer.get("strip_accents") {
+            None | Some(Json::Null) => lowercase,
+            Some(value) => value.as_bool()?,
+        };
         if json.get("pre_tokenizer")?.get("type")?.as_str()? != "BertPreTokenizer" {
             return None;
         }
@@ -58,8 +60,9 @@ impl BertWordPiece {
         }
         let prefix: Box<[u8]> = model.get("continuing_subword_prefix")?.as_str()?.as_bytes().into();
         let max_chars_per_word = model.get("max_input_chars_per_word")?.as_u64()? as usize;
-        // The word and piece buffers of `count_ascii_chunk` and `count_word` bound both.
-        if max_chars_per_word >= WORD_BUFFER || prefix_len(model)? > PIECE_BUFFER - WORD_BUFFER {
+        // The word buffer of `count_ascii_chunk` bounds the one, and the piece buffer of
+        // `count_word` the prefix (with the longest continuation, checked below).
+        if max_chars_per_word >= WORD_BUFFER || prefix.len() > PIECE_BUFFER - WORD_BUFFER {
             return None;
         }
         let unk = model.get("unk_token")?.as_str()?;
@@ -69,8 +72,9 @@ impl BertWordPiece {
         }
         let mut added = Vec::new();
         for token in json.get("added_tokens").and_then(Json::as_array).unwrap_or_default() {
-            // Tokens matched on normalised text would need the normaliser here too.
-            if token.get("normalized").and_then(Json::as_bool) != Some(false) {
+            // Tokens matched on normalised text, or with whitespace rules, are not reproduced here.
+            let flag = |name: &str| token.get(name).and_then(Json::as_bool);
+            if flag("normalized") != Some(false) || [flag("single_word"), flag("lstrip"), flag("rstrip")].iter().any(|f| *f != Some(false)) {
                 return None;
             }
             let content = token.get("content")?.as_str()?;
@@ -89,66 +93,140 @@ impl BertWordPiece {
             }
             vocab.insert(bytes);
         }
-        Some(BertWordPiece { vocab, longest, longest_continuation, prefix, lowercase, max_chars_per_word, added })
+        if prefix.len() + longest_continuation > PIECE_BUFFER {
+            return None;
+        }
+        Some(BertWordPiece {
+            vocab,
+            longest,
+            longest_continuation,
+            prefix,
+            lowercase,
+            handle_chinese_chars,
+            strip_accents,
+            max_chars_per_word,
+            added,
+        })
     }
 
-    /// Counts what the fast path can; the caller counts the rest with the full tokenizer.
-    pub fn count(&self, text: &str) -> Count {
-        let bytes = text.as_bytes();
-        if self.added.iter().any(|f| f.find(bytes).is_some()) {
-            return Count::WholeText;
-        }
+    /// The number of tokens of `text`.
+    pub fn count(&self, text: &str) -> u32 {
         let mut total = 0u32;
-        let mut others = Vec::new();
+        let mut piece_start = 0;
+        for (start, end) in self.added_tokens_in(text.as_bytes()) {
+            total += self.count_piece(&text[piece_start..start]) + 1;
+            piece_start = end;
+        }
+        total + self.count_piece(&text[piece_start..])
+    }
+
+    /// Byte ranges of the added tokens in `text`: leftmost first, the longest of those that start
+    /// there, without overlaps (as the full tokenizer matches them).
+    fn added_tokens_in(&self, text: &[u8]) -> Vec<(usize, usize)> {
+        let mut found = Vec::new();
+        if self.added.is_empty() {
+            return found;
+        }
+        let mut next: Vec<Option<usize>> = self.added.iter().map(|f| f.find(text)).collect();
+        while let Some((start, len)) =
+            next.iter().zip(&self.added).filter_map(|(at, f)| at.map(|at| (at, f.needle().len()))).min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)))
+        {
+            let end = start + len;
+            found.push((start, end));
+            for (at, finder) in next.iter_mut().zip(&self.added) {
+                if at.is_some_and(|at| at < end) {
+                    *at = finder.find(&text[end..]).map(|i| end + i);
+                }
+            }
+        }
+        found
+    }
+
+    /// The count of a text without added tokens.
+    fn count_piece(&self, piece: &str) -> u32 {
+        let bytes = piece.as_bytes();
+        let mut total = 0u32;
         let mut word = [0u8; WORD_BUFFER];
-        let mut start = 0;
-        while start < bytes.len() {
-            if is_separator(bytes[start]) {
-                start += 1;
+        let mut at = 0;
+        'chunks: while at < bytes.len() {
+            let start = at;
+            let (mut n, mut len, mut too_long) = (0, 0, false);
+            while at < bytes.len() {
+                let b = bytes[at];
+                match b {
+                    b' ' | b'\t' | b'\n' | b'\r' => break,
+                    b'!'..=b'/' | b':'..=b'@' | b'['..=b'`' | b'{'..=b'~' => {
+                        n += self.count_word(&word[..len], too_long || len > self.max_chars_per_word) + 1;
+                        (len, too_long) = (0, false);
+                    }
+                    0x20..=0x7e if len < WORD_BUFFER => {
+                        word[len] = if self.lowercase { b.to_ascii_lowercase() } else { b };
+                        len += 1;
+                    }
+                    0x20..=0x7e => too_long = true,
+                    _ => {
+                        // Chunks are cut at ASCII whitespace, so the range is on character boundaries.
+                        let end = bytes[at..].iter().position(|&b| is_separator(b)).map_or(bytes.len(), |p| at + p);
+                        total += self.count_unicode_chunk(&piece[start..end]);
+                        at = end;
+                        continue 'chunks;
+                    }
+                }
+                at += 1;
+            }
+            total += n + self.count_word(&word[..len], too_long || len > self.max_chars_per_word);
+            at += 1;
+        }
+        total
+    }
+
+    /// A chunk with other characters than printable ASCII, as `BertNormalizer` (clean text, pad
+    /// CJK characters, NFD without non-spacing marks, lowercase) and `BertPreTokenizer` (split at
+    /// whitespace, isolate punctuation) treat it.
+    fn count_unicode_chunk(&self, chunk: &str) -> u32 {
+        let mut normalized = String::with_capacity(chunk.len() + 8);
+        for c in chunk.chars() {
+            if c == '\0' || c == '\u{fffd}' || is_control(c) {
                 continue;
             }
-            let end = bytes[start..].iter().position(|&b| is_separator(b)).map_or(bytes.len(), |p| start + p);
-            let chunk = &bytes[start..end];
-            if chunk.iter().all(|&b| (0x20..0x7f).contains(&b)) {
-                total += self.count_ascii_chunk(chunk, &mut word);
+            let c = if is_whitespace(c) { ' ' } else { c };
+            if self.handle_chinese_chars && is_chinese_char(c) {
+                normalized.extend([' ', c, ' ']);
             } else {
-                others.push(start..end);
+                normalized.push(c);
             }
-            start = end;
         }
-        if others.is_empty() {
-            Count::Exact(total)
-        } else {
-            Count::Partial(total, others)
+        if self.strip_accents {
+            normalized = normalized.nfd().map(|(c, _)| c).filter(|c| !c.is_mark_nonspacing()).collect();
         }
+        if self.lowercase {
+            normalized = normalized.chars().flat_map(char::to_lowercase).collect();
+        }
+        let mut n = 0;
+        let mut word_start = 0;
+        for (at, c) in normalized.char_indices() {
+            let whitespace = c.is_whitespace();
+            if whitespace || c.is_ascii_punctuation() || c.is_punctuation() {
+                n += self.count_unicode_word(&normalized[word_start..at]) + u32::from(!whitespace);
+                word_start = at + c.len_utf8();
+            }
+        }
+        n + self.count_unicode_word(&normalized[word_start..])
     }
 
-    fn count_ascii_chunk(&self, chunk: &[u8], word: &mut [u8; WORD_BUFFER]) -> u32 {
-        let mut n = 0;
-        let mut len = 0;
-        let mut too_long = false;
-        for &b in chunk {
-            if b.is_ascii_punctuation() {
-                n += self.count_word(&word[..len], too_long) + 1;
-                len = 0;
-                too_long = false;
-            } else if len < word.len() {
-                word[len] = if self.lowercase { b.to_ascii_lowercase() } else { b };
-                len += 1;
-            } else {
-                too_long = true;
-            }
-        }
-        n + self.count_word(&word[..len], too_long)
+    fn count_unicode_word(&self, word: &str) -> u32 {
+        self.count_word(word.as_bytes(), word.chars().count() > self.max_chars_per_word)
     }
 
     /// WordPiece on one word: greedy longest match; a word with an unmatched rest, or longer than
-    /// `max_chars_per_word`, is one unknown token.
+    /// `max_chars_per_word` characters (`too_long`), is one unknown token. Pieces are tried at
+    /// every byte length: one that ends inside a character is not valid UTF-8, so it is in no
+    /// vocabulary, and the match is the one `tokenizers` finds stepping by characters.
     fn count_word(&self, word: &[u8], too_long: bool) -> u32 {
         if word.is_empty() {
             return 0;
         }
-        if too_long || word.len() > self.max_chars_per_word {
+        if too_long {
             return 1;
         }
         let mut piece = [0u8; PIECE_BUFFER];
@@ -188,8 +266,20 @@ impl BertWordPiece {
 const WORD_BUFFER: usize = 128;
 const PIECE_BUFFER: usize = 160;
 
-fn prefix_len(model: &Json) -> Option<usize> {
-    Some(model.get("continuing_subword_prefix")?.as_str()?.len())
+/// `BertNormalizer`'s classes of characters.
+fn is_whitespace(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || c.is_whitespace()
+}
+
+fn is_control(c: char) -> bool {
+    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
+}
+
+fn is_chinese_char(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0x2A700..=0x2B73F | 0x2B740..=0x2B81F | 0x2B920..=0x2CEAF | 0xF900..=0xFAFF | 0x2F800..=0x2FA1F
+    )
 }
 
 /// The ASCII whitespace that both the normaliser and the pre-tokenizer split on. Other ASCII
@@ -228,17 +318,38 @@ impl Vocabulary {
     }
 }
 
+/// The token's bytes in the low 15 bytes (little-endian), its length in the top one. Read with
+/// overlapping loads rather than copied into a buffer, which would stall the load that follows.
 #[inline]
 fn pack(token: &[u8]) -> u128 {
-    let mut bytes = [0u8; 16];
-    bytes[..token.len()].copy_from_slice(token);
-    bytes[SHORT] = token.len() as u8;
-    u128::from_le_bytes(bytes)
+    let n = token.len();
+    debug_assert!(n <= SHORT);
+    let load8 = |at: usize| u64::from_le_bytes(token[at..at + 8].try_into().expect("8 bytes"));
+    let load4 = |at: usize| u64::from(u32::from_le_bytes(token[at..at + 4].try_into().expect("4 bytes")));
+    let (low, high) = match n {
+        // The bytes both loads read are the same, so or-ing them is exact.
+        9..=15 => (load8(0), load8(n - 8) >> (8 * (16 - n))),
+        8 => (load8(0), 0),
+        4..=7 => (load4(0) | load4(n - 4) << (8 * (n - 4)), 0),
+        _ => (token.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b)), 0),
+    };
+    u128::from(low) | u128::from(high | (n as u64) << 56) << 64
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Vocabulary;
+    use super::{pack, Vocabulary, SHORT};
+
+    #[test]
+    fn pack_puts_the_bytes_low_and_the_length_in_the_top_byte() {
+        let text = b"abcdefghijklmno";
+        for n in 0..=SHORT {
+            let mut expected = [0u8; 16];
+            expected[..n].copy_from_slice(&text[..n]);
+            expected[SHORT] = n as u8;
+            assert_eq!(pack(&text[..n]), u128::from_le_bytes(expected), "length {n}");
+        }
+    }
 
     #[test]
     fn vocabulary_tells_tokens_apart_by_bytes_and_length() {
