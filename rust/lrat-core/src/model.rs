@@ -203,6 +203,7 @@ pub struct SearchHit {
     /// The docid, else the URL, else the title.
     pub doc_key: String,
     pub title: Option<String>,
+    /// Without surrounding whitespace, and `None` rather than empty.
     pub snippet: Option<SharedText>,
     pub score: Option<f64>,
 }

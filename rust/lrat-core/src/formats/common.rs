@@ -161,11 +161,24 @@ fn hits_from_list(items: &[Json]) -> Vec<SearchHit> {
             Some(SearchHit {
                 doc_key: key,
                 title,
-                snippet: item.get_any(&["snippet", "text", "content", "body", "description"]).and_then(content_text).map(SharedText::from),
+                snippet: item
+                    .get_any(&["snippet", "text", "content", "body", "description"])
+                    .and_then(content_text)
+                    .and_then(trimmed)
+                    .map(SharedText::from),
                 score: item.get("score").and_then(Json::as_f64),
             })
         })
         .collect()
+}
+
+/// The text without surrounding whitespace; `None` when nothing is left.
+fn trimmed(text: String) -> Option<String> {
+    match text.trim() {
+        "" => None,
+        t if t.len() == text.len() => Some(text),
+        t => Some(t.to_string()),
+    }
 }
 
 /// Search output as text. A JSON document in the text is read as such first.
@@ -734,11 +747,14 @@ mod tests {
 
     #[test]
     fn json_list_output() {
-        let v = Json::parse(r#"[{"docid": 7, "score": 1.5, "snippet": "s"}, {"url": "https://a.b", "title": "T"}]"#).unwrap();
+        let v = Json::parse(r#"[{"docid": 7, "score": 1.5, "snippet": " s\n"}, {"url": "https://a.b", "title": "T", "snippet": " \n"}]"#).unwrap();
         let hits = parse_search_output(&v);
         assert_eq!(hits[0].doc_key, "7");
         assert_eq!(hits[0].score, Some(1.5));
+        // Snippets come trimmed, and a blank one is none.
+        assert_eq!(hits[0].snippet.as_deref(), Some("s"));
         assert_eq!(hits[1].doc_key, "https://a.b");
+        assert_eq!(hits[1].snippet, None);
         let as_text = Json::Str(r#"[{"docid": "9", "snippet": "s"}]"#.into());
         assert_eq!(parse_search_output(&as_text)[0].doc_key, "9");
     }

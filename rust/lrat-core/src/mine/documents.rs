@@ -106,7 +106,8 @@ fn trajectory_texts(t: &Trajectory) -> Vec<DocumentText<'_>> {
         match step.kind {
             StepKind::Search => {
                 for hit in &step.hits {
-                    let Some(snippet) = hit.snippet.as_deref().map(str::trim).filter(|s| !s.is_empty()) else { continue };
+                    // Snippets come trimmed; this reads no byte of the text, only its length.
+                    let Some(snippet) = hit.snippet.as_deref().filter(|s| !s.is_empty()) else { continue };
                     out.push(DocumentText {
                         key: &hit.doc_key,
                         title: hit.title.as_deref(),

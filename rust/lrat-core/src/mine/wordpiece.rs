@@ -35,6 +35,8 @@ pub struct BertWordPiece {
     strip_accents: bool,
     max_chars_per_word: usize,
     added: Vec<memchr::memmem::Finder<'static>>,
+    /// Tells this vocabulary's entries in the per-thread [`RecentWords`] from another's.
+    id: u64,
 }
 
 impl BertWordPiece {
@@ -106,18 +108,22 @@ impl BertWordPiece {
             strip_accents,
             max_chars_per_word,
             added,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
     /// The number of tokens of `text`.
     pub fn count(&self, text: &str) -> u32 {
-        let mut total = 0u32;
-        let mut piece_start = 0;
-        for (start, end) in self.added_tokens_in(text.as_bytes()) {
-            total += self.count_piece(&text[piece_start..start]) + 1;
-            piece_start = end;
-        }
-        total + self.count_piece(&text[piece_start..])
+        RECENT_WORDS.with_borrow_mut(|recent| {
+            recent.serve(self.id);
+            let mut total = 0u32;
+            let mut piece_start = 0;
+            for (start, end) in self.added_tokens_in(text.as_bytes()) {
+                total += self.count_piece(&text[piece_start..start], recent) + 1;
+                piece_start = end;
+            }
+            total + self.count_piece(&text[piece_start..], recent)
+        })
     }
 
     /// Byte ranges of the added tokens in `text`: leftmost first, the longest of those that start
@@ -143,7 +149,7 @@ impl BertWordPiece {
     }
 
     /// The count of a text without added tokens.
-    fn count_piece(&self, piece: &str) -> u32 {
+    fn count_piece(&self, piece: &str, recent: &mut RecentWords) -> u32 {
         let bytes = piece.as_bytes();
         let mut total = 0u32;
         let mut word = [0u8; WORD_BUFFER];
@@ -156,7 +162,7 @@ impl BertWordPiece {
                 match b {
                     b' ' | b'\t' | b'\n' | b'\r' => break,
                     b'!'..=b'/' | b':'..=b'@' | b'['..=b'`' | b'{'..=b'~' => {
-                        n += self.count_word(&word[..len], too_long || len > self.max_chars_per_word) + 1;
+                        n += self.count_ascii_word(&word[..len], too_long, recent) + 1;
                         (len, too_long) = (0, false);
                     }
                     0x20..=0x7e if len < WORD_BUFFER => {
@@ -174,7 +180,7 @@ impl BertWordPiece {
                 }
                 at += 1;
             }
-            total += n + self.count_word(&word[..len], too_long || len > self.max_chars_per_word);
+            total += n + self.count_ascii_word(&word[..len], too_long, recent);
             at += 1;
         }
         total
@@ -218,6 +224,14 @@ impl BertWordPiece {
         self.count_word(word.as_bytes(), word.chars().count() > self.max_chars_per_word)
     }
 
+    /// A lowercased ASCII word (`too_long`: longer than the word buffer).
+    fn count_ascii_word(&self, word: &[u8], too_long: bool, recent: &mut RecentWords) -> u32 {
+        if too_long || word.len() > SHORT {
+            return self.count_word(word, too_long || word.len() > self.max_chars_per_word);
+        }
+        recent.count(word, |w| self.count_word(w, w.len() > self.max_chars_per_word))
+    }
+
     /// WordPiece on one word: greedy longest match; a word with an unmatched rest, or longer than
     /// `max_chars_per_word` characters (`too_long`), is one unknown token. Pieces are tried at
     /// every byte length: one that ends inside a character is not valid UTF-8, so it is in no
@@ -259,6 +273,57 @@ impl BertWordPiece {
             n += 1;
             start = end;
         }
+        n
+    }
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+thread_local! {
+    static RECENT_WORDS: std::cell::RefCell<RecentWords> = std::cell::RefCell::new(RecentWords::default());
+}
+
+/// The counts of words seen lately on this thread, in a direct-mapped table of 64 KB: most words
+/// of a text are common ones, and this table stays in the core's cache where the vocabulary's
+/// (a megabyte) does not. A slot holds a word packed as by [`pack`], with its count (at most 15
+/// for a word of at most 15 bytes) in the top four bits.
+struct RecentWords {
+    vocabulary: u64,
+    slots: Box<[u128]>,
+}
+
+const RECENT_SLOTS: usize = 1 << 12;
+
+impl Default for RecentWords {
+    fn default() -> Self {
+        RecentWords { vocabulary: 0, slots: vec![0; RECENT_SLOTS].into_boxed_slice() }
+    }
+}
+
+impl RecentWords {
+    /// Forgets the words of another vocabulary.
+    fn serve(&mut self, vocabulary: u64) {
+        if self.vocabulary != vocabulary {
+            self.slots.fill(0);
+            self.vocabulary = vocabulary;
+        }
+    }
+
+    /// The count of a non-empty word of at most [`SHORT`] bytes, from the table or from `count`.
+    #[inline]
+    fn count(&mut self, word: &[u8], count: impl FnOnce(&[u8]) -> u32) -> u32 {
+        if word.is_empty() {
+            return 0;
+        }
+        let key = pack(word);
+        let hash = ((key as u64) ^ ((key >> 64) as u64)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let slot = &mut self.slots[(hash >> (64 - RECENT_SLOTS.trailing_zeros())) as usize];
+        const COUNT_BITS: u128 = 0xF << 124;
+        if *slot & !COUNT_BITS == key {
+            return (*slot >> 124) as u32;
+        }
+        let n = count(word);
+        *slot = key | u128::from(n) << 124;
         n
     }
 }
@@ -338,7 +403,29 @@ fn pack(token: &[u8]) -> u128 {
 
 #[cfg(test)]
 mod tests {
-    use super::{pack, Vocabulary, SHORT};
+    use super::{pack, BertWordPiece, Vocabulary, SHORT};
+    use crate::json::Json;
+
+    fn tokenizer(vocab: &str) -> BertWordPiece {
+        let json = format!(
+            r###"{{"added_tokens": [], "normalizer": {{"type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+            "strip_accents": null, "lowercase": true}}, "pre_tokenizer": {{"type": "BertPreTokenizer"}},
+            "model": {{"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+            "max_input_chars_per_word": 100, "vocab": {vocab}}}}}"###
+        );
+        BertWordPiece::from_json(&Json::parse(&json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn words_remembered_for_one_vocabulary_are_not_used_for_another() {
+        let whole = tokenizer(r###"{"[UNK]": 0, "ab": 1, "a": 2, "##b": 3}"###);
+        let split = tokenizer(r###"{"[UNK]": 0, "a": 1, "##b": 2}"###);
+        for _ in 0..2 {
+            assert_eq!(whole.count("ab AB ab."), 4);
+            assert_eq!(split.count("ab AB ab."), 7);
+            assert_eq!(split.count("abc"), 1);
+        }
+    }
 
     #[test]
     fn pack_puts_the_bytes_low_and_the_length_in_the_top_byte() {
