@@ -224,7 +224,7 @@ impl BertWordPiece {
         self.count_word(word.as_bytes(), word.chars().count() > self.max_chars_per_word)
     }
 
-    /// A lowercased ASCII word (`too_long`: longer than the word buffer).
+    /// A printable-ASCII word as the normaliser leaves it (`too_long`: longer than the word buffer).
     fn count_ascii_word(&self, word: &[u8], too_long: bool, recent: &mut RecentWords) -> u32 {
         if too_long || word.len() > SHORT {
             return self.count_word(word, too_long || word.len() > self.max_chars_per_word);
