@@ -266,7 +266,8 @@ def attach_texts(examples: _ArrowStream, documents: _ArrowStream) -> _Attached:
     """Document texts for examples, row for row: `pos, pos_source` (null where the positive has no
     text) and `neg_id, neg, neg_source` (the negatives that have a text, in order; empty where the
     positive has none). `examples` needs `pos_id` and `neg_id`, `documents` `doc_id, text,
-    text_source` (the first row of an id wins). Counts cover the examples whose positive has a text.
+    text_source` (the first row of an id with a text wins). Counts cover the examples whose positive
+    has a text.
     Raises ValueError naming a missing column or one that does not hold strings."""
 
 def judge_reasonings(texts: list[str]) -> list[bool]:

@@ -12,7 +12,8 @@ use arrow_buffer::OffsetBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
 
-/// Documents by id: their texts and where each text came from. The first row of an id wins.
+/// Documents by id: their texts and where each text came from. The first row of an id that has a
+/// text wins; a row without one counts as no document.
 pub struct DocumentTexts {
     ids: StringViewArray,
     texts: StringViewArray,
@@ -72,7 +73,7 @@ impl DocumentTexts {
         let mut row_of: FxHashMap<&str, u32> = FxHashMap::default();
         row_of.reserve(self.ids.len());
         for (row, id) in self.ids.iter().enumerate() {
-            if let Some(id) = id {
+            if let (Some(id), true) = (id, self.texts.is_valid(row)) {
                 row_of.entry(id).or_insert(row as u32);
             }
         }
@@ -266,6 +267,19 @@ mod tests {
         let flat = batch(vec![("pos_id", Arc::new(StringArray::from(vec!["a"])) as ArrayRef), ("neg_id", Arc::new(StringArray::from(vec!["b"])))]);
         let err = docs.attach(&[flat]).err().unwrap();
         assert!(err.to_string().contains("neg_id must be a list of strings"), "{err}");
+    }
+
+    #[test]
+    fn a_document_row_without_text_is_no_document() {
+        let docs = batch(vec![
+            ("doc_id", Arc::new(StringArray::from(vec!["a", "a", "b"])) as ArrayRef),
+            ("text", Arc::new(StringArray::from(vec![None, Some("text a"), None]))),
+            ("text_source", Arc::new(StringArray::from(vec!["corpus", "corpus", "corpus"]))),
+        ]);
+        let docs = DocumentTexts::from_batches(&[docs]).unwrap();
+        let (out, counts) = docs.attach(&[examples(vec![Some("a"), Some("b")], &[&[Some("b")], &[]])]).unwrap();
+        assert_eq!(strings(out[0].column(0)), vec![Some("text a".into()), None]);
+        assert_eq!((counts.missing_positives, counts.missing_negatives), (1, 1));
     }
 
     #[test]
