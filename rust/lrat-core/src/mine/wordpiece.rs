@@ -62,7 +62,7 @@ impl BertWordPiece {
         }
         let prefix: Box<[u8]> = model.get("continuing_subword_prefix")?.as_str()?.as_bytes().into();
         let max_chars_per_word = model.get("max_input_chars_per_word")?.as_u64()? as usize;
-        // The word buffer of `count_ascii_chunk` bounds the one, and the piece buffer of
+        // The word buffer of `count_piece` bounds the one, and the piece buffer of
         // `count_word` the prefix (with the longest continuation, checked below).
         if max_chars_per_word >= WORD_BUFFER || prefix.len() > PIECE_BUFFER - WORD_BUFFER {
             return None;
@@ -160,7 +160,7 @@ impl BertWordPiece {
             while at < bytes.len() {
                 let b = bytes[at];
                 match b {
-                    b' ' | b'\t' | b'\n' | b'\r' => break,
+                    _ if is_separator(b) => break,
                     b'!'..=b'/' | b':'..=b'@' | b'['..=b'`' | b'{'..=b'~' => {
                         n += self.count_ascii_word(&word[..len], too_long, recent) + 1;
                         (len, too_long) = (0, false);
@@ -226,10 +226,11 @@ impl BertWordPiece {
 
     /// A printable-ASCII word as the normaliser leaves it (`too_long`: longer than the word buffer).
     fn count_ascii_word(&self, word: &[u8], too_long: bool, recent: &mut RecentWords) -> u32 {
-        if too_long || word.len() > SHORT {
-            return self.count_word(word, too_long || word.len() > self.max_chars_per_word);
+        let over_limit = too_long || word.len() > self.max_chars_per_word;
+        if over_limit || word.len() > SHORT {
+            return self.count_word(word, over_limit);
         }
-        recent.count(word, |w| self.count_word(w, w.len() > self.max_chars_per_word))
+        recent.count(word, |w| self.count_word(w, false))
     }
 
     /// WordPiece on one word: greedy longest match; a word with an unmatched rest, or longer than
