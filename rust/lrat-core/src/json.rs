@@ -9,8 +9,11 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::mem::MaybeUninit;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use crate::arena::TextArena;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Json<'a> {
@@ -29,7 +32,18 @@ static NULL: Json<'static> = Json::Null;
 impl<'a> Json<'a> {
     /// Parses one JSON document; the error message gives the line and column.
     pub fn parse(text: &'a str) -> Result<Json<'a>, JsonError> {
-        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, scratch: Vec::new() };
+        Json::parse_with(text, None)
+    }
+
+    /// `parse`, with the strings that hold escapes unescaped into `arena` (and borrowed from it)
+    /// instead of each into its own `String`. An arena with room for `text.len()` bytes holds them
+    /// all.
+    pub fn parse_in(text: &'a str, arena: &'a TextArena) -> Result<Json<'a>, JsonError> {
+        Json::parse_with(text, Some(arena))
+    }
+
+    fn parse_with(text: &'a str, arena: Option<&'a TextArena>) -> Result<Json<'a>, JsonError> {
+        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena, scratch: Vec::new() };
         let value = reader.value()?;
         reader.skip_whitespace();
         if reader.at < reader.bytes.len() {
@@ -41,7 +55,7 @@ impl<'a> Json<'a> {
     /// Parses the JSON value at the start of `text` and returns it with the bytes it took;
     /// whatever follows is left alone.
     pub fn parse_prefix(text: &'a str) -> Result<(Json<'a>, usize), JsonError> {
-        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, scratch: Vec::new() };
+        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena: None, scratch: Vec::new() };
         let value = reader.value()?;
         Ok((value, reader.at))
     }
@@ -185,7 +199,9 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     depth: usize,
-    /// The unescaped bytes of the current string (kept to reuse the allocation).
+    /// Where strings with escapes go, when given.
+    arena: Option<&'a TextArena>,
+    /// The unescaped bytes of the current string, without an arena (kept to reuse the allocation).
     scratch: Vec<u8>,
 }
 
@@ -310,7 +326,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A string starting at the opening quote: borrowed when it holds no escape.
+    /// A string starting at the opening quote: borrowed when it holds no escape, else unescaped into
+    /// the arena (and borrowed from it) or into a `String`.
     fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         let start = self.at + 1;
         let first = find_special(self.bytes, start);
@@ -318,26 +335,40 @@ impl<'a> Reader<'a> {
             self.at = first + 1;
             return Ok(Cow::Borrowed(&self.text[start..first]));
         }
-        // An escape, a control character or the end of the input: `unescape_from` reads the
-        // first and reports the others.
+        // An escape, a control character or the end of the input: `unescape` reads the first and
+        // reports the others. Unescaped, the string is no longer than the input left from `start`.
+        let room = self.bytes.len() - start;
+        if let Some(arena) = self.arena {
+            // SAFETY: `unescape` fills the window with UTF-8 (see there).
+            if let Some(read) = unsafe { arena.write_str(room, |window| self.unescape(start, first, window)) } {
+                return read.map(Cow::Borrowed);
+            }
+        }
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
-        out.extend_from_slice(&self.bytes[start..first]);
-        let read = self.unescape_from(first, &mut out);
-        // SAFETY: `out` holds pieces of a `str` cut next to ASCII bytes (so whole UTF-8 sequences)
-        // and ASCII or `char::encode_utf8` output for the escapes.
-        let string = read.map(|()| unsafe { String::from_utf8_unchecked(out.as_slice().to_vec()) });
+        out.reserve(room);
+        let read = self.unescape(start, first, &mut out.spare_capacity_mut()[..room]);
+        // SAFETY: `unescape` initialised the first `n` bytes with UTF-8.
+        let string = read.map(|n| unsafe {
+            out.set_len(n);
+            String::from_utf8_unchecked(out.as_slice().to_vec())
+        });
         self.scratch = out;
         string.map(Cow::Owned)
     }
 
-    /// Reads the rest of a string from the special byte at `at` into `out`, up to its closing quote.
-    fn unescape_from(&mut self, mut at: usize, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    /// Writes the string whose text starts at `start` (and whose first special byte is at `first`)
+    /// into `out`, unescaped, up to its closing quote; returns the bytes written. The output is
+    /// UTF-8: pieces of the input cut next to ASCII bytes (so whole UTF-8 sequences) and the UTF-8
+    /// of each escape. It never runs ahead of the input, so `out` needs no more room than the
+    /// input has bytes from `start`.
+    fn unescape(&mut self, start: usize, mut at: usize, out: &mut [MaybeUninit<u8>]) -> Result<usize, JsonError> {
+        let mut o = put(out, 0, &self.bytes[start..at]);
         loop {
             match self.bytes.get(at) {
                 Some(b'"') => {
                     self.at = at + 1;
-                    return Ok(());
+                    return Ok(o);
                 }
                 Some(b'\\') => {}
                 Some(_) => {
@@ -354,27 +385,19 @@ impl<'a> Reader<'a> {
                 return Err(self.error("EOF while parsing a string"));
             };
             at += 2;
-            match code {
-                b'"' => out.push(b'"'),
-                b'\\' => out.push(b'\\'),
-                b'/' => out.push(b'/'),
-                b'b' => out.push(0x08),
-                b'f' => out.push(0x0c),
-                b'n' => out.push(b'\n'),
-                b'r' => out.push(b'\r'),
-                b't' => out.push(b'\t'),
-                b'u' => {
-                    let (c, next) = self.unicode_escape(at)?;
-                    at = next;
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-                }
-                _ => {
+            if code == b'u' {
+                let (c, next) = self.unicode_escape(at)?;
+                at = next;
+                o = put(out, o, c.encode_utf8(&mut [0u8; 4]).as_bytes());
+            } else {
+                let Some(byte) = simple_escape(code) else {
                     self.at = at - 1;
                     return Err(self.error("invalid escape"));
-                }
+                };
+                out[o].write(byte);
+                o += 1;
             }
-            at = copy_plain(self.bytes, at, out);
+            (at, o) = copy_plain(self.bytes, at, out, o);
         }
     }
 
@@ -521,33 +544,57 @@ fn find_special(bytes: &[u8], mut at: usize) -> usize {
     at
 }
 
-/// Appends the plain bytes from `at` on to `out`; returns the position of the special byte that
-/// stopped it, or `bytes.len()`. Whole 16-byte blocks are copied before they are looked at, so a
-/// string dense with escapes costs no call per escape.
+/// The byte a two-character escape (`\\n`, `\\"`, …) stands for.
 #[inline]
-fn copy_plain(bytes: &[u8], mut at: usize, out: &mut Vec<u8>) -> usize {
+fn simple_escape(code: u8) -> Option<u8> {
+    Some(match code {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        b'/' => b'/',
+        b'b' => 0x08,
+        b'f' => 0x0c,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        _ => return None,
+    })
+}
+
+/// Writes `bytes` into `out` at `o`; returns the position after them.
+#[inline]
+fn put(out: &mut [MaybeUninit<u8>], o: usize, bytes: &[u8]) -> usize {
+    let end = o + bytes.len();
+    let slots = &mut out[o..end];
+    // SAFETY: `slots` and `bytes` have the same length, and a `&mut` and a `&` never overlap.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), slots.as_mut_ptr().cast::<u8>(), bytes.len()) };
+    end
+}
+
+/// Copies the plain bytes from `at` on into `out` at `o`; returns the position of the special byte
+/// that stopped it (or `bytes.len()`) and the position after the copy in `out`. Whole 16-byte
+/// blocks are stored before they are looked at, so a string dense with escapes costs no call per
+/// escape.
+#[inline]
+fn copy_plain(bytes: &[u8], mut at: usize, out: &mut [MaybeUninit<u8>], mut o: usize) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
-    while at + 16 <= bytes.len() {
+    while at + 16 <= bytes.len() && o + 16 <= out.len() {
         use std::arch::x86_64::*;
-        out.reserve(16);
-        // SAFETY: SSE2 is part of x86_64; the load reads bytes[at..at + 16], in bounds; the store
-        // writes 16 bytes of reserved capacity, and the length only grows over the plain ones.
+        // SAFETY: SSE2 is part of x86_64; the load reads bytes[at..at + 16] and the store writes
+        // out[o..o + 16], both in bounds; only the plain bytes among them count as written.
         unsafe {
             let v = _mm_loadu_si128(bytes.as_ptr().add(at).cast());
-            _mm_storeu_si128(out.as_mut_ptr().add(out.len()).cast(), v);
+            _mm_storeu_si128(out.as_mut_ptr().add(o).cast(), v);
             let mask = special_mask(v);
             if mask != 0 {
                 let k = mask.trailing_zeros() as usize;
-                out.set_len(out.len() + k);
-                return at + k;
+                return (at + k, o + k);
             }
-            out.set_len(out.len() + 16);
         }
         at += 16;
+        o += 16;
     }
     let end = find_special(bytes, at);
-    out.extend_from_slice(&bytes[at..end]);
-    end
+    (end, put(out, o, &bytes[at..end]))
 }
 
 impl Serialize for Json<'_> {
@@ -583,10 +630,21 @@ mod tests {
 
     #[test]
     fn unescaped_strings_are_borrowed() {
-        let text = r#"{"a": "plain", "b": "esc\naped", "n": 12, "l": [1, 2.5, null]}"#;
+        let text = r#"{"a": "plain", "b": "esc\naped", "n": 12, "l": [1, 2.5, null], "c": "\u00e9t\u00e9"}"#;
         let v = Json::parse(text).unwrap();
         assert!(matches!(v.field("a"), Json::Str(Cow::Borrowed("plain"))));
         assert!(matches!(v.field("b"), Json::Str(Cow::Owned(_))));
+
+        // With an arena, strings with escapes are borrowed from it, back to back.
+        let arena = TextArena::with_capacity(text.len());
+        let w = Json::parse_in(text, &arena).unwrap();
+        assert_eq!(w, v);
+        assert!(matches!(w.field("b"), Json::Str(Cow::Borrowed("esc\naped"))));
+        assert_eq!(arena.share().as_str(), "esc\napedété");
+        // An arena without room for the rest of the text is left alone: the string is owned.
+        let small = TextArena::with_capacity(4);
+        assert!(matches!(Json::parse_in(text, &small).unwrap().field("b"), Json::Str(Cow::Owned(_))));
+        assert!(small.is_empty());
         assert_eq!(v.field("n").as_key().as_deref(), Some("12"));
         assert_eq!(v.field("l").as_array().unwrap().len(), 3);
         assert_eq!(Json::parse(&v.to_json_string()).unwrap(), v);
@@ -674,6 +732,8 @@ mod tests {
             let text = if pretty { serde_json::to_string_pretty(&value) } else { serde_json::to_string(&value) }.unwrap();
             let ours = Json::parse(&text).unwrap();
             proptest::prop_assert!(same(&to_value(&ours), &value), "{} read as {:?}", text, ours);
+            let arena = TextArena::with_capacity(text.len());
+            proptest::prop_assert_eq!(Json::parse_in(&text, &arena).unwrap(), ours);
         }
 
         #[test]
@@ -687,6 +747,8 @@ mod tests {
             let Ok(text) = String::from_utf8(text) else { return Ok(()) };
             let theirs = serde_json::from_str::<serde_json::Value>(&text);
             let ours = Json::parse(&text);
+            let arena = TextArena::with_capacity(text.len());
+            proptest::prop_assert_eq!(&Json::parse_in(&text, &arena), &ours);
             match (&ours, &theirs) {
                 (Ok(a), Ok(b)) => proptest::prop_assert!(same(&to_value(a), b), "{:?}: {:?} vs {:?}", text, a, b),
                 (Err(_), Err(_)) => {}

@@ -1,6 +1,7 @@
 //! The core of `lrat`: reading agent trajectories in many formats into one canonical model,
 //! mining retrieval supervision from them, and HNSW search. No Python types live here.
 
+pub mod arena;
 pub mod background_drop;
 pub mod error;
 pub mod formats;

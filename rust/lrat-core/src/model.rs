@@ -153,6 +153,15 @@ impl SharedText {
         SharedText::from(part)
     }
 
+    /// The whole of `buffer` as text.
+    ///
+    /// # Safety
+    /// `buffer` must hold valid UTF-8.
+    pub unsafe fn from_utf8_buffer_unchecked(buffer: Buffer) -> SharedText {
+        let len = buffer.len();
+        SharedText { whole: buffer, start: 0, len }
+    }
+
     /// The buffer this text is part of, and where in it the text starts.
     pub fn buffer(&self) -> (&Buffer, usize) {
         (&self.whole, self.start)
@@ -191,6 +200,12 @@ impl PartialEq<str> for SharedText {
     }
 }
 
+impl PartialEq<&str> for SharedText {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl fmt::Debug for SharedText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.as_str(), f)
@@ -225,7 +240,7 @@ pub struct Step {
     pub tool_name: Option<String>,
     /// Reasoning text, the search query (the first one when the call carried several),
     /// the browse argument, the answer, or a tool's raw arguments.
-    pub text: String,
+    pub text: SharedText,
     /// Results of a search step, in rank order.
     pub hits: Vec<SearchHit>,
     /// Set on browse steps.
@@ -233,23 +248,23 @@ pub struct Step {
 }
 
 impl Step {
-    pub fn reason(text: impl Into<String>) -> Step {
+    pub fn reason(text: impl Into<SharedText>) -> Step {
         Step { kind: StepKind::Reason, tool_name: None, text: text.into(), hits: Vec::new(), browse: None }
     }
 
-    pub fn answer(text: impl Into<String>) -> Step {
+    pub fn answer(text: impl Into<SharedText>) -> Step {
         Step { kind: StepKind::Answer, tool_name: None, text: text.into(), hits: Vec::new(), browse: None }
     }
 
-    pub fn search(tool: Option<String>, query: impl Into<String>, hits: Vec<SearchHit>) -> Step {
+    pub fn search(tool: Option<String>, query: impl Into<SharedText>, hits: Vec<SearchHit>) -> Step {
         Step { kind: StepKind::Search, tool_name: tool, text: query.into(), hits, browse: None }
     }
 
-    pub fn browse(tool: Option<String>, argument: impl Into<String>, browse: BrowseRecord) -> Step {
+    pub fn browse(tool: Option<String>, argument: impl Into<SharedText>, browse: BrowseRecord) -> Step {
         Step { kind: StepKind::Browse, tool_name: tool, text: argument.into(), hits: Vec::new(), browse: Some(browse) }
     }
 
-    pub fn tool(tool: Option<String>, arguments: impl Into<String>) -> Step {
+    pub fn tool(tool: Option<String>, arguments: impl Into<SharedText>) -> Step {
         Step { kind: StepKind::Tool, tool_name: tool, text: arguments.into(), hits: Vec::new(), browse: None }
     }
 }

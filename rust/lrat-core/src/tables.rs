@@ -172,7 +172,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut s_step = UInt32Builder::with_capacity(n_steps);
     let mut s_kind = StringViewBuilder::with_capacity(n_steps);
     let mut s_tool = StringViewBuilder::with_capacity(n_steps);
-    let mut s_text = StringViewBuilder::with_capacity(n_steps);
+    let mut s_text = SharedColumn::with_capacity(n_steps);
 
     let mut r_id = SharedColumn::default();
     let mut r_step = UInt32Builder::new();
@@ -222,7 +222,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
             s_step.append_value(i);
             s_kind.append_value(step.kind.name());
             s_tool.append_option(step.tool_name.as_deref());
-            s_text.append_value(&step.text);
+            s_text.append(Some(&step.text));
             for (rank, hit) in step.hits.iter().enumerate() {
                 r_id.append(Some(id));
                 r_step.append_value(i);
@@ -265,7 +265,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
         )?,
         steps: finish(
             steps_schema(),
-            vec![Arc::new(s_id.builder.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.finish())],
+            vec![Arc::new(s_id.builder.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.builder.finish())],
         )?,
         search_results: finish(
             search_results_schema(),
@@ -328,27 +328,42 @@ mod tests {
     use crate::Location;
 
     #[test]
-    fn snippets_are_views_of_their_search_output() {
+    fn texts_are_views_of_the_records_unescaped_strings() {
         let output = "A search for 'q' found 2 results:\n\n## Web Results\nDocID:1\n[One]\nthe first snippet, long enough\n\nDocID:2\n[Two]\nsecond\n\nDocID:3\n[Three]\nthe third snippet\twith an escape\n";
         let record = serde_json::json!({
             "query_id": "q1", "status": "completed",
             "result": [
+                {"type": "reasoning", "output": ["a thought in parts", "joined, so copied"]},
+                {"type": "reasoning", "output": "a thought\nwith an escape"},
                 {"type": "tool_call", "tool_name": "search", "arguments": "{\"query\": \"q\"}", "output": output},
                 {"type": "tool_call", "tool_name": "get_document", "arguments": "{\"docid\": \"1\"}", "output": "Document 1:\nthe whole first document\n"},
+                {"type": "reasoning", "output": "a thought without escapes"},
             ],
         })
         .to_string();
         let location = Location { source: "test.jsonl".into(), line: 1, byte_offset: 0 };
         let t = parse_record(&record, &location, &FormatOptions::default()).unwrap().trajectories;
         let tables = build(&t, &[], true).unwrap();
-        let results = &tables.search_results;
-        let snippets = results.column_by_name("snippet").unwrap().as_any().downcast_ref::<StringViewArray>().unwrap();
+        let column = |batch: &arrow_array::RecordBatch, name: &str| {
+            batch.column_by_name(name).unwrap().as_any().downcast_ref::<StringViewArray>().unwrap().clone()
+        };
+        let snippets = column(&tables.search_results, "snippet");
         let values: Vec<&str> = (0..snippets.len()).map(|i| snippets.value(i)).collect();
         assert_eq!(values, ["the first snippet, long enough", "second", "the third snippet\twith an escape"]);
-        // The two long snippets point into one buffer: the search output; "second" is inline.
-        assert_eq!(snippets.data_buffers().len(), 1);
-        assert!(output.starts_with(std::str::from_utf8(&snippets.data_buffers()[0][..30]).unwrap()));
-        let content = tables.browses.column_by_name("content").unwrap().as_any().downcast_ref::<StringViewArray>().unwrap();
+        let content = column(&tables.browses, "content");
         assert_eq!(content.value(0), "Document 1:\nthe whole first document\n");
+        let texts = column(&tables.steps, "text");
+        let values: Vec<&str> = (0..texts.len()).map(|i| texts.value(i)).collect();
+        assert_eq!(values[..2], ["a thought in parts\njoined, so copied", "a thought\nwith an escape"]);
+        assert_eq!(values[4], "a thought without escapes");
+
+        // The long snippets, the page and the escaped thought point into one buffer: the record's
+        // unescaped strings ("second" is inline in its view). Texts without escapes are copies.
+        let record_texts = snippets.data_buffers()[0].as_ptr();
+        assert_eq!(snippets.data_buffers().len(), 1);
+        assert_eq!(content.data_buffers().len(), 1);
+        assert_eq!(content.data_buffers()[0].as_ptr(), record_texts);
+        assert!(texts.data_buffers().iter().any(|b| b.as_ptr() == record_texts));
+        assert!(texts.data_buffers().iter().any(|b| b.as_ptr() != record_texts), "the joined and the unescaped thoughts are copies");
     }
 }

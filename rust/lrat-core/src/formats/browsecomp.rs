@@ -1,14 +1,14 @@
 //! BrowseComp-Plus / LRAT run files: `{query_id, query, answer?, status, metadata, result: [steps]}`
 //! with steps `{type: reasoning | tool_call | output_text, tool_name, arguments, output}`.
 
-use super::common::{content_text, take_content_text, tool_call_steps_owned};
+use super::common::{content_text, tool_call_steps};
 use super::Ctx;
 use crate::json::Json;
 use crate::model::{Format, Outcome, Step, Trajectory};
 
 const KNOWN_FIELDS: &[&str] = &["query_id", "id", "trajectory_id", "query", "question", "answer", "status", "result"];
 
-/// Reads a record; the texts of its steps move out of `v` into the trajectory.
+/// Reads a record.
 pub fn parse(v: &mut Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     if !matches!(v, Json::Object(_)) {
         return Err(format!("a BrowseComp record must be an object, found {}", v.type_name()));
@@ -43,22 +43,21 @@ pub fn parse(v: &mut Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         };
         match kind {
             StepType::Reasoning => {
-                let text = item.get_any_mut(&["output", "text", "content", "summary"]).and_then(take_content_text).unwrap_or_default();
+                let text = item.get_any(&["output", "text", "content", "summary"]).and_then(|c| ctx.content(c)).unwrap_or_default();
                 t.steps.push(Step::reason(text));
             }
             StepType::ToolCall => {
-                let output = item.get_mut("output").map(Json::take);
                 let name = match item.get_any(&["tool_name", "name"]) {
                     Some(Json::Str(s)) => s.as_ref(),
                     Some(other) => return Err(format!("result[{i}].tool_name is {}, expected a string", other.type_name())),
                     None => return Err(format!("result[{i}] is a tool call without `tool_name`")),
                 };
                 let arguments = item.field("arguments");
-                tool_call_steps_owned(ctx.tools, name, arguments, output, &mut t.steps, &mut ctx.unknown_tools);
+                tool_call_steps(ctx, name, arguments, item.get("output"), &mut t.steps);
             }
             StepType::Answer => {
-                let text = item.get_any_mut(&["output", "text", "content"]).and_then(take_content_text).unwrap_or_default();
-                t.final_answer = Some(text.clone());
+                let text = item.get_any(&["output", "text", "content"]).and_then(|c| ctx.content(c)).unwrap_or_default();
+                t.final_answer = Some(text.to_string());
                 t.steps.push(Step::answer(text));
             }
             StepType::Unknown => {

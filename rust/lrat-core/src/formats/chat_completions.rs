@@ -57,15 +57,15 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
             }
             Role::Assistant => {
                 for key in ["reasoning_content", "reasoning"] {
-                    if let Some(text) = m.get(key).and_then(content_text).filter(|s| !s.trim().is_empty()) {
+                    if let Some(text) = m.get(key).and_then(|c| ctx.content(c)).filter(|s| !s.trim().is_empty()) {
                         t.steps.push(Step::reason(text));
                     }
                 }
                 let has_calls = calls.peek().is_some_and(|c| c.message == i);
-                let content = m.get_any(&["content", "value"]).and_then(content_text).filter(|s| !s.trim().is_empty());
+                let content = m.get_any(&["content", "value"]).and_then(|c| ctx.content(c)).filter(|s| !s.trim().is_empty());
                 match content {
                     Some(text) if !has_calls && Some(i) == last_assistant => {
-                        t.final_answer = Some(text.clone());
+                        t.final_answer = Some(text.to_string());
                         t.steps.push(Step::answer(text));
                     }
                     Some(text) => t.steps.push(Step::reason(text)),
@@ -73,7 +73,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                 }
                 while let Some(call) = calls.next_if(|c| c.message == i) {
                     let output = call.output.map(|o| tool_output(outputs[o].content));
-                    tool_call_steps(ctx.tools, call.name, call.arguments, output.as_ref(), &mut t.steps, &mut ctx.unknown_tools);
+                    tool_call_steps(ctx, call.name, call.arguments, output.as_ref(), &mut t.steps);
                 }
             }
             Role::Tool | Role::System => {}
@@ -192,7 +192,7 @@ mod tests {
     fn parse_str(text: &str) -> Result<(Trajectory, Vec<String>), String> {
         let location = Location { source: "t.jsonl".into(), line: 3, byte_offset: 0 };
         let tools = ToolNames::default();
-        let mut ctx = Ctx { location: &location, tools: &tools, unknown_tools: Vec::new(), index: None };
+        let mut ctx = Ctx::new(&location, &tools);
         let v = Json::parse(text).unwrap();
         let t = parse(&v, &mut ctx)?;
         Ok((t, ctx.unknown_tools))

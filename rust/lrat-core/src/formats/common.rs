@@ -8,7 +8,9 @@ use memchr::memmem::Finder;
 
 use crate::json::Json;
 use crate::model::{BrowseRecord, Outcome, SearchHit, SharedText, Step, Trajectory};
-use crate::tools::{ToolKind, ToolNames};
+use crate::tools::ToolKind;
+
+use super::Ctx;
 
 /// Reads a tool call's `arguments`, which logs store as an object or as a JSON string.
 /// Returns the parsed object, or the text itself when it is not JSON.
@@ -117,21 +119,13 @@ pub fn content_text(v: &Json) -> Option<String> {
     }
 }
 
-/// `content_text` that moves a string out of `v` (leaving an empty one) instead of copying it.
-pub fn take_content_text(v: &mut Json) -> Option<String> {
-    match v {
-        Json::Str(s) => Some(std::mem::take(s).into_owned()),
-        other => content_text(other),
-    }
-}
-
 /// Parses a search tool's output into hits: a JSON list of results (or an object holding one), or
 /// text with `DocID:` markers, markdown links, or `Doc N(Title: …)` passages.
 pub fn parse_search_output(output: &Json) -> Vec<SearchHit> {
     parse_search_output_in(output, None)
 }
 
-/// `parse_search_output`, with snippets that are views of `owner` when the output text is it.
+/// `parse_search_output`, with snippets that are views of `owner` when they lie inside it.
 fn parse_search_output_in(output: &Json, owner: Option<&SharedText>) -> Vec<SearchHit> {
     match output {
         Json::Array(items) if items.iter().any(|i| matches!(i, Json::Object(_))) => hits_from_list(items),
@@ -497,72 +491,37 @@ fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Ve
 }
 
 /// Builds the steps of one tool call with its output; `None` output means it was never answered.
-pub fn tool_call_steps(
-    tools: &ToolNames,
-    name: &str,
-    arguments: &Json,
-    output: Option<&Json>,
-    steps: &mut Vec<Step>,
-    unknown_tools: &mut Vec<String>,
-) {
-    call_steps(tools, name, arguments, output.map(Cow::Borrowed), steps, unknown_tools)
-}
-
-/// `tool_call_steps` with the output given away: a browse output's text moves into the step.
-pub fn tool_call_steps_owned(
-    tools: &ToolNames,
-    name: &str,
-    arguments: &Json,
-    output: Option<Json>,
-    steps: &mut Vec<Step>,
-    unknown_tools: &mut Vec<String>,
-) {
-    call_steps(tools, name, arguments, output.map(Cow::Owned), steps, unknown_tools)
-}
-
-fn call_steps(
-    tools: &ToolNames,
-    name: &str,
-    arguments: &Json,
-    output: Option<Cow<Json>>,
-    steps: &mut Vec<Step>,
-    unknown_tools: &mut Vec<String>,
-) {
+/// Snippets and browsed texts are views of the record's unescaped strings where they lie inside
+/// them (see `Ctx::shared`).
+pub fn tool_call_steps(ctx: &mut Ctx, name: &str, arguments: &Json, output: Option<&Json>, steps: &mut Vec<Step>) {
     let args = read_arguments(arguments);
     let tool = Some(name.to_string());
-    let kind = match tools.classify(name) {
+    let kind = match ctx.tools.classify(name) {
         ToolKind::Other if names_a_document(&args) => ToolKind::Browse,
         kind => kind,
     };
+    let texts = ctx.texts.as_ref();
     match kind {
         ToolKind::Search => {
-            // An output text given away becomes the buffer its snippets are views of.
-            let (owner, output) = match output {
-                Some(Cow::Owned(Json::Str(text))) => (Some(SharedText::from(text.into_owned())), None),
-                other => (None, other),
-            };
-            let owned_text = owner.as_ref().map(|o| Json::Str(Cow::Borrowed(o.as_str())));
-            let output = owned_text.as_ref().or(output.as_deref());
             if let Some(blocks) = per_query_blocks(&args, output) {
                 for (query, block) in blocks {
-                    steps.push(Step::search(tool.clone(), query, parse_search_text_in(block, owner.as_ref())));
+                    steps.push(Step::search(tool.clone(), query, parse_search_text_in(block, texts)));
                 }
                 return;
             }
             let query = search_query(&args).unwrap_or_default();
-            let hits = output.map(|o| parse_search_output_in(o, owner.as_ref())).unwrap_or_default();
+            let hits = output.map(|o| parse_search_output_in(o, texts)).unwrap_or_default();
             steps.push(Step::search(tool, query, hits));
         }
         ToolKind::Browse => {
             let targets = browse_targets(&args);
             let (announced, ok, content) = match output {
-                Some(Cow::Owned(Json::Str(text))) => {
-                    let text = text.into_owned();
-                    let (announced, ok) = browse_text_status(&text);
-                    (announced, ok, Some(SharedText::from(text)))
+                Some(Json::Str(text)) => {
+                    let (announced, ok) = browse_text_status(text);
+                    (announced, ok, Some(SharedText::within(texts, text)))
                 }
                 Some(o) => {
-                    let (announced, ok, content) = read_browse_output(&o);
+                    let (announced, ok, content) = read_browse_output(o);
                     (announced, ok, content.map(SharedText::from))
                 }
                 None => (None, false, None),
@@ -579,7 +538,7 @@ fn call_steps(
             }
         }
         ToolKind::Other => {
-            unknown_tools.push(name.to_string());
+            ctx.unknown_tools.push(name.to_string());
             steps.push(Step::tool(tool, args.as_text()));
         }
     }
@@ -797,13 +756,14 @@ mod tests {
 
     #[test]
     fn multi_query_search_output_splits_per_query() {
-        let tools = ToolNames::default();
-        let (mut steps, mut unknown) = (Vec::new(), Vec::new());
+        let (tools, location) = (crate::ToolNames::default(), crate::Location { source: "test".into(), line: 1, byte_offset: 0 });
+        let mut ctx = Ctx::new(&location, &tools);
+        let mut steps = Vec::new();
         let args = Json::parse(r#"{"query": ["alpha", "beta"]}"#).unwrap();
         let output = Json::Str(
             "A Google search for 'alpha' found 1 results:\n\n## Web Results\n1. [A](https://a.example)\nabout a\n=======\nA Google search for 'beta' found 1 results:\n\n## Web Results\n1. [B](https://b.example)\nabout b".into(),
         );
-        tool_call_steps(&tools, "search", &args, Some(&output), &mut steps, &mut unknown);
+        tool_call_steps(&mut ctx, "search", &args, Some(&output), &mut steps);
         let got: Vec<_> = steps.iter().map(|s| (s.text.as_str(), s.hits[0].doc_key.as_str(), s.hits.len())).collect();
         assert_eq!(got, [("alpha", "https://a.example", 1), ("beta", "https://b.example", 1)]);
         assert_eq!(steps[0].hits[0].snippet.as_deref(), Some("about a"));
@@ -811,7 +771,7 @@ mod tests {
         // One result block for several queries (BrowseComp-Plus runs): one step, the first query.
         steps.clear();
         let one_block = Json::Str("DocID:1\n[T]\ns".into());
-        tool_call_steps(&tools, "search", &args, Some(&one_block), &mut steps, &mut unknown);
+        tool_call_steps(&mut ctx, "search", &args, Some(&one_block), &mut steps);
         assert_eq!((steps.len(), steps[0].text.as_str(), steps[0].hits[0].doc_key.as_str()), (1, "alpha", "1"));
     }
 

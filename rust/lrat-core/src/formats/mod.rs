@@ -9,9 +9,10 @@ pub mod react;
 pub mod responses;
 pub mod search_r1;
 
+use crate::arena::TextArena;
 use crate::error::{Location, RecordError};
 use crate::json::Json;
-use crate::model::{Format, Outcome, Trajectory};
+use crate::model::{Format, Outcome, SharedText, Trajectory};
 use crate::tools::ToolNames;
 
 /// What to do with a call of a tool that is neither a search nor a browse.
@@ -66,9 +67,29 @@ pub struct Ctx<'o> {
     pub unknown_tools: Vec<String>,
     /// Position inside a record that holds several trajectories.
     pub index: Option<usize>,
+    /// The record's strings that held escapes, unescaped one after another (see `TextArena`).
+    pub texts: Option<SharedText>,
 }
 
-impl Ctx<'_> {
+impl<'o> Ctx<'o> {
+    pub fn new(location: &'o Location, tools: &'o ToolNames) -> Self {
+        Ctx { location, tools, unknown_tools: Vec::new(), index: None, texts: None }
+    }
+
+    /// `text` as a view of the record's unescaped strings when it is one of them (or part of
+    /// one), else a copy.
+    pub fn shared(&self, text: &str) -> SharedText {
+        SharedText::within(self.texts.as_ref(), text)
+    }
+
+    /// `common::content_text`, as a view when the content is one string.
+    pub fn content(&self, v: &Json) -> Option<SharedText> {
+        match v {
+            Json::Str(s) => Some(self.shared(s)),
+            other => common::content_text(other).map(SharedText::from),
+        }
+    }
+
     /// An empty trajectory with the record's default id (`<file>:<line>`, `#i` inside arrays).
     pub fn trajectory(&self, format: Format) -> Trajectory {
         let mut id = format!("{}:{}", self.location.source, self.location.line);
@@ -98,9 +119,13 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
     if trimmed.is_empty() {
         return Err(fail("empty record".into()));
     }
-    let mut ctx = Ctx { location, tools: &options.tools, unknown_tools: Vec::new(), index: None };
+    let mut ctx = Ctx::new(location, &options.tools);
     let trajectories = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let mut value = Json::parse(trimmed).map_err(|e| fail(format!("invalid JSON: {e}")))?;
+        let arena = TextArena::with_capacity(trimmed.len());
+        let mut value = Json::parse_in(trimmed, &arena).map_err(|e| fail(format!("invalid JSON: {e}")))?;
+        if !arena.is_empty() {
+            ctx.texts = Some(arena.share());
+        }
         parse_json(&mut value, options.format, &mut ctx).map_err(fail)?
     } else {
         vec![parse_text(trimmed, options.format, &mut ctx).map_err(fail)?]
@@ -142,7 +167,7 @@ fn is_trajectory_object(v: &Json) -> bool {
     matches!(v, Json::Object(_)) && (v.get("result").is_some() || messages_of(v).is_some() || response_items_of(v).is_some() && v.get("type").is_none())
 }
 
-/// Parses one trajectory; a format parser may move texts out of `value` instead of copying them.
+/// Parses one trajectory.
 fn parse_json_one(value: &mut Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Trajectory, String> {
     let format = match format {
         Some(f) => f,

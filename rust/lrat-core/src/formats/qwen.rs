@@ -185,19 +185,19 @@ fn build(turns: &[(Speaker, String)], t: &mut Trajectory, ctx: &mut Ctx) {
         match e {
             Event::Reason(text) | Event::Loose(text) => {
                 if !text.is_empty() {
-                    t.steps.push(Step::reason(*text));
+                    t.steps.push(Step::reason(ctx.shared(text)));
                 }
             }
             Event::Answer(text) => {
                 t.final_answer = Some(text.to_string());
-                t.steps.push(Step::answer(*text));
+                t.steps.push(Step::answer(ctx.shared(text)));
             }
             Event::Call(body) => {
                 let output = outputs[call_index].map(|o| Json::Str(Cow::Borrowed(o)));
                 call_index += 1;
                 match read_call(body) {
                     Some((name, arguments)) => {
-                        tool_call_steps(ctx.tools, &name, &arguments, output.as_ref(), &mut t.steps, &mut ctx.unknown_tools)
+                        tool_call_steps(ctx, &name, &arguments, output.as_ref(), &mut t.steps)
                     }
                     None => t.steps.push(Step::tool(None, *body)),
                 }
@@ -227,7 +227,7 @@ mod tests {
     fn run(f: impl FnOnce(&mut Ctx) -> Result<Trajectory, String>) -> (Result<Trajectory, String>, Vec<String>) {
         let location = Location { source: "q.jsonl".into(), line: 2, byte_offset: 0 };
         let tools = ToolNames::default();
-        let mut ctx = Ctx { location: &location, tools: &tools, unknown_tools: Vec::new(), index: None };
+        let mut ctx = Ctx::new(&location, &tools);
         let t = f(&mut ctx);
         (t, ctx.unknown_tools)
     }

@@ -209,7 +209,7 @@ fn action_steps(name: &str, argument: &str, bracketed: bool, observation: Option
         _ => {
             let output = observation.map(|o| Json::Str(Cow::Borrowed(o)));
             let arguments = Json::Str(Cow::Borrowed(argument));
-            tool_call_steps(ctx.tools, &lower, &arguments, output.as_ref(), &mut t.steps, &mut ctx.unknown_tools);
+            tool_call_steps(ctx, &lower, &arguments, output.as_ref(), &mut t.steps);
         }
     }
 }
@@ -255,7 +255,7 @@ mod tests {
     fn run(f: impl FnOnce(&mut Ctx) -> Result<Trajectory, String>) -> (Result<Trajectory, String>, Vec<String>) {
         let location = Location { source: "r.txt".into(), line: 1, byte_offset: 0 };
         let tools = ToolNames::default();
-        let mut ctx = Ctx { location: &location, tools: &tools, unknown_tools: Vec::new(), index: None };
+        let mut ctx = Ctx::new(&location, &tools);
         let t = f(&mut ctx);
         (t, ctx.unknown_tools)
     }

@@ -5,7 +5,7 @@
 //! `output` / `items` / `input` / `response_items` (an `input` list is read before the `output` list),
 //! or under `response`.
 
-use super::common::{content_text, read_record_fields, tool_call_steps, tool_output};
+use super::common::{read_record_fields, tool_call_steps, tool_output};
 use super::Ctx;
 use crate::json::Json;
 use crate::model::{BrowseRecord, Format, Step, Trajectory};
@@ -32,19 +32,19 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
             Kind::Reasoning => {
                 let text = ["summary", "content", "text"]
                     .iter()
-                    .find_map(|k| item.get(k).and_then(content_text).filter(|s| !s.trim().is_empty()));
+                    .find_map(|k| item.get(k).and_then(|c| ctx.content(c)).filter(|s| !s.trim().is_empty()));
                 if let Some(text) = text {
                     t.steps.push(Step::reason(text));
                 }
             }
             Kind::Message => {
-                let text = item.get_any(&["content", "text"]).and_then(content_text).unwrap_or_default();
+                let text = item.get_any(&["content", "text"]).and_then(|c| ctx.content(c)).unwrap_or_default();
                 if !is_assistant(item) {
                     if t.question.is_none() && role_of(item) == Some("user") {
                         t.question = Some(text.trim().to_string());
                     }
                 } else if Some(i) == last_assistant && !text.trim().is_empty() {
-                    t.final_answer = Some(text.clone());
+                    t.final_answer = Some(text.to_string());
                     t.steps.push(Step::answer(text));
                 } else if !text.trim().is_empty() {
                     t.steps.push(Step::reason(text));
@@ -63,7 +63,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                 }
                 let output = find_output(&items, &kinds, &mut used, i, item.get("call_id").and_then(Json::as_key));
                 let output = output.map(|o| tool_output(items[o].1.field("output")));
-                tool_call_steps(ctx.tools, name, arguments, output.as_ref(), &mut t.steps, &mut ctx.unknown_tools);
+                tool_call_steps(ctx, name, arguments, output.as_ref(), &mut t.steps);
             }
             Kind::Output => {}
             Kind::WebSearch => web_search_steps(item, &mut t.steps),
@@ -191,7 +191,7 @@ mod tests {
     fn parse_str(text: &str) -> Result<Trajectory, String> {
         let location = Location { source: "r.jsonl".into(), line: 1, byte_offset: 0 };
         let tools = ToolNames::default();
-        let mut ctx = Ctx { location: &location, tools: &tools, unknown_tools: Vec::new(), index: None };
+        let mut ctx = Ctx::new(&location, &tools);
         parse(&Json::parse(text).unwrap(), &mut ctx)
     }
 

@@ -142,7 +142,7 @@ mod tests {
     fn run(f: impl FnOnce(&mut Ctx) -> Result<Trajectory, String>) -> Result<Trajectory, String> {
         let location = Location { source: "s.txt".into(), line: 1, byte_offset: 0 };
         let tools = ToolNames::default();
-        let mut ctx = Ctx { location: &location, tools: &tools, unknown_tools: Vec::new(), index: None };
+        let mut ctx = Ctx::new(&location, &tools);
         f(&mut ctx)
     }
 
