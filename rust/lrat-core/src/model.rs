@@ -131,9 +131,19 @@ pub struct SharedText {
     whole: Buffer,
     start: usize,
     len: usize,
+    /// The first bytes, kept from when the text was made (and its bytes were in cache) for its
+    /// Arrow view, which holds them (see `head`).
+    head: [u8; 12],
 }
 
 impl SharedText {
+    fn new(whole: Buffer, start: usize, len: usize) -> SharedText {
+        let mut head = [0; 12];
+        let n = len.min(12);
+        head[..n].copy_from_slice(&whole.as_slice()[start..start + n]);
+        SharedText { whole, start, len, head }
+    }
+
     pub fn as_str(&self) -> &str {
         // SAFETY: `whole` holds the bytes of a `str`, and the range was cut at character
         // boundaries of it (see `From<String>` and `within`).
@@ -147,7 +157,7 @@ impl SharedText {
             let (base, at) = (text.as_ptr() as usize, part.as_ptr() as usize);
             if at >= base && at + part.len() <= base + text.len() {
                 // `part` is a `str` inside `text`, so its ends are character boundaries of it.
-                return SharedText { whole: owner.whole.clone(), start: owner.start + (at - base), len: part.len() };
+                return SharedText::new(owner.whole.clone(), owner.start + (at - base), part.len());
             }
         }
         SharedText::from(part)
@@ -159,19 +169,24 @@ impl SharedText {
     /// `buffer` must hold valid UTF-8.
     pub unsafe fn from_utf8_buffer_unchecked(buffer: Buffer) -> SharedText {
         let len = buffer.len();
-        SharedText { whole: buffer, start: 0, len }
+        SharedText::new(buffer, 0, len)
     }
 
     /// The buffer this text is part of, and where in it the text starts.
     pub fn buffer(&self) -> (&Buffer, usize) {
         (&self.whole, self.start)
     }
+
+    /// The first 12 bytes (all of a shorter text, then zeros): what an Arrow view holds of it.
+    pub fn head(&self) -> &[u8; 12] {
+        &self.head
+    }
 }
 
 impl From<String> for SharedText {
     fn from(text: String) -> SharedText {
         let len = text.len();
-        SharedText { whole: Buffer::from_vec(text.into_bytes()), start: 0, len }
+        SharedText::new(Buffer::from_vec(text.into_bytes()), 0, len)
     }
 }
 

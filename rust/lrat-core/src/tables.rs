@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringViewBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch, StringViewArray};
+use arrow_buffer::{Buffer, NullBufferBuilder, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
@@ -121,38 +122,133 @@ pub fn build_chunks(trajectories: &[Trajectory], issues: &[Issue], include_conte
     Ok(chunks)
 }
 
-/// A view column whose long values point into the buffers their texts share (a search output
-/// holding ten snippets is one block), instead of copies.
-#[derive(Default)]
-struct SharedColumn {
-    builder: StringViewBuilder,
-    /// Block index of each buffer already added, by its address.
-    blocks: FxHashMap<usize, u32>,
+/// A string view column built without reading its texts again. A `SharedText`'s view comes from
+/// its kept head and its place in the buffer it shares (added once, as a block); other values are
+/// copied into one block of their own. Views made from texts parsed long before would otherwise
+/// miss the cache once per value, and copies would interleave with shared blocks.
+struct ViewColumn {
+    views: Vec<u128>,
+    nulls: NullBufferBuilder,
+    blocks: Vec<Buffer>,
+    /// Index in `blocks` of each shared buffer, by its address; the last one is kept apart.
+    block_of: FxHashMap<usize, u32>,
+    last_block: Option<(usize, u32)>,
+    /// Copied values, which become the block at `copied_block`.
+    copied: Vec<u8>,
+    copied_block: Option<u32>,
 }
 
-impl SharedColumn {
+/// Values up to this length are held in the view itself.
+const MAX_INLINE: usize = 12;
+/// Blocks stay under this, so that offsets fit in a view's signed 32 bits.
+const MAX_BLOCK: usize = i32::MAX as usize;
+
+fn view(len: usize, head: &[u8; 12], block: u32, offset: u32) -> u128 {
+    let mut v = [0u8; 16];
+    v[..4].copy_from_slice(&(len as u32).to_le_bytes());
+    if len <= MAX_INLINE {
+        v[4..].copy_from_slice(head);
+    } else {
+        v[4..8].copy_from_slice(&head[..4]);
+        v[8..12].copy_from_slice(&block.to_le_bytes());
+        v[12..].copy_from_slice(&offset.to_le_bytes());
+    }
+    u128::from_le_bytes(v)
+}
+
+impl ViewColumn {
     fn with_capacity(rows: usize) -> Self {
-        SharedColumn { builder: StringViewBuilder::with_capacity(rows), blocks: FxHashMap::default() }
+        ViewColumn {
+            views: Vec::with_capacity(rows),
+            nulls: NullBufferBuilder::new(rows),
+            blocks: Vec::new(),
+            block_of: FxHashMap::default(),
+            last_block: None,
+            copied: Vec::new(),
+            copied_block: None,
+        }
     }
 
-    fn append(&mut self, text: Option<&SharedText>) {
-        let Some(text) = text else { return self.builder.append_null() };
+    fn append_null(&mut self) {
+        self.views.push(0);
+        self.nulls.append_null();
+    }
+
+    fn append_shared(&mut self, text: Option<&SharedText>) {
+        let Some(text) = text else { return self.append_null() };
         let (buffer, start) = text.buffer();
-        // Short values are stored inside the view itself; a block must stay under 4 GiB.
-        if text.len() <= 12 || buffer.len() >= u32::MAX as usize {
-            return self.builder.append_value(text.as_str());
+        if text.len() > MAX_INLINE && buffer.len() > MAX_BLOCK {
+            return self.append_str(Some(text.as_str()));
         }
-        let builder = &mut self.builder;
-        let block = *self.blocks.entry(buffer.as_ptr() as usize).or_insert_with(|| builder.append_block(buffer.clone()));
-        // SAFETY: `block` is `buffer`, added to this builder; `start..start + len` lies inside it
-        // and is UTF-8 cut at character boundaries (the `SharedText` invariant).
-        unsafe { self.builder.append_view_unchecked(block, start as u32, text.len() as u32) }
+        let block = if text.len() <= MAX_INLINE {
+            0
+        } else {
+            let address = buffer.as_ptr() as usize;
+            match self.last_block {
+                Some((last, block)) if last == address => block,
+                _ => {
+                    let next = self.blocks.len() as u32;
+                    let block = *self.block_of.entry(address).or_insert(next);
+                    if block == next {
+                        self.blocks.push(buffer.clone());
+                    }
+                    self.last_block = Some((address, block));
+                    block
+                }
+            }
+        };
+        self.views.push(view(text.len(), text.head(), block, start as u32));
+        self.nulls.append_non_null();
+    }
+
+    fn append_str(&mut self, text: Option<&str>) {
+        let Some(text) = text else { return self.append_null() };
+        let mut head = [0u8; 12];
+        let n = text.len().min(MAX_INLINE);
+        head[..n].copy_from_slice(&text.as_bytes()[..n]);
+        let (mut block, mut offset) = (0, 0);
+        if text.len() > MAX_INLINE {
+            if self.copied.len() + text.len() > MAX_BLOCK {
+                self.flush_copied();
+            }
+            block = match self.copied_block {
+                Some(block) => block,
+                None => {
+                    self.blocks.push(Buffer::from_vec(Vec::<u8>::new()));
+                    *self.copied_block.insert(self.blocks.len() as u32 - 1)
+                }
+            };
+            offset = self.copied.len() as u32;
+            self.copied.extend_from_slice(text.as_bytes());
+        }
+        self.views.push(view(text.len(), &head, block, offset));
+        self.nulls.append_non_null();
+    }
+
+    /// Puts the copied values in their block and starts a new one.
+    fn flush_copied(&mut self) {
+        if let Some(block) = self.copied_block.take() {
+            self.blocks[block as usize] = Buffer::from_vec(std::mem::take(&mut self.copied));
+        }
+    }
+
+    fn finish(mut self) -> StringViewArray {
+        self.flush_copied();
+        let ViewColumn { views, mut nulls, blocks, .. } = self;
+        // SAFETY: each view holds its value inline, or points at a range of its block that holds
+        // a `str` (the `SharedText` invariant, or a copied `&str`), with the value's first bytes.
+        unsafe { StringViewArray::new_unchecked(ScalarBuffer::from(views), blocks, nulls.finish()) }
     }
 }
 
 pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: bool) -> Result<Tables, ArrowError> {
     let n = trajectories.len();
-    let n_steps: usize = trajectories.iter().map(|t| t.steps.len()).sum();
+    let (mut n_steps, mut n_hits, mut n_browses) = (0, 0, 0);
+    for step in trajectories.iter().flat_map(|t| &t.steps) {
+        n_steps += 1;
+        n_hits += step.hits.len();
+        n_browses += step.browse.is_some() as usize;
+    }
 
     let mut t_id = StringViewBuilder::with_capacity(n);
     let mut t_qid = StringViewBuilder::with_capacity(n);
@@ -168,26 +264,26 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut t_browses = UInt32Builder::with_capacity(n);
     let mut t_meta = StringViewBuilder::with_capacity(n);
 
-    let mut s_id = SharedColumn::with_capacity(n_steps);
+    let mut s_id = ViewColumn::with_capacity(n_steps);
     let mut s_step = UInt32Builder::with_capacity(n_steps);
     let mut s_kind = StringViewBuilder::with_capacity(n_steps);
     let mut s_tool = StringViewBuilder::with_capacity(n_steps);
-    let mut s_text = SharedColumn::with_capacity(n_steps);
+    let mut s_text = ViewColumn::with_capacity(n_steps);
 
-    let mut r_id = SharedColumn::default();
-    let mut r_step = UInt32Builder::new();
-    let mut r_rank = UInt32Builder::new();
-    let mut r_key = StringViewBuilder::new();
-    let mut r_title = StringViewBuilder::new();
-    let mut r_snippet = SharedColumn::default();
-    let mut r_score = Float64Builder::new();
+    let mut r_id = ViewColumn::with_capacity(n_hits);
+    let mut r_step = UInt32Builder::with_capacity(n_hits);
+    let mut r_rank = UInt32Builder::with_capacity(n_hits);
+    let mut r_key = StringViewBuilder::with_capacity(n_hits);
+    let mut r_title = StringViewBuilder::with_capacity(n_hits);
+    let mut r_snippet = ViewColumn::with_capacity(n_hits);
+    let mut r_score = Float64Builder::with_capacity(n_hits);
 
-    let mut b_id = SharedColumn::default();
-    let mut b_step = UInt32Builder::new();
-    let mut b_key = StringViewBuilder::new();
-    let mut b_ok = BooleanBuilder::new();
-    let mut b_len = UInt64Builder::new();
-    let mut b_content = SharedColumn::default();
+    let mut b_id = ViewColumn::with_capacity(n_browses);
+    let mut b_step = UInt32Builder::with_capacity(n_browses);
+    let mut b_key = StringViewBuilder::with_capacity(n_browses);
+    let mut b_ok = BooleanBuilder::with_capacity(n_browses);
+    let mut b_len = UInt64Builder::with_capacity(n_browses);
+    let mut b_content = ViewColumn::with_capacity(n_browses);
 
     // Every row of a trajectory in the steps, search_results and browses tables points at one copy
     // of its id instead of copying it again.
@@ -218,27 +314,27 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
 
         for (i, step) in t.steps.iter().enumerate() {
             let i = i as u32;
-            s_id.append(Some(id));
+            s_id.append_shared(Some(id));
             s_step.append_value(i);
             s_kind.append_value(step.kind.name());
             s_tool.append_option(step.tool_name.as_deref());
-            s_text.append(Some(&step.text));
+            s_text.append_shared(Some(&step.text));
             for (rank, hit) in step.hits.iter().enumerate() {
-                r_id.append(Some(id));
+                r_id.append_shared(Some(id));
                 r_step.append_value(i);
                 r_rank.append_value(rank as u32 + 1);
                 r_key.append_value(&hit.doc_key);
                 r_title.append_option(hit.title.as_deref());
-                r_snippet.append(hit.snippet.as_ref());
+                r_snippet.append_shared(hit.snippet.as_ref());
                 r_score.append_option(hit.score);
             }
             if let Some(b) = &step.browse {
-                b_id.append(Some(id));
+                b_id.append_shared(Some(id));
                 b_step.append_value(i);
                 b_key.append_option(b.doc_key.as_deref());
                 b_ok.append_value(b.ok);
                 b_len.append_value(b.content.as_ref().map_or(0, |c| c.chars().count() as u64));
-                b_content.append(if include_content { b.content.as_ref() } else { None });
+                b_content.append_shared(if include_content { b.content.as_ref() } else { None });
             }
         }
     }
@@ -265,29 +361,29 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
         )?,
         steps: finish(
             steps_schema(),
-            vec![Arc::new(s_id.builder.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.builder.finish())],
+            vec![Arc::new(s_id.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.finish())],
         )?,
         search_results: finish(
             search_results_schema(),
             vec![
-                Arc::new(r_id.builder.finish()),
+                Arc::new(r_id.finish()),
                 Arc::new(r_step.finish()),
                 Arc::new(r_rank.finish()),
                 Arc::new(r_key.finish()),
                 Arc::new(r_title.finish()),
-                Arc::new(r_snippet.builder.finish()),
+                Arc::new(r_snippet.finish()),
                 Arc::new(r_score.finish()),
             ],
         )?,
         browses: finish(
             browses_schema(),
             vec![
-                Arc::new(b_id.builder.finish()),
+                Arc::new(b_id.finish()),
                 Arc::new(b_step.finish()),
                 Arc::new(b_key.finish()),
                 Arc::new(b_ok.finish()),
                 Arc::new(b_len.finish()),
-                Arc::new(b_content.builder.finish()),
+                Arc::new(b_content.finish()),
             ],
         )?,
         errors: errors_batch(issues)?,
