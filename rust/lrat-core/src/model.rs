@@ -231,8 +231,8 @@ impl fmt::Debug for SharedText {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SearchHit {
     /// The docid, else the URL, else the title.
-    pub doc_key: String,
-    pub title: Option<String>,
+    pub doc_key: SharedText,
+    pub title: Option<SharedText>,
     /// Without surrounding whitespace, and `None` rather than empty.
     pub snippet: Option<SharedText>,
     pub score: Option<f64>,

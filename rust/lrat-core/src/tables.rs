@@ -273,8 +273,8 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut r_id = ViewColumn::with_capacity(n_hits);
     let mut r_step = UInt32Builder::with_capacity(n_hits);
     let mut r_rank = UInt32Builder::with_capacity(n_hits);
-    let mut r_key = StringViewBuilder::with_capacity(n_hits);
-    let mut r_title = StringViewBuilder::with_capacity(n_hits);
+    let mut r_key = ViewColumn::with_capacity(n_hits);
+    let mut r_title = ViewColumn::with_capacity(n_hits);
     let mut r_snippet = ViewColumn::with_capacity(n_hits);
     let mut r_score = Float64Builder::with_capacity(n_hits);
 
@@ -323,8 +323,8 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 r_id.append_shared(Some(id));
                 r_step.append_value(i);
                 r_rank.append_value(rank as u32 + 1);
-                r_key.append_value(&hit.doc_key);
-                r_title.append_option(hit.title.as_deref());
+                r_key.append_shared(Some(&hit.doc_key));
+                r_title.append_shared(hit.title.as_ref());
                 r_snippet.append_shared(hit.snippet.as_ref());
                 r_score.append_option(hit.score);
             }

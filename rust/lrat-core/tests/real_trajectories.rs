@@ -63,7 +63,7 @@ fn union_of_result_docids_equals_retrieved_docids() {
         let mut expected: Vec<String> =
             meta["retrieved_docids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
         expected.sort();
-        let mut got: Vec<String> = t.steps.iter().flat_map(|s| s.hits.iter().map(|h| h.doc_key.clone())).collect();
+        let mut got: Vec<String> = t.steps.iter().flat_map(|s| s.hits.iter().map(|h| h.doc_key.to_string())).collect();
         got.sort();
         got.dedup();
         assert_eq!(got, expected, "trajectory {}", t.id);

@@ -153,8 +153,8 @@ fn hits_from_list(items: &[Json]) -> Vec<SearchHit> {
                 .and_then(Json::as_key)
                 .or_else(|| title.clone())?;
             Some(SearchHit {
-                doc_key: key,
-                title,
+                doc_key: key.into(),
+                title: title.map(SharedText::from),
                 snippet: item
                     .get_any(&["snippet", "text", "content", "body", "description"])
                     .and_then(content_text)
@@ -207,7 +207,7 @@ fn parse_docid_blocks(text: &str, marker: &Finder, owner: Option<&SharedText>) -
     let mut hits = Vec::with_capacity(parts.len() - 1);
     for part in parts.into_iter().skip(1) {
         let (first, rest) = split_line(part);
-        let key = first.trim().trim_end_matches(',').to_string();
+        let key = first.trim().trim_end_matches(',');
         if key.is_empty() {
             continue;
         }
@@ -215,12 +215,12 @@ fn parse_docid_blocks(text: &str, marker: &Finder, owner: Option<&SharedText>) -
         // A title is `[…]` on the line after the key.
         let title_line = rest.strip_prefix('[').map(|r| split_line(r).0);
         let (title, body) = match title_line.and_then(|line| memchr::memchr(b']', line.as_bytes())) {
-            Some(close) => (Some(rest[1..1 + close].trim().to_string()), &rest[close + 2..]),
+            Some(close) => (Some(SharedText::within(owner, rest[1..1 + close].trim())), &rest[close + 2..]),
             None => (None, rest),
         };
         let snippet = body.trim();
         hits.push(SearchHit {
-            doc_key: key,
+            doc_key: SharedText::within(owner, key),
             title,
             snippet: (!snippet.is_empty()).then(|| SharedText::within(owner, snippet)),
             score: None,
@@ -258,7 +258,7 @@ pub fn parse_titled_passages(text: &str) -> Vec<SearchHit> {
         };
         let after = &rest[start + marker_len..];
         let Some(close) = title_end(after) else { break };
-        let title = after[..close].trim().trim_matches('"').to_string();
+        let title = SharedText::from(after[..close].trim().trim_matches('"'));
         let body_and_more = &after[close + 1..];
         let next = [format!("Doc {}(Title:", n + 1), format!("Doc {} (Title:", n + 1)];
         let end = next.iter().filter_map(|m| body_and_more.find(m.as_str())).min().unwrap_or(body_and_more.len());
@@ -298,7 +298,7 @@ fn parse_markdown_links(text: &str) -> Vec<SearchHit> {
     for line in text.lines() {
         let l = line.trim();
         if let Some((title, url)) = markdown_link(l) {
-            let hit = SearchHit { doc_key: url.to_string(), title: Some(title.to_string()), snippet: None, score: None };
+            let hit = SearchHit { doc_key: url.into(), title: Some(title.into()), snippet: None, score: None };
             hits.push((hit, String::new()));
         } else if let Some((_, snippet)) = hits.last_mut() {
             if !l.is_empty() && !l.starts_with("##") {

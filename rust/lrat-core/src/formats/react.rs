@@ -236,6 +236,7 @@ fn similar_titles(observation: &str) -> Vec<SearchHit> {
                 }
                 if !title.trim().is_empty() {
                     let title = title.trim().to_string();
+                    let title = SharedText::from(title);
                     hits.push(SearchHit { doc_key: title.clone(), title: Some(title), snippet: None, score: None });
                 }
             }

@@ -15,7 +15,7 @@ fn traj(steps: &[S]) -> Trajectory {
             S::Search(q, keys) => Step::search(
                 Some("search".into()),
                 *q,
-                keys.iter().map(|k| SearchHit { doc_key: k.to_string(), ..Default::default() }).collect(),
+                keys.iter().map(|k| SearchHit { doc_key: (*k).into(), ..Default::default() }).collect(),
             ),
             S::Browse(k) => Step::browse(
                 Some("get_document".into()),
