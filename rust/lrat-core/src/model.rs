@@ -247,6 +247,15 @@ pub struct BrowseRecord {
     pub ok: bool,
     /// The text the agent read (the tool's output).
     pub content: Option<SharedText>,
+    /// Characters (not bytes) in `content`, counted when it was read, while in cache.
+    pub content_chars: u64,
+}
+
+impl BrowseRecord {
+    pub fn new(doc_key: Option<String>, ok: bool, content: Option<SharedText>) -> BrowseRecord {
+        let content_chars = content.as_ref().map_or(0, |c| c.chars().count() as u64);
+        BrowseRecord { doc_key, ok, content, content_chars }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -295,7 +304,7 @@ pub struct Trajectory {
     pub format: Format,
     pub question: Option<String>,
     /// The agent's final answer.
-    pub final_answer: Option<String>,
+    pub final_answer: Option<SharedText>,
     /// The reference answer stored in the log, if any.
     pub gold_answer: Option<String>,
     pub outcome: Outcome,

@@ -256,7 +256,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
     let mut t_line = UInt64Builder::with_capacity(n);
     let mut t_format = StringViewBuilder::with_capacity(n);
     let mut t_question = StringViewBuilder::with_capacity(n);
-    let mut t_final = StringViewBuilder::with_capacity(n);
+    let mut t_final = ViewColumn::with_capacity(n);
     let mut t_gold = StringViewBuilder::with_capacity(n);
     let mut t_outcome = StringViewBuilder::with_capacity(n);
     let mut t_steps = UInt32Builder::with_capacity(n);
@@ -304,7 +304,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
         t_line.append_value(t.line);
         t_format.append_value(t.format.name());
         t_question.append_option(t.question.as_deref());
-        t_final.append_option(t.final_answer.as_deref());
+        t_final.append_shared(t.final_answer.as_ref());
         t_gold.append_option(t.gold_answer.as_deref());
         t_outcome.append_value(t.outcome.name());
         t_steps.append_value(t.steps.len() as u32);
@@ -333,7 +333,7 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
                 b_step.append_value(i);
                 b_key.append_option(b.doc_key.as_deref());
                 b_ok.append_value(b.ok);
-                b_len.append_value(b.content.as_ref().map_or(0, |c| c.chars().count() as u64));
+                b_len.append_value(b.content_chars);
                 b_content.append_shared(if include_content { b.content.as_ref() } else { None });
             }
         }

@@ -57,7 +57,7 @@ pub fn parse(v: &mut Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
             }
             StepType::Answer => {
                 let text = item.get_any(&["output", "text", "content"]).and_then(|c| ctx.content(c)).unwrap_or_default();
-                t.final_answer = Some(text.to_string());
+                t.final_answer = Some(text.clone());
                 t.steps.push(Step::answer(text));
             }
             StepType::Unknown => {

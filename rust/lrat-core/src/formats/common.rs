@@ -419,7 +419,7 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
         Some(gold) => {
             t.gold_answer = answer_text(gold);
             if t.final_answer.is_none() {
-                t.final_answer = v.get("answer").and_then(answer_text);
+                t.final_answer = v.get("answer").and_then(answer_text).map(SharedText::from);
             }
         }
         None => t.gold_answer = v.get("answer").and_then(answer_text),
@@ -428,7 +428,7 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
     if t.final_answer.is_none() {
         let key = PREDICTION_KEYS.iter().find(|k| !consumed.contains(k) && v.get(k).and_then(Json::as_str).is_some());
         if let Some(key) = key {
-            t.final_answer = v.get(key).and_then(answer_text);
+            t.final_answer = v.get(key).and_then(answer_text).map(SharedText::from);
             prediction_key = Some(*key);
         }
     }
@@ -528,13 +528,13 @@ pub fn tool_call_steps(ctx: &mut Ctx, name: &str, arguments: &Json, output: Opti
             };
             if targets.len() > 1 {
                 for target in targets {
-                    let record = BrowseRecord { doc_key: Some(target.clone()), ok, content: content.clone() };
+                    let record = BrowseRecord::new(Some(target.clone()), ok, content.clone());
                     steps.push(Step::browse(tool.clone(), target, record));
                 }
             } else {
                 let doc_key = targets.into_iter().next().or(announced);
                 let text = doc_key.clone().unwrap_or_else(|| args.as_text());
-                steps.push(Step::browse(tool, text, BrowseRecord { doc_key, ok, content }));
+                steps.push(Step::browse(tool, text, BrowseRecord::new(doc_key, ok, content)));
             }
         }
         ToolKind::Other => {

@@ -189,8 +189,9 @@ fn build(turns: &[(Speaker, String)], t: &mut Trajectory, ctx: &mut Ctx) {
                 }
             }
             Event::Answer(text) => {
-                t.final_answer = Some(text.to_string());
-                t.steps.push(Step::answer(ctx.shared(text)));
+                let text = ctx.shared(text);
+                t.final_answer = Some(text.clone());
+                t.steps.push(Step::answer(text));
             }
             Event::Call(body) => {
                 let output = outputs[call_index].map(|o| Json::Str(Cow::Borrowed(o)));

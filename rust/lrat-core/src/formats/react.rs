@@ -145,7 +145,7 @@ fn read_transcript(text: &str, t: &mut Trajectory, ctx: &mut Ctx) -> Result<(), 
                 }
             }
             Marker::FinalAnswer => {
-                t.final_answer = Some(body.clone());
+                t.final_answer = Some(body.as_str().into());
                 t.steps.push(Step::answer(body.as_str()));
             }
             Marker::Action => {
@@ -188,7 +188,7 @@ fn action_steps(name: &str, argument: &str, bracketed: bool, observation: Option
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
         "finish" if bracketed => {
-            t.final_answer = Some(argument.to_string());
+            t.final_answer = Some(argument.into());
             t.steps.push(Step::answer(argument));
         }
         "lookup" if bracketed => t.steps.push(Step::tool(Some(LOOKUP_TOOL.to_string()), argument)),
@@ -201,7 +201,7 @@ fn action_steps(name: &str, argument: &str, bracketed: bool, observation: Option
                 }
                 _ => {
                     let ok = obs.is_some_and(|o| browse_text_status(o).1);
-                    let record = BrowseRecord { doc_key: Some(argument.to_string()).filter(|a| !a.is_empty()), ok, content: obs.map(SharedText::from) };
+                    let record = BrowseRecord::new(Some(argument.to_string()).filter(|a| !a.is_empty()), ok, obs.map(SharedText::from));
                     t.steps.push(Step::browse(tool, argument, record));
                 }
             }

@@ -44,7 +44,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                         t.question = Some(text.trim().to_string());
                     }
                 } else if Some(i) == last_assistant && !text.trim().is_empty() {
-                    t.final_answer = Some(text.to_string());
+                    t.final_answer = Some(text.clone());
                     t.steps.push(Step::answer(text));
                 } else if !text.trim().is_empty() {
                     t.steps.push(Step::reason(text));
@@ -165,7 +165,7 @@ fn web_search_steps(item: &Json, steps: &mut Vec<Step>) {
         Some("open_page") => {
             let url = action.get("url").and_then(Json::as_key);
             let ok = item.get("status").and_then(Json::as_str).map_or(true, |s| s == "completed");
-            let record = BrowseRecord { doc_key: url.clone(), ok, content: None };
+            let record = BrowseRecord::new(url.clone(), ok, None);
             steps.push(Step::browse(tool, url.unwrap_or_default(), record));
         }
         Some("find_in_page" | "find") => {

@@ -200,7 +200,7 @@ mod tests {
     }
 
     fn browse(key: &str, content: &str) -> Step {
-        Step::browse(None, key, BrowseRecord { doc_key: Some(key.into()), ok: true, content: Some(content.into()) })
+        Step::browse(None, key, BrowseRecord::new(Some(key.into()), true, Some(content.into())))
     }
 
     #[test]

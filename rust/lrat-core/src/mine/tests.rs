@@ -20,7 +20,7 @@ fn traj(steps: &[S]) -> Trajectory {
             S::Browse(k) => Step::browse(
                 Some("get_document".into()),
                 *k,
-                BrowseRecord { doc_key: Some(k.to_string()), ok: true, content: Some(format!("Document {k}: text").into()) },
+                BrowseRecord::new(Some(k.to_string()), true, Some(format!("Document {k}: text").into())),
             ),
             S::Reason(r) => Step::reason(*r),
             S::Answer => Step::answer("done"),
