@@ -1,6 +1,6 @@
-//! A JSON tree that borrows its strings from the input wherever they hold no escapes.
-//! Every format parser reads records through it: it is liberal (any shape parses) and cheap
-//! (no allocation for the long unescaped strings that dominate agent logs).
+//! A JSON tree that borrows its strings from the input wherever they hold no escapes, and the
+//! others, once unescaped, from a `TextArena` when given one. Every format parser reads records
+//! through it: it is liberal (any shape parses) and cheap (no allocation per string).
 //!
 //! The reader is hand-written (RFC 8259, strict) rather than serde_json's: agent logs are mostly
 //! long strings dense with escapes (a tool's JSON output inside a JSON string), and here a string
@@ -65,24 +65,6 @@ impl<'a> Json<'a> {
             Json::Object(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
-    }
-
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Json<'a>> {
-        match self {
-            Json::Object(fields) => fields.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
-    /// `get_any`, for taking the value out.
-    pub fn get_any_mut(&mut self, keys: &[&str]) -> Option<&mut Json<'a>> {
-        let key = keys.iter().find(|k| self.get(k).is_some_and(|v| !v.is_null()))?;
-        self.get_mut(key)
-    }
-
-    /// Moves the value out, leaving null (a string moves into the model without being copied).
-    pub fn take(&mut self) -> Json<'a> {
-        std::mem::replace(self, Json::Null)
     }
 
     /// The first present, non-null field among `keys`.

@@ -9,7 +9,7 @@ use crate::model::{Format, Outcome, Step, Trajectory};
 const KNOWN_FIELDS: &[&str] = &["query_id", "id", "trajectory_id", "query", "question", "answer", "status", "result"];
 
 /// Reads a record.
-pub fn parse(v: &mut Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
+pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     if !matches!(v, Json::Object(_)) {
         return Err(format!("a BrowseComp record must be an object, found {}", v.type_name()));
     }
@@ -31,11 +31,11 @@ pub fn parse(v: &mut Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         Some(other) => return Err(format!("field `status` is {}, expected a string", other.type_name())),
     };
 
-    let items = match v.get_mut("result") {
+    let items = match v.get("result") {
         Some(Json::Array(items)) => items,
         _ => return Err("field `result` is not a list of steps".into()),
     };
-    for (i, item) in items.iter_mut().enumerate() {
+    for (i, item) in items.iter().enumerate() {
         let kind = match item.get("type") {
             Some(Json::Str(s)) => StepType::of(s),
             Some(other) => return Err(format!("result[{i}].type is {}, expected a string", other.type_name())),

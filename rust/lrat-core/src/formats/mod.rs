@@ -122,11 +122,11 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
     let mut ctx = Ctx::new(location, &options.tools);
     let trajectories = if trimmed.starts_with('{') || trimmed.starts_with('[') {
         let arena = TextArena::with_capacity(trimmed.len());
-        let mut value = Json::parse_in(trimmed, &arena).map_err(|e| fail(format!("invalid JSON: {e}")))?;
+        let value = Json::parse_in(trimmed, &arena).map_err(|e| fail(format!("invalid JSON: {e}")))?;
         if !arena.is_empty() {
             ctx.texts = Some(arena.share());
         }
-        parse_json(&mut value, options.format, &mut ctx).map_err(fail)?
+        parse_json(&value, options.format, &mut ctx).map_err(fail)?
     } else {
         vec![parse_text(trimmed, options.format, &mut ctx).map_err(fail)?]
     };
@@ -148,11 +148,11 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
     Ok(parsed)
 }
 
-fn parse_json(value: &mut Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Vec<Trajectory>, String> {
+fn parse_json(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Vec<Trajectory>, String> {
     if let Json::Array(items) = value {
         if !items.is_empty() && items.iter().all(is_trajectory_object) {
             let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter_mut().enumerate() {
+            for (i, item) in items.iter().enumerate() {
                 ctx.index = Some(i);
                 out.push(parse_json_one(item, format, ctx).map_err(|e| format!("trajectory #{i}: {e}"))?);
             }
@@ -168,7 +168,7 @@ fn is_trajectory_object(v: &Json) -> bool {
 }
 
 /// Parses one trajectory.
-fn parse_json_one(value: &mut Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Trajectory, String> {
+fn parse_json_one(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Trajectory, String> {
     let format = match format {
         Some(f) => f,
         None => detect_json(value)?,
