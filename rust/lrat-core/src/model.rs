@@ -318,6 +318,13 @@ impl Trajectory {
         self.steps.iter().filter(|s| s.kind == kind).count()
     }
 
+    /// Adds the agent's answer: an answer step, and the trajectory's `final_answer`.
+    pub fn push_answer(&mut self, text: impl Into<SharedText>) {
+        let text = text.into();
+        self.final_answer = Some(text.clone());
+        self.steps.push(Step::answer(text));
+    }
+
     /// A completed BrowseComp trajectory with these steps and nothing else, for tests.
     #[cfg(test)]
     pub(crate) fn of_steps(steps: Vec<Step>) -> Trajectory {

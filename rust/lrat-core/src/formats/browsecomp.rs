@@ -57,8 +57,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
             }
             StepType::Answer => {
                 let text = item.get_any(&["output", "text", "content"]).and_then(|c| ctx.content(c)).unwrap_or_default();
-                t.final_answer = Some(text.clone());
-                t.steps.push(Step::answer(text));
+                t.push_answer(text);
             }
             StepType::Unknown => {
                 let other = item.field("type").as_str().unwrap_or_default();

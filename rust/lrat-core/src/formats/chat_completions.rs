@@ -65,8 +65,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                 let content = m.get_any(&["content", "value"]).and_then(|c| ctx.content(c)).filter(|s| !s.trim().is_empty());
                 match content {
                     Some(text) if !has_calls && Some(i) == last_assistant => {
-                        t.final_answer = Some(text.clone());
-                        t.steps.push(Step::answer(text));
+                        t.push_answer(text);
                     }
                     Some(text) => t.steps.push(Step::reason(text)),
                     None => {}

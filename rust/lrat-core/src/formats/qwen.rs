@@ -189,9 +189,7 @@ fn build(turns: &[(Speaker, String)], t: &mut Trajectory, ctx: &mut Ctx) {
                 }
             }
             Event::Answer(text) => {
-                let text = ctx.shared(text);
-                t.final_answer = Some(text.clone());
-                t.steps.push(Step::answer(text));
+                t.push_answer(ctx.shared(text));
             }
             Event::Call(body) => {
                 let output = outputs[call_index].map(|o| Json::Str(Cow::Borrowed(o)));

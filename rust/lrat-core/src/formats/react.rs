@@ -145,8 +145,7 @@ fn read_transcript(text: &str, t: &mut Trajectory, ctx: &mut Ctx) -> Result<(), 
                 }
             }
             Marker::FinalAnswer => {
-                t.final_answer = Some(body.as_str().into());
-                t.steps.push(Step::answer(body.as_str()));
+                t.push_answer(body.as_str());
             }
             Marker::Action => {
                 let (name, argument, bracketed) = match blocks.get(i) {
@@ -188,8 +187,7 @@ fn action_steps(name: &str, argument: &str, bracketed: bool, observation: Option
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
         "finish" if bracketed => {
-            t.final_answer = Some(argument.into());
-            t.steps.push(Step::answer(argument));
+            t.push_answer(argument);
         }
         "lookup" if bracketed => t.steps.push(Step::tool(Some(LOOKUP_TOOL.to_string()), argument)),
         "search" if bracketed => {

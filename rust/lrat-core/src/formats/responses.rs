@@ -44,8 +44,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                         t.question = Some(text.trim().to_string());
                     }
                 } else if Some(i) == last_assistant && !text.trim().is_empty() {
-                    t.final_answer = Some(text.clone());
-                    t.steps.push(Step::answer(text));
+                    t.push_answer(text);
                 } else if !text.trim().is_empty() {
                     t.steps.push(Step::reason(text));
                 }

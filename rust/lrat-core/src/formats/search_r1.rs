@@ -114,8 +114,7 @@ fn read_stream(prompt: Option<&str>, stream: &str, t: &mut Trajectory) -> bool {
             }
             Some("answer") => {
                 let text = s.body.trim();
-                t.final_answer = Some(text.into());
-                t.steps.push(Step::answer(text));
+                t.push_answer(text);
             }
             // Results that follow no search: nothing to attach them to.
             Some(_) => {}
