@@ -43,7 +43,7 @@ impl<'a> Json<'a> {
     }
 
     fn parse_with(text: &'a str, arena: Option<&'a TextArena>) -> Result<Json<'a>, JsonError> {
-        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena, scratch: Vec::new() };
+        let mut reader = Reader::new(text, arena);
         let value = reader.value()?;
         reader.skip_whitespace();
         if reader.at < reader.bytes.len() {
@@ -55,7 +55,7 @@ impl<'a> Json<'a> {
     /// Parses the JSON value at the start of `text` and returns it with the bytes it took;
     /// whatever follows is left alone.
     pub fn parse_prefix(text: &'a str) -> Result<(Json<'a>, usize), JsonError> {
-        let mut reader = Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena: None, scratch: Vec::new() };
+        let mut reader = Reader::new(text, None);
         let value = reader.value()?;
         Ok((value, reader.at))
     }
@@ -188,6 +188,10 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn new(text: &'a str, arena: Option<&'a TextArena>) -> Self {
+        Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena, scratch: Vec::new() }
+    }
+
     fn error(&self, message: &'static str) -> JsonError {
         let at = self.at.min(self.bytes.len());
         let before = &self.bytes[..at];

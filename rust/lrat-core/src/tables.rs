@@ -122,10 +122,10 @@ pub fn build_chunks(trajectories: &[Trajectory], issues: &[Issue], include_conte
     Ok(chunks)
 }
 
-/// A string view column built without reading its texts again. A `SharedText`'s view comes from
-/// its kept head and its place in the buffer it shares (added once, as a block); other values are
-/// copied into one block of their own. Views made from texts parsed long before would otherwise
-/// miss the cache once per value, and copies would interleave with shared blocks.
+/// A string view column built without reading its texts again: a `SharedText`'s view comes from
+/// its kept head and its place in the buffer it shares (added once, as a block). Views made from
+/// texts parsed long before would otherwise miss the cache once per value. A text in a buffer too
+/// large for a view's offsets is copied into one block of the column's own.
 struct ViewColumn {
     views: Vec<u128>,
     nulls: NullBufferBuilder,
@@ -177,11 +177,10 @@ impl ViewColumn {
     fn append_shared(&mut self, text: Option<&SharedText>) {
         let Some(text) = text else { return self.append_null() };
         let (buffer, start) = text.buffer();
-        if text.len() > MAX_INLINE && buffer.len() > MAX_BLOCK {
-            return self.append_str(Some(text.as_str()));
-        }
         let block = if text.len() <= MAX_INLINE {
             0
+        } else if buffer.len() > MAX_BLOCK {
+            return self.append_copy(text);
         } else {
             let address = buffer.as_ptr() as usize;
             match self.last_block {
@@ -201,27 +200,22 @@ impl ViewColumn {
         self.nulls.append_non_null();
     }
 
-    fn append_str(&mut self, text: Option<&str>) {
-        let Some(text) = text else { return self.append_null() };
-        let mut head = [0u8; 12];
-        let n = text.len().min(MAX_INLINE);
-        head[..n].copy_from_slice(&text.as_bytes()[..n]);
-        let (mut block, mut offset) = (0, 0);
-        if text.len() > MAX_INLINE {
-            if self.copied.len() + text.len() > MAX_BLOCK {
-                self.flush_copied();
-            }
-            block = match self.copied_block {
-                Some(block) => block,
-                None => {
-                    self.blocks.push(Buffer::from_vec(Vec::<u8>::new()));
-                    *self.copied_block.insert(self.blocks.len() as u32 - 1)
-                }
-            };
-            offset = self.copied.len() as u32;
-            self.copied.extend_from_slice(text.as_bytes());
+    /// Appends a long text by copying it into the column's own block (its buffer is too large to
+    /// point into).
+    fn append_copy(&mut self, text: &SharedText) {
+        if self.copied.len() + text.len() > MAX_BLOCK {
+            self.flush_copied();
         }
-        self.views.push(view(text.len(), &head, block, offset));
+        let block = match self.copied_block {
+            Some(block) => block,
+            None => {
+                self.blocks.push(Buffer::from_vec(Vec::<u8>::new()));
+                *self.copied_block.insert(self.blocks.len() as u32 - 1)
+            }
+        };
+        let offset = self.copied.len() as u32;
+        self.copied.extend_from_slice(text.as_bytes());
+        self.views.push(view(text.len(), text.head(), block, offset));
         self.nulls.append_non_null();
     }
 
@@ -235,8 +229,8 @@ impl ViewColumn {
     fn finish(mut self) -> StringViewArray {
         self.flush_copied();
         let ViewColumn { views, mut nulls, blocks, .. } = self;
-        // SAFETY: each view holds its value inline, or points at a range of its block that holds
-        // a `str` (the `SharedText` invariant, or a copied `&str`), with the value's first bytes.
+        // SAFETY: each view holds its value inline, or points at a range of its block that holds a
+        // `str` (the `SharedText` invariant, or a copy of one), with the value's first bytes.
         unsafe { StringViewArray::new_unchecked(ScalarBuffer::from(views), blocks, nulls.finish()) }
     }
 }
@@ -460,6 +454,6 @@ mod tests {
         assert_eq!(content.data_buffers().len(), 1);
         assert_eq!(content.data_buffers()[0].as_ptr(), record_texts);
         assert!(texts.data_buffers().iter().any(|b| b.as_ptr() == record_texts));
-        assert!(texts.data_buffers().iter().any(|b| b.as_ptr() != record_texts), "the joined and the unescaped thoughts are copies");
+        assert!(texts.data_buffers().iter().any(|b| b.as_ptr() != record_texts), "the joined thought and the one without escapes are copies");
     }
 }
