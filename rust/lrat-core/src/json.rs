@@ -352,9 +352,9 @@ impl<'a> Reader<'a> {
     /// of each escape. It never runs ahead of the input, so `out` needs no more room than the
     /// input has bytes from `start`.
     fn unescape(&mut self, start: usize, at: usize, out: &mut [MaybeUninit<u8>]) -> Result<usize, JsonError> {
-        #[cfg(target_arch = "x86_64")]
         if self.wide {
             // SAFETY: `wide` is only set when the CPU has AVX2.
+            #[cfg(target_arch = "x86_64")]
             return unsafe { self.unescape_avx2(start, at, out) };
         }
         self.unescape_with::<false>(start, at, out)
@@ -532,6 +532,19 @@ unsafe fn special_mask(v: std::arch::x86_64::__m128i) -> u32 {
     _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
 }
 
+/// `special_mask` of 32 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn special_mask_wide(v: std::arch::x86_64::__m256i) -> u32 {
+    use std::arch::x86_64::*;
+    let quote = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
+    let backslash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
+    let limit = _mm256_set1_epi8(0x1f);
+    let control = _mm256_cmpeq_epi8(_mm256_max_epu8(v, limit), limit);
+    _mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(quote, backslash), control)) as u32
+}
+
 /// The position of the first special byte at or after `at`, or `bytes.len()`.
 #[inline]
 fn find_special(bytes: &[u8], mut at: usize) -> usize {
@@ -612,11 +625,7 @@ fn copy_plain<const WIDE: bool>(bytes: &[u8], mut at: usize, out: &mut [MaybeUni
             unsafe {
                 let v = _mm256_loadu_si256(bytes.as_ptr().add(at).cast());
                 _mm256_storeu_si256(out.as_mut_ptr().add(o).cast(), v);
-                let quote = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
-                let backslash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
-                let limit = _mm256_set1_epi8(0x1f);
-                let control = _mm256_cmpeq_epi8(_mm256_max_epu8(v, limit), limit);
-                let mask = _mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(quote, backslash), control)) as u32;
+                let mask = special_mask_wide(v);
                 if mask != 0 {
                     let k = mask.trailing_zeros() as usize;
                     return (at + k, o + k);
