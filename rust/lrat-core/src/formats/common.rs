@@ -545,15 +545,16 @@ pub fn tool_call_steps(ctx: &mut Ctx, name: &str, arguments: &Json, output: Opti
                 }
                 None => (None, false, None),
             };
+            let mut record = BrowseRecord::new(None, ok, content);
             if targets.len() > 1 {
                 for target in targets {
-                    let record = BrowseRecord::new(Some(target.clone()), ok, content.clone());
+                    let record = BrowseRecord { doc_key: Some(target.clone()), ..record.clone() };
                     steps.push(Step::browse(tool.clone(), target, record));
                 }
             } else {
-                let doc_key = targets.into_iter().next().or(announced);
-                let text = doc_key.clone().unwrap_or_else(|| args.as_text());
-                steps.push(Step::browse(tool, text, BrowseRecord::new(doc_key, ok, content)));
+                record.doc_key = targets.into_iter().next().or(announced);
+                let text = record.doc_key.clone().unwrap_or_else(|| args.as_text());
+                steps.push(Step::browse(tool, text, record));
             }
         }
         ToolKind::Other => {

@@ -266,7 +266,10 @@ mod tests {
         assert_eq!(b.doc_key.as_deref(), Some("https://en.wikipedia.org/wiki/Vienna"));
         assert!(b.ok);
         assert!(b.content.as_deref().unwrap().contains("the Danube"));
-        assert_eq!(t.steps[4].browse.as_ref().unwrap().doc_key.as_deref(), Some("https://v.example"));
+        assert_eq!(b.content_chars, b.content.as_deref().unwrap().chars().count() as u64);
+        let second = t.steps[4].browse.as_ref().unwrap();
+        assert_eq!(second.doc_key.as_deref(), Some("https://v.example"));
+        assert_eq!((&second.content, second.content_chars, second.ok), (&b.content, b.content_chars, b.ok), "one output, read for both URLs");
     }
 
     #[test]
