@@ -616,44 +616,54 @@ fn put(out: &mut [MaybeUninit<u8>], o: usize, bytes: &[u8]) -> usize {
 #[inline(always)]
 fn copy_plain<const WIDE: bool>(bytes: &[u8], mut at: usize, out: &mut [MaybeUninit<u8>], mut o: usize) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
-    if WIDE {
-        while at + 32 <= bytes.len() && o + 32 <= out.len() {
-            use std::arch::x86_64::*;
-            // SAFETY: `WIDE` is only set in code compiled for AVX2 (`unescape_avx2`); the load reads
-            // bytes[at..at + 32] and the store writes out[o..o + 32], both in bounds; only the
-            // plain bytes among them count as written.
-            unsafe {
-                let v = _mm256_loadu_si256(bytes.as_ptr().add(at).cast());
-                _mm256_storeu_si256(out.as_mut_ptr().add(o).cast(), v);
-                let mask = special_mask_wide(v);
-                if mask != 0 {
-                    let k = mask.trailing_zeros() as usize;
-                    return (at + k, o + k);
-                }
-            }
-            at += 32;
-            o += 32;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    while at + 16 <= bytes.len() && o + 16 <= out.len() {
-        use std::arch::x86_64::*;
-        // SAFETY: SSE2 is part of x86_64; the load reads bytes[at..at + 16] and the store writes
-        // out[o..o + 16], both in bounds; only the plain bytes among them count as written.
-        unsafe {
-            let v = _mm_loadu_si128(bytes.as_ptr().add(at).cast());
-            _mm_storeu_si128(out.as_mut_ptr().add(o).cast(), v);
-            let mask = special_mask(v);
-            if mask != 0 {
-                let k = mask.trailing_zeros() as usize;
-                return (at + k, o + k);
+    {
+        if WIDE {
+            // SAFETY: `WIDE` is only set in code compiled for AVX2 (`unescape_avx2`).
+            match unsafe { copy_blocks::<32>(bytes, at, out, o) } {
+                Ok(stop) => return stop,
+                Err(rest) => (at, o) = rest,
             }
         }
-        at += 16;
-        o += 16;
+        // SAFETY: SSE2 is part of x86_64.
+        match unsafe { copy_blocks::<16>(bytes, at, out, o) } {
+            Ok(stop) => return stop,
+            Err(rest) => (at, o) = rest,
+        }
     }
     let end = find_special(bytes, at);
     (end, put(out, o, &bytes[at..end]))
+}
+
+/// `copy_plain` in whole blocks of `N` bytes (16, or 32 with AVX2): `Ok` at the special byte that
+/// stopped it, `Err` with where it got to when fewer than `N` bytes are left on either side.
+///
+/// # Safety
+/// With `N` = 32 the CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn copy_blocks<const N: usize>(bytes: &[u8], mut at: usize, out: &mut [MaybeUninit<u8>], mut o: usize) -> Result<(usize, usize), (usize, usize)> {
+    use std::arch::x86_64::*;
+    while at + N <= bytes.len() && o + N <= out.len() {
+        let (from, to) = (bytes.as_ptr().add(at), out.as_mut_ptr().add(o));
+        // SAFETY: the load reads bytes[at..at + N] and the store writes out[o..o + N], both in
+        // bounds; only the plain bytes among them count as written.
+        let mask = if N == 32 {
+            let v = _mm256_loadu_si256(from.cast());
+            _mm256_storeu_si256(to.cast(), v);
+            special_mask_wide(v)
+        } else {
+            let v = _mm_loadu_si128(from.cast());
+            _mm_storeu_si128(to.cast(), v);
+            special_mask(v)
+        };
+        if mask != 0 {
+            let k = mask.trailing_zeros() as usize;
+            return Ok((at + k, o + k));
+        }
+        at += N;
+        o += N;
+    }
+    Err((at, o))
 }
 
 impl Serialize for Json<'_> {
