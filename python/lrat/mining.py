@@ -85,7 +85,8 @@ class MiningReport:
         return (
             f"{self.trajectories} trajectories ({self.skipped_records} records skipped), {self.browses} browses → "
             f"{self.examples} examples ({self.accepted} accepted, {self.rejected} rejected by the {self.judge} judge; "
-            f"{self.not_in_results} browses of documents in no earlier result list, {self.unreadable} unreadable, "
+            f"{self.not_in_results} browses of documents in no result list of their "
+            f"{'segment' if self.rule == 'segment' else 'search'}, {self.unreadable} unreadable, "
             f"{self.failed} failed); kept {self.kept} "
             f"(dropped: {self.dropped_by_outcome} by outcome, {self.dropped_rejected} rejected, "
             f"{self.dropped_missing_positive_text} without positive text; {self.missing_negative_texts} negatives "

@@ -73,7 +73,8 @@ pub struct MineStats {
     pub examples: u64,
     pub accepted: u64,
     pub rejected: u64,
-    /// Browses of documents that appeared in no earlier result list.
+    /// Browses of documents in none of the result lists the rule pairs them with: the segment's
+    /// history (which an accepted browse clears), or the preceding search's list (per-search rule).
     pub not_in_results: u64,
     /// Browse calls whose document id could not be read.
     pub unreadable: u64,
