@@ -32,19 +32,19 @@ static NULL: Json<'static> = Json::Null;
 impl<'a> Json<'a> {
     /// Parses one JSON document; the error message gives the line and column.
     pub fn parse(text: &'a str) -> Result<Json<'a>, JsonError> {
-        Json::parse_with(text, None, wide_copies())
+        Json::parse_with(text, None, true)
     }
 
     /// `parse`, with the strings that hold escapes unescaped into `arena` (and borrowed from it)
     /// instead of each into its own `String`. An arena with room for `text.len()` bytes holds them
     /// all.
     pub fn parse_in(text: &'a str, arena: &'a TextArena) -> Result<Json<'a>, JsonError> {
-        Json::parse_with(text, Some(arena), wide_copies())
+        Json::parse_with(text, Some(arena), true)
     }
 
-    /// `wide`: unescape with 32-byte copies (AVX2) instead of 16-byte ones.
-    fn parse_with(text: &'a str, arena: Option<&'a TextArena>, wide: bool) -> Result<Json<'a>, JsonError> {
-        let mut reader = Reader::new(text, arena, wide);
+    /// `allow_wide`: unescape with 32-byte copies where the CPU has AVX2 (else 16-byte ones).
+    fn parse_with(text: &'a str, arena: Option<&'a TextArena>, allow_wide: bool) -> Result<Json<'a>, JsonError> {
+        let mut reader = Reader::new(text, arena, allow_wide);
         let value = reader.value()?;
         reader.skip_whitespace();
         if reader.at < reader.bytes.len() {
@@ -56,7 +56,7 @@ impl<'a> Json<'a> {
     /// Parses the JSON value at the start of `text` and returns it with the bytes it took;
     /// whatever follows is left alone.
     pub fn parse_prefix(text: &'a str) -> Result<(Json<'a>, usize), JsonError> {
-        let mut reader = Reader::new(text, None, wide_copies());
+        let mut reader = Reader::new(text, None, true);
         let value = reader.value()?;
         Ok((value, reader.at))
     }
@@ -191,8 +191,8 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(text: &'a str, arena: Option<&'a TextArena>, wide: bool) -> Self {
-        Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena, scratch: Vec::new(), wide: wide && wide_copies() }
+    fn new(text: &'a str, arena: Option<&'a TextArena>, allow_wide: bool) -> Self {
+        Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena, scratch: Vec::new(), wide: allow_wide && wide_copies() }
     }
 
     fn error(&self, message: &'static str) -> JsonError {
