@@ -13,11 +13,11 @@ pytest.importorskip("transformers")
 from _tiny_model import make_tiny_model  # noqa: E402
 
 from lrat.cli import main  # noqa: E402
+from lrat.bench import assign_folds  # noqa: E402
 from lrat.demo import QUICK, run_demo  # noqa: E402
 from lrat.synthetic import generate  # noqa: E402
 
-VARIANTS = ["base", "naive", "filter", "lrat", "oracle"]
-METRICS = ["evidence_recall", "recall@10", "ndcg@10", "success_rate", "steps", "recall@2", "mrr", "misses@10"]
+VARIANTS = ["base", "naive", "filter", "lrat", "oracle_question", "oracle_trajectory"]
 
 
 @pytest.fixture(scope="module")
@@ -33,50 +33,44 @@ def ablation_run(tiny, tmp_path_factory):
     return out
 
 
-def test_json_holds_one_object_per_variant_with_the_table(ablation_run):
+def test_demo_writes_the_bench_results_for_every_variant(ablation_run):
     results = json.loads((ablation_run / "results.json").read_text())
-    assert list(results) == VARIANTS
-    for name, row in results.items():
-        for metric in METRICS:
-            assert isinstance(row[metric], float), (name, metric)
-        for metric in ("evidence_recall", "recall@10", "ndcg@10", "success_rate", "recall@2", "mrr"):
-            assert 0.0 <= row[metric] <= 1.0, (name, metric)
-        assert row["misses@10"] == pytest.approx(1.0 - row["recall@10"])
-        assert row["steps"] >= 1.0
-    assert results["base"]["train_examples"] == 0
-    for name in VARIANTS[1:]:
-        assert results[name]["train_examples"] > 0
-        assert results[name]["train_steps"] == QUICK.budget.steps
-    assert set(results["lrat"]["gain_vs_oracle"]) == {"evidence_recall", "recall@10", "ndcg@10"}
+    assert results["variants"] == VARIANTS
+    for name in VARIANTS:
+        for metric in ("recall@10", "aq_recall@10", "evidence_recall@3", "success@5"):
+            value = results["results"][name][metric]["mean"]
+            assert 0.0 <= value <= 1.0, (name, metric)
+    base = results["results"]["base"]
+    assert base["misses@10"]["mean"] == pytest.approx(1.0 - base["recall@10"]["mean"])
     settings = json.loads((ablation_run / "settings.json").read_text())
-    assert settings["seed"] == 3 and settings["agent"]["k"] == 10
-    assert settings["heldout_questions"] + settings["train_questions"] == QUICK.kb.n_questions
-    for plot in ("metrics.png", "steps.png"):
-        assert (ablation_run / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert settings["knowledge_base_seed"] == 3 and settings["config"]["agent"]["k"] == 10
+    assert sum(settings["fold_sizes"]) == QUICK.kb.n_questions
+    check = settings["saturation_check"]
+    assert check["metric"] == "evidence_recall@3" and 0.0 <= check["base"] <= 1.0
+    assert (ablation_run / "deltas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "lrat" in (ablation_run / "table.txt").read_text()
 
 
 def test_heldout_questions_never_reach_the_training_sets(ablation_run):
     kb = generate(QUICK.kb, seed=3)
-    heldout = set(kb.heldout_questions["query_id"])
-    train = set(kb.train_questions["query_id"])
-    assert heldout and train
-    heldout_texts = set(kb.heldout_questions["question"])
-    for name in ("naive", "filter", "lrat", "oracle"):
-        df = pl.read_parquet(ablation_run / "work" / f"train_{name}.parquet")
-        assert df.height > 0
-        ids = set(df["query_id"])
-        assert ids <= train, name
-        assert not ids & heldout, name
-        assert not set(df["query"]) & heldout_texts, name
-    runs = [json.loads(line) for line in (ablation_run / "work" / "train_runs.jsonl").open()]
-    assert {r["query_id"] for r in runs} == train
+    settings = json.loads((ablation_run / "settings.json").read_text())
+    folds = assign_folds(kb.questions["query_id"].to_list(), settings["config"]["folds"],
+                         settings["config"]["fold_seed"])
+    texts = dict(kb.questions.select("query_id", "question").iter_rows())
+    for fold in range(settings["config"]["folds"]):
+        heldout = {q for q, f in folds.items() if f == fold}
+        for name in VARIANTS[1:]:
+            df = pl.read_parquet(ablation_run / "work" / "seed0" / f"fold{fold}" / f"train_{name}.parquet")
+            assert df.height > 0, name
+            assert not set(df["query_id"]) & heldout, name
+            assert not set(df["query"]) & {texts[q] for q in heldout}, name
 
 
 def test_variants_train_differently(ablation_run):
-    naive = pl.read_parquet(ablation_run / "work" / "train_naive.parquet")
-    filtered = pl.read_parquet(ablation_run / "work" / "train_filter.parquet")
-    weighted = pl.read_parquet(ablation_run / "work" / "train_lrat.parquet")
+    fold = ablation_run / "work" / "seed0" / "fold0"
+    naive = pl.read_parquet(fold / "train_naive.parquet")
+    filtered = pl.read_parquet(fold / "train_filter.parquet")
+    weighted = pl.read_parquet(fold / "train_lrat.parquet")
     assert filtered.height < naive.height  # the judge dropped rejected browses
     assert set(naive["weight"]) == {1.0} and set(filtered["weight"]) == {1.0}
     assert weighted.height == filtered.height and weighted["weight"].n_unique() > 1
@@ -86,12 +80,13 @@ def test_same_seed_reproduces_the_knowledge_base_and_the_agent(ablation_run, tin
     a, b = generate(QUICK.kb, seed=3), generate(QUICK.kb, seed=3)
     assert a.corpus.equals(b.corpus) and a.questions.equals(b.questions)
     assert not generate(QUICK.kb, seed=4).corpus.equals(a.corpus)
-    results = run_demo(tmp_path, seed=3, quick=True, model=tiny, progress=False)
-    assert list(results) == ["base", "lrat", "oracle"]
-    first = (ablation_run / "work" / "train_runs.jsonl").read_bytes()
-    assert (tmp_path / "work" / "train_runs.jsonl").read_bytes() == first
-    before = json.loads((ablation_run / "results.json").read_text())["base"]
-    assert results["base"] == before
+    result = run_demo(tmp_path, seed=3, quick=True, model=tiny, progress=False)
+    assert list(result.summary) == ["base", "lrat", "oracle_question", "oracle_trajectory"]
+    first = (ablation_run / "work" / "seed0" / "base_runs.jsonl").read_bytes()
+    assert (tmp_path / "work" / "seed0" / "base_runs.jsonl").read_bytes() == first
+    before = json.loads((ablation_run / "results.json").read_text())["results"]["base"]
+    assert result.summary["base"]["recall@10"]["mean"] == before["recall@10"]["mean"]
+    assert result.summary["base"]["success@8"]["mean"] == before["success@8"]["mean"]
 
 
 def test_dense_retriever_finds_a_document_by_its_own_text(tiny):

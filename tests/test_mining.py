@@ -199,3 +199,26 @@ def test_per_search_rule(tmp_path):
     df, report = mine_with_report(path, rule="per_search", tokenizer="whitespace")
     assert df.select("query", "pos_id", "neg_id").rows() == [("q1", "b", ["a"])]
     assert report.not_in_results == 1
+
+
+def test_documents_accepted_anywhere_in_a_trajectory_are_never_its_negatives(tmp_path):
+    from lrat.simulate import LexicalSearcher, document_lookup, simulate, write_runs
+    from lrat.synthetic import SyntheticConfig, generate
+
+    kb = generate(SyntheticConfig(n_people=60, n_cities=15, n_organisations=25, n_works=25, n_events=15,
+                                  n_questions=60), seed=2)
+    records = simulate(kb.questions, LexicalSearcher(kb.corpus), document_lookup(kb.corpus), seed=1)
+    runs = write_runs(records, tmp_path / "runs.jsonl")
+    options = {"corpus": kb.corpus, "judge": "rules", "keep_rejected": True, "outcomes": "all"}
+    kept = lrat.mine(runs, exclude_accepted=False, **options)
+    cleaned = lrat.mine(runs, **options)
+    accepted: dict[str, set[str]] = {}
+    for tid, pos, ok in kept.select("trajectory_id", "pos_id", "accepted").iter_rows():
+        if ok:
+            accepted.setdefault(tid, set()).add(pos)
+    leaks = sum(d in accepted.get(t, ()) for t, negs in kept.select("trajectory_id", "neg_id").iter_rows() for d in negs)
+    assert leaks > 0, "the simulated runs should show the problem the option solves"
+    assert cleaned.height == kept.height
+    for (tid, before), after in zip(kept.select("trajectory_id", "neg_id").iter_rows(), cleaned["neg_id"].to_list()):
+        assert after == [d for d in before if d not in accepted.get(tid, ())]
+    assert cleaned["neg"].list.len().to_list() == cleaned["neg_id"].list.len().to_list()

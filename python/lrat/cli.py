@@ -11,6 +11,7 @@ from lrat import LratError, __version__
 # Subcommands, in the order `lrat --help` lists them.
 COMMANDS = [
     "demo",
+    "bench",
     "parse",
     "stats",
     "mine",

@@ -159,6 +159,7 @@ def mine_with_report(
     tokenizer: str | os.PathLike[str] | None = None,
     outcomes: str | Sequence[str] = ("completed",),
     keep_rejected: bool = False,
+    exclude_accepted: bool = True,
     format: str = "auto",
     strict: bool = False,
     search_tools: Sequence[str] | None = None,
@@ -208,6 +209,8 @@ def mine_with_report(
         before = ex.height
         ex = ex.filter(pl.col("outcome").is_in(wanted))
         report.dropped_by_outcome = before - ex.height
+    if exclude_accepted:
+        ex = exclude_accepted_negatives(ex)
     if judge != "none" and not keep_rejected:
         before = ex.height
         ex = ex.filter(pl.col("accepted"))
@@ -246,11 +249,39 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
     tokenizer: None (the default model's), "whitespace", or a tokenizer.json / model directory.
     outcomes: trajectory outcomes to keep, ("completed",) by default, or "all".
     keep_rejected: keep examples the judge rejected (with accepted = False).
+    exclude_accepted: a document the agent browsed and accepted anywhere in a trajectory (before or
+        after the search) is never a negative of that trajectory's examples (on by default: an agent
+        that accepted a page and moves on leaves it in later result lists, where the segment rule would
+        count it as rejected).
     batch_size, batch_bytes: records per batch, and the input bytes at which a batch closes early
         (4 MiB here; batches never change the examples, only memory and speed).
     Other options are those of `read_trajectories`. See `mine_with_report` for the counts.
     """
     return mine_with_report(logs, **options)[0]
+
+
+def exclude_accepted_negatives(ex: pl.DataFrame) -> pl.DataFrame:
+    """Removes from every example's `neg_id` the documents whose browse was accepted (an example with
+    `accepted` true) anywhere in the same trajectory; the order of the other negatives is kept."""
+    if ex.height == 0:
+        return ex
+    accepted = ex.filter(pl.col("accepted")).select("trajectory_id", pl.col("pos_id").alias("_doc")).unique()
+    if accepted.height == 0:
+        return ex
+    numbered = ex.with_row_index("_row")
+    kept = (
+        numbered.select("_row", "trajectory_id", pl.col("neg_id").alias("_doc"))
+        .explode("_doc")
+        .join(accepted, on=["trajectory_id", "_doc"], how="anti", maintain_order="left")
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("_doc").drop_nulls())
+    )
+    return (
+        numbered.drop("neg_id")
+        .join(kept.rename({"_doc": "neg_id"}), on="_row", how="left", maintain_order="left")
+        .with_columns(pl.col("neg_id").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+        .select(ex.columns)
+    )
 
 
 def _core_empty_examples():

@@ -1,0 +1,101 @@
+"""`lrat bench`: base against retrievers trained on agent trajectories, cross-fitted, with intervals."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+
+def _ints(value: str) -> tuple[int, ...]:
+    try:
+        out = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}") from None
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return out
+
+
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def register(subparsers: Any) -> None:
+    from lrat.bench import DEFAULT
+
+    t = DEFAULT.training
+    parser = subparsers.add_parser(
+        "bench",
+        help="cross-fitted evaluation of LRAT against base and oracles on a BEIR-layout collection",
+        description=(
+            "Split the questions of a BEIR-layout collection (corpus.jsonl, queries.jsonl, qrels/<split>.tsv) into "
+            "folds; for each seed let the simulated agent play every question with the base retriever, mine and "
+            "train on the other folds' trajectories, and evaluate each held-out fold with the question as the "
+            "query, with the agents' own queries, and with the agent re-run under step budgets. Prints every "
+            "delta against base with its paired bootstrap 95%% interval."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("collection", metavar="DIR", help="folder with corpus.jsonl, queries.jsonl and qrels/")
+    parser.add_argument("--split", default="test", help="qrels file to read: qrels/SPLIT.tsv")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="write results.json, per_query.parquet, settings.json, table.txt, deltas.png here")
+    parser.add_argument("--quick", action="store_true", help="2 folds and 1 seed (unless given)")
+    parser.add_argument("--folds", type=int, default=None, help=f"folds (default {DEFAULT.folds})")
+    parser.add_argument("--seeds", type=int, default=None, help=f"seeds (default {DEFAULT.seeds})")
+    parser.add_argument("--fold-seed", type=int, default=DEFAULT.fold_seed, help="seed of the fold assignment")
+    parser.add_argument("--variants", type=_names, default=DEFAULT.variants,
+                        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory")
+    parser.add_argument("--ablation", action="store_true", help="add the naive and filter variants")
+    parser.add_argument("--budgets", type=_ints, default=DEFAULT.budgets, help="agent step budgets")
+    parser.add_argument("--steps", type=int, default=t.steps, help="optimiser steps of every trained variant")
+    parser.add_argument("--batch-size", type=int, default=t.batch_size)
+    parser.add_argument("--group-size", type=int, default=t.group_size, help="1 positive + N−1 negatives")
+    parser.add_argument("--lr", type=float, default=t.learning_rate)
+    parser.add_argument("--temperature", type=float, default=t.temperature)
+    parser.add_argument("--keep-accepted-negatives", action="store_true",
+                        help="mining: let documents the agent accepted elsewhere in the trajectory be negatives")
+    parser.add_argument("--resamples", type=int, default=DEFAULT.resamples, help="bootstrap resamples")
+    parser.add_argument("--model", default=None, metavar="PATH",
+                        help="base model folder (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--cache", default=None, metavar="DIR", help="keep the base model's corpus embeddings here")
+    parser.add_argument("--quiet", action="store_true", help="no progress output, only the table")
+    parser.set_defaults(run=run)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    from lrat import bench
+
+    base = bench.QUICK if args.quick else bench.DEFAULT
+    config = dataclasses.replace(
+        base,
+        folds=args.folds if args.folds is not None else base.folds,
+        seeds=args.seeds if args.seeds is not None else base.seeds,
+        fold_seed=args.fold_seed,
+        variants=tuple(args.variants),
+        budgets=tuple(sorted(set(args.budgets))),
+        training=dataclasses.replace(base.training, steps=args.steps, batch_size=args.batch_size,
+                                     group_size=args.group_size, learning_rate=args.lr,
+                                     temperature=args.temperature),
+        exclude_accepted=not args.keep_accepted_negatives,
+        resamples=args.resamples,
+    )
+    return bench.with_ablation(config) if args.ablation else config
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from lrat import bench
+    from lrat.beir import read_collection
+
+    config = config_from_args(args)
+    collection = read_collection(args.collection, split=args.split)
+    if not args.quiet:
+        import sys
+
+        print(collection.summary(), file=sys.stderr)
+    bench.run(collection, config, model=args.model, out=args.out, cache_dir=args.cache, progress=not args.quiet)
+    return 0

@@ -1,0 +1,269 @@
+"""`lrat bench`: the bootstrap on known cases, folds, BEIR reading errors, the results' schema, and that
+nothing of a held-out fold reaches its training data."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from lrat.beir import CollectionError, read_collection, write_collection
+from lrat.bench import agent_metrics, assign_folds
+from lrat.bootstrap import bootstrap_ratio, paired_bootstrap
+
+
+# ---------------------------------------------------------------------------------------------- bootstrap
+
+
+def test_identical_runs_give_an_interval_of_exactly_zero():
+    iv = paired_bootstrap(np.zeros(200), resamples=2000, seed=1)
+    assert (iv.mean, iv.low, iv.high) == (0.0, 0.0, 0.0)
+    assert not iv.significant
+
+
+def test_a_constant_shift_gives_an_interval_at_the_shift():
+    iv = paired_bootstrap(np.full(137, 0.25), resamples=2000, seed=1)
+    assert iv.mean == pytest.approx(0.25) and iv.low == pytest.approx(0.25) and iv.high == pytest.approx(0.25)
+    assert iv.significant
+
+
+def test_the_interval_covers_the_mean_and_widens_with_noise():
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0.0, 1.0, 400)
+    narrow = paired_bootstrap(0.5 + 0.1 * noise, resamples=4000)
+    wide = paired_bootstrap(0.5 + 1.0 * noise, resamples=4000)
+    assert narrow.low < narrow.mean < narrow.high and narrow.significant
+    assert (wide.high - wide.low) > 5 * (narrow.high - narrow.low)
+    # The normal approximation's half-width: 1.96 · sd / √n.
+    assert (wide.high - wide.low) / 2 == pytest.approx(1.96 * noise.std() / np.sqrt(400), rel=0.15)
+
+
+def test_noise_around_zero_is_not_significant_and_nan_questions_do_not_count():
+    d = np.array([0.1, -0.1] * 50 + [np.nan] * 10)
+    iv = paired_bootstrap(d, resamples=3000)
+    assert iv.n == 100 and not iv.significant and iv.low < 0 < iv.high
+
+
+def test_bootstrap_is_reproducible_for_a_seed():
+    d = np.random.default_rng(3).normal(0.1, 1, 50)
+    assert paired_bootstrap(d, seed=7, resamples=500) == paired_bootstrap(d, seed=7, resamples=500)
+
+
+def test_fraction_of_the_oracle_gain():
+    oracle = np.full(100, 0.2)
+    half = np.full(100, 0.1)
+    iv = bootstrap_ratio(half, oracle, resamples=500)
+    assert iv.mean == pytest.approx(0.5) and iv.low == pytest.approx(0.5) and iv.high == pytest.approx(0.5)
+    assert np.isnan(bootstrap_ratio(half, np.zeros(100), resamples=100).mean)
+
+
+# ---------------------------------------------------------------------------------------------- folds
+
+
+def test_folds_partition_the_questions_evenly_and_reproducibly():
+    ids = [f"q{i}" for i in range(503)]
+    folds = assign_folds(ids, 5, seed=11)
+    assert set(folds) == set(ids)
+    sizes = [sum(1 for f in folds.values() if f == i) for i in range(5)]
+    assert sorted(sizes) == [100, 100, 101, 101, 101]
+    assert assign_folds(list(reversed(ids)), 5, seed=11) == folds
+    assert assign_folds(ids, 5, seed=12) != folds
+
+
+# ---------------------------------------------------------------------------------------------- agent metrics
+
+
+def test_agent_metrics_cut_the_trajectory_at_each_budget():
+    def search(q, docs):
+        return {"type": "tool_call", "tool_name": "search", "arguments": json.dumps({"query": [q]}),
+                "output": "A search for 'x' found 2 results:\n\n## Web Results\n"
+                          + "\n\n".join(f"DocID:{d}\n[{d}]\ntext" for d in docs)}
+
+    def browse(d):
+        return {"type": "tool_call", "tool_name": "get_document", "arguments": json.dumps({"docid": d}),
+                "output": f"Document {d}:\n..."}
+
+    record = {"result": [search("q", ["a", "x"]), browse("x"), browse("a"), search("r", ["b"]), browse("b")]}
+    m = agent_metrics(record, ["a", "b"], budgets=(1, 3, 5))
+    assert m["evidence_recall@1"] == 0.5 and m["evidence_browsed@1"] == 0.0 and m["success@1"] == 0.0
+    assert m["evidence_browsed@3"] == 0.5 and m["success@3"] == 0.0
+    assert m["evidence_recall@5"] == 1.0 and m["success@5"] == 1.0
+    assert m["calls_to_first_evidence"] == 3.0 and m["calls_to_all_evidence"] == 5.0
+    never = agent_metrics(record, ["zzz"], budgets=(3, 5))
+    assert never["calls_to_first_evidence"] == 6.0 and never["calls_to_all_evidence"] == 6.0
+
+
+# ---------------------------------------------------------------------------------------------- BEIR reading
+
+
+def _write(root: Path, corpus: list[dict], queries: list[dict], qrels: str) -> Path:
+    (root / "qrels").mkdir(parents=True, exist_ok=True)
+    (root / "corpus.jsonl").write_text("".join(json.dumps(d) + "\n" for d in corpus))
+    (root / "queries.jsonl").write_text("".join(json.dumps(q) + "\n" for q in queries))
+    (root / "qrels" / "test.tsv").write_text(qrels)
+    return root
+
+
+def test_a_collection_reads_and_counts_qrels_of_unknown_documents(tmp_path):
+    root = _write(
+        tmp_path,
+        [{"_id": "d1", "title": "One", "text": "first"}, {"_id": "d2", "text": "second"}],
+        [{"_id": "q1", "text": "what?", "metadata": {"answer": "one"}}, {"_id": "q2", "text": "who?"},
+         {"_id": "q3", "text": "none?"}],
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\tghost\t1\nq2\td2\t2\nq2\td1\t0\nq9\td1\t1\n",
+    )
+    c = read_collection(root)
+    assert c.corpus["text"].to_list() == ["One\nfirst", "second"]
+    assert c.questions.select("query_id", "answer", "evidence").rows() == [("q1", "one", ["d1"]), ("q2", None, ["d2"])]
+    assert (c.unknown_documents, c.unknown_queries, c.queries_without_evidence) == (1, 1, 1)
+    assert "1 qrels rows name a document not in the corpus" in c.summary()
+
+
+@pytest.mark.parametrize(
+    ("corpus", "queries", "qrels", "message"),
+    [
+        ('{"title": "x", "text": "y"}\n', '{"_id": "q", "text": "t"}\n', "h\th\th\n", "corpus.jsonl:1: missing `_id`"),
+        ('{"_id": "d", "text": "y"}\n{"_id": "d", "text": "z"}\n', "", "", "corpus.jsonl:2: document id 'd' already"),
+        ('{"_id": "d", "text": "y"}\n', '{"_id": "q", "text": "t"}\n{"_id": "r"\n', "", "queries.jsonl:2: not valid JSON"),
+        ('{"_id": "d", "text": "y"}\n', '{"_id": "q", "text": "t"}\n', "query-id\tcorpus-id\tscore\nq\td\n",
+         "test.tsv:2: expected `query-id corpus-id score`, found 2"),
+        ('{"_id": "d", "text": "y"}\n', '{"_id": "q", "text": "t"}\n', "query-id\tcorpus-id\tscore\nq\td\thigh\n",
+         "test.tsv:2: score 'high' is not an integer"),
+        ('{"_id": "d", "text": 5}\n', "", "", "corpus.jsonl:1: `text` is int, not a string"),
+    ],
+)
+def test_reader_errors_name_file_line_and_fault(tmp_path, corpus, queries, qrels, message):
+    (tmp_path / "qrels").mkdir()
+    (tmp_path / "corpus.jsonl").write_text(corpus)
+    (tmp_path / "queries.jsonl").write_text(queries)
+    (tmp_path / "qrels" / "test.tsv").write_text(qrels)
+    with pytest.raises(CollectionError, match=message.replace("?", r"\?").replace("(", r"\(").replace("`", "`")):
+        read_collection(tmp_path)
+
+
+def test_missing_qrels_names_the_files_found(tmp_path):
+    _write(tmp_path, [{"_id": "d", "text": "y"}], [{"_id": "q", "text": "t"}], "q\td\t1\n")
+    (tmp_path / "qrels" / "dev.tsv").write_text("q\td\t1\n")
+    with pytest.raises(CollectionError, match=r"train.tsv: no such file \(qrels files found: dev.tsv, test.tsv\)"):
+        read_collection(tmp_path, split="train")
+
+
+def test_write_then_read_is_the_same_collection(tmp_path):
+    corpus = pl.DataFrame({"doc_id": ["a", "b"], "title": ["A", "B"], "text": ["A\nalpha", "B\nbeta"]})
+    questions = pl.DataFrame({"query_id": ["1"], "question": ["q?"], "answer": ["x"], "evidence": [["b", "a"]]})
+    c = read_collection(write_collection(tmp_path / "c", corpus, questions))
+    assert c.corpus.select("doc_id", "text").rows() == corpus.select("doc_id", "text").rows()
+    assert c.questions.rows() == questions.rows()
+
+
+# ---------------------------------------------------------------------------------------------- the whole run
+
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from _tiny_model import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def kb():
+    from lrat.synthetic import SyntheticConfig, generate
+
+    return generate(SyntheticConfig(n_people=40, n_cities=10, n_organisations=16, n_works=16, n_events=10,
+                                    n_questions=30), seed=5)
+
+
+def _config():
+    from lrat.bench import QUICK, TrainingBudget
+
+    return dataclasses.replace(QUICK, training=TrainingBudget(steps=2, batch_size=4), resamples=200,
+                               variants=("lrat", "oracle_question", "oracle_trajectory"))
+
+
+def _collection(kb, tmp_path, questions=None):
+    return read_collection(write_collection(tmp_path, kb.corpus, questions if questions is not None else kb.questions))
+
+
+@pytest.fixture(scope="module")
+def bench_run(kb, tiny, tmp_path_factory):
+    from lrat.bench import run
+
+    root = tmp_path_factory.mktemp("bench")
+    out = root / "out"
+    run(_collection(kb, root / "kb"), _config(), model=tiny, out=out, progress=False, print_table=False)
+    return out
+
+
+def test_results_json_schema(bench_run):
+    results = json.loads((bench_run / "results.json").read_text())
+    assert results["variants"] == ["base", "lrat", "oracle_question", "oracle_trajectory"]
+    metrics = results["metrics"]
+    for name in ("recall@10", "aq_recall@10", "evidence_browsed@5", "success@5", "evidence_recall@3",
+                 "calls_to_first_evidence"):
+        assert name in metrics
+    assert metrics["misses@10"]["lower_is_better"] and metrics["aq_ndcg@10"]["level"] == "agent_queries"
+    for variant in results["variants"]:
+        for metric in metrics:
+            entry = results["results"][variant][metric]
+            assert set(entry) >= {"mean", "sd", "per_seed"} and len(entry["per_seed"]) == 1
+            if variant != "base":
+                delta = entry["delta"]
+                assert set(delta) == {"mean", "low", "high", "n", "significant"}
+                if delta["n"]:
+                    assert delta["low"] <= delta["mean"] <= delta["high"]
+    assert "fraction_of_oracle_trajectory" in results["results"]["lrat"]["recall@10"]
+    per_query = pl.read_parquet(bench_run / "per_query.parquet")
+    assert per_query.group_by("variant").len().sort("variant")["len"].to_list() == [30, 30, 30, 30]
+    settings = json.loads((bench_run / "settings.json").read_text())
+    assert settings["fold_sizes"] == [15, 15] and settings["config"]["folds"] == 2
+    assert settings["versions"]["torch"] and settings["saturation_check"]["metric"] == "evidence_recall@3"
+    assert "question as the query" in (bench_run / "table.txt").read_text()
+    assert (bench_run / "deltas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_poisoned_heldout_qrels_leave_the_training_data_unchanged(kb, tiny, bench_run, tmp_path):
+    """Fold 0's training sets must not change when the qrels of fold 0's own questions are replaced."""
+    from lrat.bench import assign_folds, run
+
+    config = _config()
+    folds = assign_folds(kb.questions["query_id"].to_list(), config.folds, config.fold_seed)
+    junk = kb.corpus["doc_id"].to_list()[:2]
+    poisoned = kb.questions.with_columns(
+        pl.when(pl.col("query_id").replace_strict(folds, return_dtype=pl.Int64) == 0)
+        .then(pl.lit(junk, dtype=pl.List(pl.String))).otherwise(pl.col("evidence")).alias("evidence")
+    )
+    assert not poisoned.equals(kb.questions)
+    out = tmp_path / "out"
+    run(_collection(kb, tmp_path / "kb", poisoned), config, model=tiny, out=out, progress=False, print_table=False)
+    for name in ("lrat", "oracle_question", "oracle_trajectory"):
+        # Mined rows name their trajectory by the run file's path (`<file>:<line>`), which differs.
+        before = pl.read_parquet(bench_run / "work" / "seed0" / "fold0" / f"train_{name}.parquet")
+        after = pl.read_parquet(out / "work" / "seed0" / "fold0" / f"train_{name}.parquet")
+        assert before.height > 0
+        assert before.drop("trajectory_id", strict=False).equals(after.drop("trajectory_id", strict=False)), name
+    # The held-out fold's own evaluation did change: the poison reached it.
+    a = pl.read_parquet(bench_run / "per_query.parquet").filter(pl.col("fold") == 0, pl.col("variant") == "base")
+    b = pl.read_parquet(out / "per_query.parquet").filter(pl.col("fold") == 0, pl.col("variant") == "base")
+    assert not a["recall@10"].equals(b["recall@10"])
+
+
+def test_cli_bench_prints_the_table(kb, tiny, tmp_path, capsys):
+    from lrat.cli import main
+
+    root = write_collection(tmp_path / "kb", kb.corpus, kb.questions)
+    code = main(["bench", str(root), "--quick", "--steps", "1", "--batch-size", "4", "--resamples", "100",
+                 "--variants", "lrat", "--budgets", "3,5", "--model", str(tiny), "--quiet"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "agents' own queries" in out and "success@5" in out and "lrat" in out
+    assert main(["bench", str(tmp_path / "nowhere"), "--quiet"]) == 1
+    assert "not a folder" in capsys.readouterr().err
