@@ -41,7 +41,8 @@ def main() -> None:
     wall = time.perf_counter()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     result = bench.run(read_collection(root), config, model=args.model, out=args.out,
-                       cache_dir=args.cache or ROOT / "bench-data" / "cache", progress=not args.quiet)
+                       cache_dir=args.cache or ROOT / "bench-data" / "cache", progress=not args.quiet,
+                       resume=args.resume)
     wall = time.perf_counter() - wall
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu_s = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)

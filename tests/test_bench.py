@@ -267,3 +267,23 @@ def test_cli_bench_prints_the_table(kb, tiny, tmp_path, capsys):
     assert "agents' own queries" in out and "success@5" in out and "lrat" in out
     assert main(["bench", str(tmp_path / "nowhere"), "--quiet"]) == 1
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypatch):
+    import lrat.training
+    from lrat.bench import run
+
+    config = dataclasses.replace(_config(), variants=("lrat",))
+    collection = _collection(kb, tmp_path / "kb")
+    out = tmp_path / "out"
+    first = run(collection, config, model=tiny, out=out, progress=False, print_table=False)
+    (out / "work" / "seed0" / "fold1" / "eval_lrat.parquet").unlink()
+    calls = []
+    real_train = lrat.training.train
+    monkeypatch.setattr(lrat.training, "train", lambda *a, **k: calls.append(1) or real_train(*a, **k))
+    again = run(collection, config, model=tiny, out=out, progress=False, print_table=False, resume=True)
+    assert len(calls) == 1  # only the unit whose evaluation was removed
+    assert again.per_query.equals(first.per_query)
+    with pytest.raises(ValueError, match="other settings"):
+        run(collection, dataclasses.replace(config, budgets=(3, 4)), model=tiny, out=out, progress=False,
+            print_table=False, resume=True)

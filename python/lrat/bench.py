@@ -441,11 +441,14 @@ def run(
     progress: bool = True,
     extra_settings: Mapping[str, Any] | None = None,
     print_table: bool = True,
+    resume: bool = False,
 ) -> BenchResult:
     """Runs the protocol on a collection and returns per-question values, the summary and the
     settings; with `out`, writes `results.json`, `per_query.parquet`, `settings.json`, `table.txt`,
     the delta plots and (under `work/`) the base trajectories and each fold's training sets.
-    `cache_dir` keeps the base model's corpus embeddings between runs."""
+    `cache_dir` keeps the base model's corpus embeddings between runs. With `resume`, a run into an
+    `out` folder that an interrupted run of the same settings left reuses its base trajectories and
+    every (seed, fold, variant) it finished evaluating."""
     config.check()
     from lrat.training import train
 
@@ -469,6 +472,15 @@ def run(
     max_budget = max(config.budgets)
     heldout_agent = dataclasses.replace(config.agent, max_steps=min(config.agent.max_steps, max_budget))
 
+    if resume and out_dir is None:
+        raise ValueError("resume needs an output folder (out) to resume from")
+    identity = json.dumps({"config": dataclasses.asdict(config), "model": str(model), "collection": collection.name,
+                           "documents": corpus.height, "questions": sorted(by_id)}, sort_keys=True, default=str)
+    stamp = work / "run.json"
+    if resume and stamp.is_file() and stamp.read_text() != identity:
+        raise ValueError(f"{out_dir} holds a run of other settings, model or collection; cannot resume it")
+    work.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(identity)
     log(f"{collection.name}: {corpus.height} documents, {len(rows)} questions in {config.folds} folds, "
         f"{config.seeds} seed(s), variants base + {', '.join(trained)}")
     cache = None
@@ -483,10 +495,15 @@ def run(
     untrained: list[dict[str, Any]] = []
     base_evidence_recall: list[float] = []
     for seed in range(config.seeds):
-        log(f"seed {seed}: the agent plays all {len(rows)} questions with the base retriever")
-        records = simulate(rows, base, get_document, config.agent, seed=seed, progress=progress)
+        base_runs = work / f"seed{seed}" / "base_runs.jsonl"
+        if resume and base_runs.is_file():
+            log(f"seed {seed}: the base trajectories of the earlier run (resumed)")
+            records = [json.loads(line) for line in base_runs.open(encoding="utf-8")]
+        else:
+            log(f"seed {seed}: the agent plays all {len(rows)} questions with the base retriever")
+            records = simulate(rows, base, get_document, config.agent, seed=seed, progress=progress)
+            write_runs(records, base_runs)
         record_of = {r["query_id"]: r for r in records}
-        write_runs(records, work / f"seed{seed}" / "base_runs.jsonl")
         frozen = {qid: agent_queries(record_of[qid], by_id[qid]["question"]) for qid in by_id}
         base_aq = agent_query_metrics(base, frozen, evidence, config.ks)
         for qid in by_id:
@@ -513,6 +530,13 @@ def run(
             for name in trained:
                 started = time.perf_counter()
                 df = sets[name]
+                done_file = fold_work / f"eval_{name}.parquet"
+                if resume and done_file.is_file():
+                    per_query.extend(pl.read_parquet(done_file).to_dicts())
+                    log.total -= 1
+                    log(f"seed {seed}, fold {fold + 1}/{config.folds}, {name}: evaluated by the earlier run (resumed)")
+                    continue
+                first_row = len(per_query)
                 b = config.training
                 where = f"seed {seed}, fold {fold + 1}/{config.folds}, {name}"
                 if df.height == 0:
@@ -540,6 +564,7 @@ def run(
                     per_query.append({"seed": seed, "fold": fold, "variant": name, "query_id": qid,
                                       **q_metrics[qid], **aq[qid],
                                       **agent_metrics(record, evidence[qid], config.budgets)})
+                pl.DataFrame(per_query[first_row:]).write_parquet(done_file)
                 log.unit_done(time.perf_counter() - started)
 
     frame = pl.DataFrame(per_query).sort("seed", "variant", "query_id")

@@ -60,6 +60,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--model", default=None, metavar="PATH",
                         help="base model folder (default: the bundled all-MiniLM-L6-v2)")
     parser.add_argument("--cache", default=None, metavar="DIR", help="keep the base model's corpus embeddings here")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run into the same --out: reuse its base trajectories and the "
+                             "folds and variants it finished")
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the table")
     parser.set_defaults(run=run)
 
@@ -97,5 +100,6 @@ def run(args: argparse.Namespace) -> int:
         import sys
 
         print(collection.summary(), file=sys.stderr)
-    bench.run(collection, config, model=args.model, out=args.out, cache_dir=args.cache, progress=not args.quiet)
+    bench.run(collection, config, model=args.model, out=args.out, cache_dir=args.cache, progress=not args.quiet,
+              resume=args.resume)
     return 0
