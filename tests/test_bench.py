@@ -184,8 +184,12 @@ def kb():
 
 def _config():
     from lrat.bench import QUICK, TrainingBudget
+    from lrat.simulate import AgentConfig
 
-    return dataclasses.replace(QUICK, training=TrainingBudget(steps=2, batch_size=4), resamples=200,
+    # A random tiny encoder retrieves little of use: an agent that opens many results still completes
+    # some questions, so that every training set has examples.
+    agent = AgentConfig(max_steps=40, browse_floor=0.5, position_decay=0.95, max_browses_per_search=5)
+    return dataclasses.replace(QUICK, training=TrainingBudget(steps=2, batch_size=4), resamples=200, agent=agent,
                                variants=("lrat", "oracle_question", "oracle_trajectory"))
 
 
