@@ -268,6 +268,18 @@ def test_gradient_checkpointing_trains_to_the_same_weights(tmp_path, tiny):
     _assert_same_weights(plain.output_dir, saved.output_dir, atol=1e-6)
 
 
+def test_merge_base_interpolates_the_trained_weights_with_the_base(tmp_path, tiny):
+    settings = {**QUICK, "max_steps": 2, "learning_rate": 1e-2, "shuffle": False}
+    trained = lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "trained", **settings)
+    merged = lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "merged", merge_base=0.25, **settings)
+    base, full, mixed = _weights(tiny), _weights(trained.output_dir), _weights(merged.output_dir)
+    name = "encoder.layer.0.attention.self.query.weight"
+    assert not torch.allclose(base[name], full[name])
+    torch.testing.assert_close(mixed[name], 0.25 * base[name] + 0.75 * full[name], atol=1e-6, rtol=1e-5)
+    with pytest.raises(ValueError, match="merge_base must be within"):
+        lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "bad", merge_base=1.5, **settings)
+
+
 def test_a_nan_loss_stops_with_a_clear_error(tmp_path, tiny):
     with pytest.raises(FloatingPointError, match="the loss is nan at step 1"):
         lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "nan", **{**QUICK, "temperature": 1e-45})

@@ -50,12 +50,20 @@ __all__ = [
 ]
 
 
+# Submodules reachable as attributes (`lrat.bench.run(...)`) without importing them up front.
+_SUBMODULES = {"bench", "beir", "bootstrap", "calibration"}
+
+
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"lrat.{name}")
+        globals()[name] = value
+        return value
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lrat' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value

@@ -730,11 +730,12 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
         f"base shows mean±sd across seeds"
     )
     a, t = config.agent, config.training
+    changed = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if getattr(a, f.name) != f.default}
     lines.append(
-        f"simulator: AgentConfig(k={a.k}, snippet_tokens={a.snippet_tokens}, max_steps={a.max_steps}, "
-        f"browse_floor={a.browse_floor}, browse_ceiling={a.browse_ceiling}, visibility_noise={a.visibility_noise}, "
-        f"explicit_rejection_prob={a.explicit_rejection_prob}; other fields at their defaults); held-out runs cut at "
-        f"{max(config.budgets)} calls"
+        f"simulator: lrat.simulate AgentConfig, calibrated defaults"
+        + (f" except {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else "")
+        + f" (max_steps {a.max_steps} for the base runs that training is mined from; held-out runs cut at "
+        f"{max(config.budgets)} calls)"
     )
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "

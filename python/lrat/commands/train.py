@@ -48,6 +48,8 @@ def register(subparsers: Any) -> None:
     group.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto")
     group.add_argument("--gradient-checkpointing", action="store_true")
     group.add_argument("--seed", type=int, default=42)
+    group.add_argument("--merge-base", type=float, default=0.0, metavar="ALPHA",
+                       help="after training, move the weights ALPHA of the way back to the base model's (WiSE-FT)")
     group.add_argument("--no-shuffle", action="store_true")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1, … (default: CUDA when present)")
     group = parser.add_argument_group("encoder")
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             gradient_checkpointing=args.gradient_checkpointing,
             mask_false_negatives=not args.no_false_negative_mask,
+            merge_base=args.merge_base,
             seed=args.seed,
             shuffle=not args.no_shuffle,
             save_steps=args.save_steps,

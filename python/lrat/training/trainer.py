@@ -59,6 +59,9 @@ class TrainingConfig:
     precision: str = "auto"
     gradient_checkpointing: bool = False
     mask_false_negatives: bool = True
+    merge_base: float = 0.0
+    """Weight interpolation with the base model after training (WiSE-FT): the saved weights are
+    `merge_base · base + (1 − merge_base) · trained`; 0 keeps the trained weights."""
     seed: int = 42
     shuffle: bool = True
     save_steps: int = 0
@@ -89,6 +92,8 @@ class TrainingConfig:
             raise ValueError(f"warmup_ratio must be within [0, 1], got {self.warmup_ratio}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not 0 <= self.merge_base <= 1:
+            raise ValueError(f"merge_base must be within [0, 1], got {self.merge_base}")
         if self.save_steps < 0 or self.keep_checkpoints < 1:
             raise ValueError("save_steps must be ≥ 0 and keep_checkpoints ≥ 1")
 
@@ -267,6 +272,8 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
 
     if rank == 0:
         model.eval()
+        if config.merge_base > 0:
+            _merge_with_base(model, config.model, config.merge_base)
         encoder.save(out)
         summary = {
             "steps": total_steps,
@@ -279,6 +286,15 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     if world > 1:
         dist.barrier()
     return TrainResult(out, total_steps, examples_done, loss_value, log_path, first_plan.dropped)
+
+
+def _merge_with_base(model: torch.nn.Module, base: str | None, share: float) -> None:
+    """Moves every floating-point parameter and buffer `share` of the way back to the base model's."""
+    base_state = Encoder.load(base, device="cpu").model.state_dict()
+    with torch.no_grad():
+        for name, value in model.state_dict().items():
+            if name in base_state and value.is_floating_point():
+                value.mul_(1.0 - share).add_(base_state[name].to(value.device, value.dtype), alpha=share)
 
 
 def _micro_loss(
