@@ -49,15 +49,21 @@ from lrat.beir import Collection
 from lrat.bootstrap import RESAMPLES, Interval, bootstrap_ratio, paired_bootstrap
 from lrat.evaluation import query_metrics
 from lrat.mining import mine_with_report
+from lrat.negatives import filter_false_negatives
 from lrat.simulate import AgentConfig, document_lookup, simulate, write_runs
 
-MINED_VARIANTS: dict[str, dict[str, str]] = {
+MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "naive": {"judge": "none", "weighting": "none"},
     "filter": {"judge": "rules", "weighting": "none"},
     "lrat": {"judge": "rules", "weighting": "intensity"},
+    # LRAT with one mechanism of the mining recipe off, to measure what each carries.
+    "lrat_keep_accepted": {"judge": "rules", "weighting": "intensity", "exclude_accepted": False},
+    "lrat_no_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_filter": False},
 }
+"""How each mined variant mines: judge and weighting, and, where given, a mechanism of the config
+(`exclude_accepted`, `false_negative_filter`) turned off for that variant alone."""
 ORACLES = ("oracle_question", "oracle_trajectory")
-ALL_VARIANTS = ("naive", "filter", "lrat", *ORACLES)
+ALL_VARIANTS = (*MINED_VARIANTS, *ORACLES)
 DEFAULT_VARIANTS = ("lrat", *ORACLES)
 
 
@@ -92,6 +98,9 @@ class BenchConfig:
     training: TrainingBudget = TrainingBudget()
     exclude_accepted: bool = True
     """Mining: a document accepted anywhere in a trajectory is never one of its negatives."""
+    false_negative_margin: float | None = 0.95
+    """Mined training sets: drop a negative that the base model scores above this fraction of its
+    positive (`lrat.negatives`); None keeps every negative."""
     encode_max_length: int = 128
     resamples: int = RESAMPLES
     bootstrap_seed: int = 0
@@ -307,6 +316,7 @@ def fold_training_sets(
     base: Any,
     config: BenchConfig,
     work: Path,
+    base_vectors: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, dict[str, Any]]]:
     """The training set of each trained variant for one fold, from the training questions and their
     base trajectories alone (nothing of the held-out fold reaches this function), and the mining
@@ -318,9 +328,16 @@ def fold_training_sets(
     if mined:
         runs = write_runs(train_records, work / "train_runs.jsonl")
         for name in mined:
-            df, report = mine_with_report(runs, corpus=corpus, strict=True,
-                                          exclude_accepted=config.exclude_accepted, **MINED_VARIANTS[name])
-            sets[name], reports[name] = df, report.to_dict()
+            recipe = dict(MINED_VARIANTS[name])
+            fn_filter = recipe.pop("false_negative_filter", True) and config.false_negative_margin is not None
+            exclude = recipe.pop("exclude_accepted", True) and config.exclude_accepted
+            df, report = mine_with_report(runs, corpus=corpus, strict=True, exclude_accepted=exclude, **recipe)
+            reports[name] = report.to_dict()
+            if fn_filter:
+                df, dropped = filter_false_negatives(df, base.encoder, relative_margin=config.false_negative_margin,
+                                                     document_vectors=base_vectors)
+                reports[name]["false_negatives_dropped"] = dropped
+            sets[name] = df
     if "oracle_question" in variants:
         sets["oracle_question"] = question_oracle_set(train_questions, texts, base, config.agent.k)
     if "oracle_trajectory" in variants:
@@ -394,7 +411,8 @@ def _load_encoder(model: str | os.PathLike[str] | None, max_length: int) -> Any:
     return Encoder.load(model, max_document_length=max_length)
 
 
-def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: Path | None = None) -> Any:
+def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: Path | None = None,
+                     keep_vectors: dict[str, np.ndarray] | None = None) -> Any:
     from lrat import Index
     from lrat.retriever import DenseRetriever
 
@@ -412,6 +430,8 @@ def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: 
             np.save(cache, vectors)
     index = Index(vectors.shape[1], metric="cos")
     index.add(ids, vectors)
+    if keep_vectors is not None:
+        keep_vectors.update(zip(ids, vectors))
     return DenseRetriever(encoder, index, exact=True)
 
 
@@ -487,7 +507,8 @@ def run(
     if cache_dir is not None:
         cache = Path(cache_dir) / f"base-{_embedding_cache_key(model, corpus, config.encode_max_length)}.npy"
     log("encode the corpus with the base model" + (" (cached)" if cache is not None and cache.is_file() else ""))
-    base = _build_retriever(corpus, _load_encoder(model, config.encode_max_length), progress, cache)
+    base_vectors: dict[str, np.ndarray] = {}
+    base = _build_retriever(corpus, _load_encoder(model, config.encode_max_length), progress, cache, base_vectors)
     base_question = retrieval_metrics(base, rows, config.ks)
 
     per_query: list[dict[str, Any]] = []
@@ -518,7 +539,7 @@ def run(
             fold_work.mkdir(parents=True, exist_ok=True)
             sets, reports = fold_training_sets(trained, corpus, train_rows,
                                                [record_of[r["query_id"]] for r in train_rows], base, config,
-                                               fold_work)
+                                               fold_work, base_vectors)
             held_ids = {r["query_id"] for r in held}
             for name, df in sets.items():
                 leaked = set(df["query_id"].unique().to_list()) & held_ids
@@ -740,7 +761,8 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "
         f"lr {t.learning_rate}, τ {t.temperature}, max lengths {t.max_query_length}/{t.max_document_length}; "
-        f"mining excludes accepted documents from negatives: {config.exclude_accepted}; model {st['model']}; "
+        f"mining excludes accepted documents from negatives: {config.exclude_accepted}, drops negatives the base "
+        f"scores above {config.false_negative_margin} of the positive; model {st['model']}; "
         f"wall {st['elapsed_s']:.0f} s"
     )
     sat = st.get("saturation_check")

@@ -46,7 +46,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seeds", type=int, default=None, help=f"seeds (default {DEFAULT.seeds})")
     parser.add_argument("--fold-seed", type=int, default=DEFAULT.fold_seed, help="seed of the fold assignment")
     parser.add_argument("--variants", type=_names, default=DEFAULT.variants,
-                        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory")
+                        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted "
+                             "and lrat_no_fn_filter are LRAT with one mining mechanism off")
     parser.add_argument("--ablation", action="store_true", help="add the naive and filter variants")
     parser.add_argument("--budgets", type=_ints, default=DEFAULT.budgets, help="agent step budgets")
     parser.add_argument("--steps", type=int, default=t.steps, help="optimiser steps of every trained variant")
@@ -56,6 +57,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--temperature", type=float, default=t.temperature)
     parser.add_argument("--keep-accepted-negatives", action="store_true",
                         help="mining: let documents the agent accepted elsewhere in the trajectory be negatives")
+    parser.add_argument("--fn-margin", type=float, default=DEFAULT.false_negative_margin,
+                        help="drop mined negatives the base model scores above this fraction of their positive")
+    parser.add_argument("--no-fn-filter", action="store_true", help="keep every mined negative")
     parser.add_argument("--resamples", type=int, default=DEFAULT.resamples, help="bootstrap resamples")
     parser.add_argument("--model", default=None, metavar="PATH",
                         help="base model folder (default: the bundled all-MiniLM-L6-v2)")
@@ -82,6 +86,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
                                      group_size=args.group_size, learning_rate=args.lr,
                                      temperature=args.temperature),
         exclude_accepted=not args.keep_accepted_negatives,
+        false_negative_margin=None if args.no_fn_filter else args.fn_margin,
         resamples=args.resamples,
     )
     return bench.with_ablation(config) if args.ablation else config
