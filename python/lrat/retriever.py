@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import polars as pl
 
 from lrat._core import Index
@@ -19,15 +20,20 @@ if TYPE_CHECKING:
 class DenseRetriever:
     """`search(queries, k)` encodes the queries as queries and returns, for each, the `k` nearest
     documents of `index` as `(doc_id, cosine similarity)` pairs. `exact=True` compares every query
-    with every vector (reproducible to the bit; cheap for corpora of a few thousand documents)."""
+    with every vector (reproducible to the bit; cheap for corpora of a few thousand documents). Query
+    vectors are kept (up to `query_cache` distinct queries): agents repeat their queries, and a
+    simulation replays the same questions under several seeds."""
 
-    def __init__(self, encoder: Encoder, index: Index, *, exact: bool = False, batch_size: int = 64):
+    def __init__(self, encoder: Encoder, index: Index, *, exact: bool = False, batch_size: int = 64,
+                 query_cache: int = 200_000):
         if index.key_kind not in (None, "str"):
             raise ValueError("DenseRetriever needs an index keyed by document ids (strings)")
         self.encoder = encoder
         self.index = index
         self.exact = exact
         self.batch_size = batch_size
+        self.query_cache = query_cache
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def build(
@@ -58,9 +64,23 @@ class DenseRetriever:
         if not queries:
             return []
         k = min(k, len(self.index))
-        vectors = self.encoder.encode(list(queries), kind="query", batch_size=self.batch_size, show_progress_bar=False)
+        vectors = self.query_vectors(queries)
         keys, distances = self.index.search(vectors, k, exact=self.exact)
         return [
             [(str(key), 1.0 - float(d)) for key, d in zip(row_keys, row_distances) if key is not None]
             for row_keys, row_distances in zip(keys, distances)
         ]
+
+    def query_vectors(self, queries: Sequence[str]) -> np.ndarray:
+        """The encoder's query vectors of `queries`, each distinct new text encoded once."""
+        cache = self._query_vectors
+        missing = list(dict.fromkeys(q for q in queries if q not in cache))
+        if missing:
+            encoded = self.encoder.encode(missing, kind="query", batch_size=self.batch_size, show_progress_bar=False)
+            if len(cache) + len(missing) > self.query_cache:
+                cache.clear()
+            fresh = dict(zip(missing, encoded))
+            cache.update(fresh)
+        else:
+            fresh = {}
+        return np.stack([fresh[q] if q in fresh else cache[q] for q in queries])
