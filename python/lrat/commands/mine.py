@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--judge-model", help="the model name to send to --judge-url")
     judge.add_argument("--judge-api-key", default=os.environ.get("LRAT_JUDGE_API_KEY"), help="API key (default: $LRAT_JUDGE_API_KEY)")
     judge.add_argument("--keep-rejected", action="store_true", help="keep rejected examples (accepted = false)")
+    p.add_argument("--keep-accepted-negatives", action="store_true",
+                   help="let a document the agent accepted elsewhere in the trajectory be a negative")
     w = p.add_argument_group("relevance intensity")
     w.add_argument("--weighting", choices=["intensity", "none"], default="intensity")
     w.add_argument("--beta", type=float, help="half-saturation length in tokens (default: the median)")
@@ -75,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         outcomes="all" if args.all_outcomes else ("completed",),
         keep_rejected=args.keep_rejected,
+        exclude_accepted=not args.keep_accepted_negatives,
         **reader_options(args),
         progress=not args.no_progress,
     )
