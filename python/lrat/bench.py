@@ -59,6 +59,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     # LRAT with one mechanism of the mining recipe off, to measure what each carries.
     "lrat_keep_accepted": {"judge": "rules", "weighting": "intensity", "exclude_accepted": False},
     "lrat_no_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_filter": False},
+    # LRAT mined from every trajectory, failed ones too (the paper: they help, less than successful ones).
+    "lrat_all_outcomes": {"judge": "rules", "weighting": "intensity", "outcomes": "all"},
 }
 """How each mined variant mines: judge and weighting, and, where given, a mechanism of the config
 (`exclude_accepted`, `false_negative_filter`) turned off for that variant alone."""

@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--fold-seed", type=int, default=DEFAULT.fold_seed, help="seed of the fold assignment")
     parser.add_argument("--variants", type=_names, default=DEFAULT.variants,
                         help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted "
-                             "and lrat_no_fn_filter are LRAT with one mining mechanism off")
+                             "and lrat_no_fn_filter are LRAT with one mining mechanism off, lrat_all_outcomes LRAT mined from "
+                             "failed trajectories too")
     parser.add_argument("--ablation", action="store_true", help="add the naive and filter variants")
     parser.add_argument("--budgets", type=_ints, default=DEFAULT.budgets, help="agent step budgets")
     parser.add_argument("--steps", type=int, default=t.steps, help="optimiser steps of every trained variant")
