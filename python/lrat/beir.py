@@ -84,17 +84,23 @@ def _string(obj: dict[str, Any], key: str, where: str, *, required: bool = True)
     return value
 
 
+def _records_with_ids(path: Path, what: str) -> Any:
+    """(`file:line`, `_id`, object) of each record; an id seen twice is an error."""
+    seen: dict[str, int] = {}
+    for number, obj in _jsonl(path):
+        where = f"{path}:{number}"
+        key = _string(obj, "_id", where)
+        if key in seen:
+            raise CollectionError(f"{where}: {what} id {key!r} already appeared on line {seen[key]}")
+        seen[key] = number
+        yield where, key, obj
+
+
 def read_corpus_jsonl(path: str | os.PathLike[str]) -> pl.DataFrame:
     """`doc_id, title, text` of a BEIR corpus; the text is prefixed with the title's own line."""
     path = Path(path)
     ids, titles, texts = [], [], []
-    seen: dict[str, int] = {}
-    for number, obj in _jsonl(path):
-        where = f"{path}:{number}"
-        doc_id = _string(obj, "_id", where)
-        if doc_id in seen:
-            raise CollectionError(f"{where}: document id {doc_id!r} already appeared on line {seen[doc_id]}")
-        seen[doc_id] = number
+    for where, doc_id, obj in _records_with_ids(path, "document"):
         text = _string(obj, "text", where) or ""
         title = (_string(obj, "title", where, required=False) or "").strip()
         if not text.strip() and not title:
@@ -121,13 +127,7 @@ def read_queries_jsonl(path: str | os.PathLike[str]) -> pl.DataFrame:
     """`query_id, question, answer` of a BEIR queries file (answer null when the file has none)."""
     path = Path(path)
     rows = []
-    seen: dict[str, int] = {}
-    for number, obj in _jsonl(path):
-        where = f"{path}:{number}"
-        qid = _string(obj, "_id", where)
-        if qid in seen:
-            raise CollectionError(f"{where}: query id {qid!r} already appeared on line {seen[qid]}")
-        seen[qid] = number
+    for where, qid, obj in _records_with_ids(path, "query"):
         text = _string(obj, "text", where)
         if not text.strip():
             raise CollectionError(f"{where}: query {qid!r} has an empty text")
