@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
             "folds; for each seed let the simulated agent play every question with the base retriever, mine and "
             "train on the other folds' trajectories, and evaluate each held-out fold with the question as the "
             "query, with the agents' own queries, and with the agent re-run under step budgets. Prints every "
-            "delta against base with its paired bootstrap 95%% interval."
+            "delta against base with its paired bootstrap 95% interval."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -42,8 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="write results.json, per_query.parquet, settings.json, table.txt, deltas.png here")
     parser.add_argument("--quick", action="store_true", help="2 folds and 1 seed (unless given)")
-    parser.add_argument("--folds", type=int, default=None, help=f"folds (default {DEFAULT.folds})")
-    parser.add_argument("--seeds", type=int, default=None, help=f"seeds (default {DEFAULT.seeds})")
+    parser.add_argument("--folds", type=int, default=None, help=f"folds ({DEFAULT.folds}; 2 with --quick)")
+    parser.add_argument("--seeds", type=int, default=None, help=f"seeds ({DEFAULT.seeds}; 1 with --quick)")
     parser.add_argument("--fold-seed", type=int, default=DEFAULT.fold_seed, help="seed of the fold assignment")
     parser.add_argument("--variants", type=_names, default=DEFAULT.variants,
                         help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted "
