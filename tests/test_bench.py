@@ -163,12 +163,10 @@ def test_write_then_read_is_the_same_collection(tmp_path):
 # ---------------------------------------------------------------------------------------------- the whole run
 
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     from _tiny_model import make_tiny_model
 
     return make_tiny_model(tmp_path_factory.mktemp("tiny"))
