@@ -84,6 +84,8 @@ class TrainingBudget:
     temperature: float = 0.05
     max_query_length: int = 64
     max_document_length: int = 128
+    merge_base: float = 0.0
+    """Share of the base weights mixed back into each trained model (WiSE-FT); 0 keeps it as trained."""
 
 
 @dataclass(frozen=True)
@@ -574,7 +576,7 @@ def run(
                         batch_size=min(b.batch_size, df.height), group_size=b.group_size,
                         learning_rate=b.learning_rate, temperature=b.temperature,
                         max_query_length=b.max_query_length, max_document_length=b.max_document_length,
-                        seed=seed, show_progress=progress, save_steps=0,
+                        seed=seed, show_progress=progress, save_steps=0, merge_base=b.merge_base,
                     )
                     log(f"{where}: encode the corpus, evaluate {len(held)} held-out questions")
                     retriever = _build_retriever(corpus, _load_encoder(result.output_dir, config.encode_max_length),
@@ -762,7 +764,8 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
     )
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "
-        f"lr {t.learning_rate}, τ {t.temperature}, max lengths {t.max_query_length}/{t.max_document_length}; "
+        f"lr {t.learning_rate}, τ {t.temperature}, max lengths {t.max_query_length}/{t.max_document_length}, "
+        f"merge_base {t.merge_base}; "
         f"mining excludes accepted documents from negatives: {config.exclude_accepted}, drops negatives the base "
         f"scores above {config.false_negative_margin} of the positive; model {st['model']}; "
         f"wall {st['elapsed_s']:.0f} s"

@@ -56,6 +56,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--group-size", type=int, default=t.group_size, help="1 positive + N−1 negatives")
     parser.add_argument("--lr", type=float, default=t.learning_rate)
     parser.add_argument("--temperature", type=float, default=t.temperature)
+    parser.add_argument("--merge-base", type=float, default=t.merge_base, metavar="ALPHA",
+                        help="mix this share of the base weights back into every trained model (WiSE-FT)")
     parser.add_argument("--keep-accepted-negatives", action="store_true",
                         help="mining: let documents the agent accepted elsewhere in the trajectory be negatives")
     parser.add_argument("--fn-margin", type=float, default=DEFAULT.false_negative_margin,
@@ -85,7 +87,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         budgets=tuple(sorted(set(args.budgets))),
         training=dataclasses.replace(base.training, steps=args.steps, batch_size=args.batch_size,
                                      group_size=args.group_size, learning_rate=args.lr,
-                                     temperature=args.temperature),
+                                     temperature=args.temperature, merge_base=args.merge_base),
         exclude_accepted=not args.keep_accepted_negatives,
         false_negative_margin=None if args.no_fn_filter else args.fn_margin,
         resamples=args.resamples,
