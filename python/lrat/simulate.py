@@ -124,10 +124,10 @@ def content_words(text: str) -> list[str]:
     return [w for w in (m.lower() for m in _WORD.findall(text)) if len(w) > 2 and w not in _STOP]
 
 
-def question_names(question: str) -> list[str]:
-    """Capitalised phrases of a question (the entities it names), its first word aside."""
+def capitalised_names(text: str) -> list[str]:
+    """Capitalised phrases of a text (the entities it names), its first word aside."""
     names = []
-    for m in _NAME.finditer(question):
+    for m in _NAME.finditer(text):
         phrase = m.group(1)
         if m.start() == 0:
             phrase = phrase.split(" ", 1)[1] if " " in phrase else ""
@@ -263,7 +263,7 @@ class _Agent:
         self.tool_name = tool_name
         self.evidence: list[str] = list(question["evidence"])
         self.question: str = question["question"]
-        self.names = question_names(self.question)
+        self.names = capitalised_names(self.question)
         self.numbers = set(_NUMBER.findall(self.question))
         self.words = set(content_words(self.question))
         self.result: list[dict[str, Any]] = []
@@ -361,13 +361,9 @@ class _Agent:
         best: tuple[float, int, str] | None = None
         for i, sentence in enumerate(sentences):
             overlap = len(self.words & set(content_words(sentence)))
-            for m in _NAME.finditer(sentence):
-                name = m.group(1)
-                if m.start() == 0:
-                    name = name.split(" ", 1)[1] if " " in name else ""
-                name = name.strip()
+            for name in capitalised_names(sentence):
                 low = name.lower()
-                if len(name) < 3 or low in _STOP or low in _PRONOUNS or low in question or low in taken:
+                if len(name) < 3 or low in _PRONOUNS or low in question or low in taken:
                     continue
                 key = (-overlap, i, name)
                 if best is None or key < best:
