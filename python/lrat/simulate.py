@@ -180,7 +180,7 @@ class LexicalSearcher:
         out = []
         for query in queries:
             scores: dict[int, float] = {}
-            for w in set(content_words(query)):
+            for w in dict.fromkeys(content_words(query)):
                 posting = self.postings.get(w)
                 if not posting:
                     continue
