@@ -105,3 +105,19 @@ def test_dense_retriever_finds_a_document_by_its_own_text(tiny):
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
     with pytest.raises(ValueError, match="more than once"):
         DenseRetriever.build(pl.concat([corpus.head(2), corpus.head(1)]), retriever.encoder)
+
+
+def test_dense_retriever_query_cache_stays_bounded_and_answers_the_same(tiny):
+    from lrat.encoder import Encoder
+    from lrat.retriever import DenseRetriever
+
+    corpus = generate(QUICK.kb, seed=0).corpus.head(30)
+    encoder = Encoder.load(tiny)
+    cached = DenseRetriever.build(corpus, encoder, exact=True)
+    cached.query_cache = 3
+    fresh = DenseRetriever.build(corpus, encoder, exact=True)
+    fresh.query_cache = 0
+    texts = corpus["text"].to_list()
+    for batch in (texts[:2], texts[1:4], texts[:2], texts[5:7] + texts[:1]):
+        assert cached.search(batch, 3) == fresh.search(batch, 3)
+        assert len(cached._query_vectors) <= max(3, len(set(batch)))

@@ -78,9 +78,7 @@ class DenseRetriever:
         if missing:
             encoded = self.encoder.encode(missing, kind="query", batch_size=self.batch_size, show_progress_bar=False)
             if len(cache) + len(missing) > self.query_cache:
-                cache.clear()
-            fresh = dict(zip(missing, encoded))
-            cache.update(fresh)
-        else:
-            fresh = {}
-        return np.stack([fresh[q] if q in fresh else cache[q] for q in queries])
+                # Full: keep only what this call still needs.
+                cache = self._query_vectors = {q: cache[q] for q in queries if q in cache}
+            cache.update(zip(missing, encoded))
+        return np.stack([cache[q] for q in queries])
