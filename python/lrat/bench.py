@@ -218,43 +218,41 @@ def metric_names(config: BenchConfig) -> list[tuple[str, str]]:
 LOWER_IS_BETTER = {"misses@10", "calls_to_first_evidence", "calls_to_all_evidence"}
 
 
+def _ranking_metrics(found: Sequence[tuple[str, float]], evidence: Sequence[str], ks: Sequence[int]) -> dict[str, float]:
+    """Recall@k for each k and nDCG@10 of one result list against the question's evidence."""
+    m = query_metrics({d: s for d, s in found}, dict.fromkeys(evidence, 1), ks=sorted({*ks, 10}))
+    return {**{f"recall@{k}": m[f"recall@{k}"] for k in ks}, "ndcg@10": m["ndcg@10"]}
+
+
 def retrieval_metrics(
     searcher: Any, questions: Sequence[Mapping[str, Any]], ks: Sequence[int]
 ) -> dict[str, dict[str, float]]:
-    """query_id → the question-as-query metrics."""
-    depth = max(max(ks), 10)
-    hits = searcher.search([q["question"] for q in questions], depth)
+    """query_id → the question-as-query metrics (and misses@10 = 1 − Recall@10)."""
+    hits = searcher.search([q["question"] for q in questions], max(*ks, 10))
     out = {}
     for q, found in zip(questions, hits):
-        m = query_metrics({d: s for d, s in found}, dict.fromkeys(q["evidence"], 1), ks=sorted({*ks, 10}))
-        row = {f"recall@{k}": m[f"recall@{k}"] for k in ks}
-        row["ndcg@10"] = m["ndcg@10"]
-        row["misses@10"] = 1.0 - m["recall@10"]
-        out[q["query_id"]] = row
+        m = _ranking_metrics(found, q["evidence"], sorted({*ks, 10}))
+        out[q["query_id"]] = {**{f"recall@{k}": m[f"recall@{k}"] for k in ks}, "ndcg@10": m["ndcg@10"],
+                              "misses@10": 1.0 - m["recall@10"]}
     return out
 
 
 def agent_query_metrics(
     searcher: Any, queries: Mapping[str, list[str]], evidence: Mapping[str, Sequence[str]], ks: Sequence[int]
 ) -> dict[str, dict[str, float]]:
-    """query_id → each metric averaged over the question's frozen agent queries (NaN without any)."""
+    """query_id → each metric (prefixed `aq_`) averaged over the question's frozen agent queries (NaN
+    without any)."""
     flat = [(qid, text) for qid, texts in queries.items() for text in texts]
-    depth = max(max(ks), 10)
-    hits = searcher.search([t for _, t in flat], depth) if flat else []
-    sums: dict[str, dict[str, float]] = {}
-    counts: dict[str, int] = {}
+    hits = searcher.search([t for _, t in flat], max(*ks, 10)) if flat else []
+    per_question: dict[str, list[dict[str, float]]] = {}
     for (qid, _), found in zip(flat, hits):
-        m = query_metrics({d: s for d, s in found}, dict.fromkeys(evidence[qid], 1), ks=sorted({*ks, 10}))
-        acc = sums.setdefault(qid, {})
-        for k in ks:
-            acc[f"aq_recall@{k}"] = acc.get(f"aq_recall@{k}", 0.0) + m[f"recall@{k}"]
-        acc["aq_ndcg@10"] = acc.get("aq_ndcg@10", 0.0) + m["ndcg@10"]
-        counts[qid] = counts.get(qid, 0) + 1
-    names = [f"aq_recall@{k}" for k in ks] + ["aq_ndcg@10"]
-    return {
-        qid: ({n: sums[qid][n] / counts[qid] for n in names} if qid in counts else dict.fromkeys(names, math.nan))
-        for qid in queries
-    }
+        per_question.setdefault(qid, []).append(_ranking_metrics(found, evidence[qid], ks))
+    names = [f"recall@{k}" for k in ks] + ["ndcg@10"]
+    out = {}
+    for qid in queries:
+        rows = per_question.get(qid)
+        out[qid] = {f"aq_{n}": (sum(r[n] for r in rows) / len(rows) if rows else math.nan) for n in names}
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,9 +614,10 @@ def run(
 
 def summarize(frame: pl.DataFrame, variants: Sequence[str], metrics: Sequence[str], *, resamples: int = RESAMPLES,
               seed: int = 0) -> dict[str, dict[str, Any]]:
-    """variant → metric → {mean, sd (across seeds), per_seed, n}; for variants other than base also
-    `delta` (paired bootstrap interval of the per-question delta, seeds averaged first) and, where an
-    oracle ran, `fraction_of_<oracle>` (the delta as a share of that oracle's delta)."""
+    """variant → metric → {mean, sd (across seeds), per_seed}; for variants other than base also
+    `delta` (paired bootstrap interval of the per-question delta, seeds averaged first, with the number
+    of questions behind it), `delta_per_seed` and, where an oracle ran, `fraction_of_<oracle>` (the
+    delta as a share of that oracle's delta)."""
     seeds = sorted(frame["seed"].unique().to_list())
     qids = sorted(frame["query_id"].unique().to_list())
     position = {q: i for i, q in enumerate(qids)}
