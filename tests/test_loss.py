@@ -116,6 +116,47 @@ def test_false_negative_mask_hides_other_positives_of_the_same_query_only():
     assert torch.equal(mask, expected)
 
 
+def test_a_negative_of_weight_two_counts_as_that_negative_twice():
+    q, d, targets, weights = _random_batch(12, queries=3, documents=6)
+    targets = torch.tensor([0, 1, 2])
+    log_w = torch.zeros(3, 6)
+    log_w[:, 4] = math.log(2.0)
+    weighted = weighted_info_nce(q, d, targets, weights, temperature=0.05, log_column_weights=log_w)
+    doubled = weighted_info_nce(q, torch.cat([d, d[4:5]]), targets, weights, temperature=0.05)
+    assert weighted.item() == pytest.approx(doubled.item(), rel=1e-6)
+
+
+def _tiered_formula(q, d, targets, weights, tau, owners, column_weights, in_batch) -> float:
+    """Σ_i w_i · (log Σ_j v_ij e^{s_ij/τ} − s_it/τ) / Σ w, v_ij the column's weight for its own row
+    and `in_batch` for every other row."""
+    q, d = q.double().numpy(), d.double().numpy()
+    total = 0.0
+    for i in range(q.shape[0]):
+        v = [float(column_weights[j]) if int(owners[j]) == i else in_batch for j in range(d.shape[0])]
+        denominator = sum(v[j] * math.exp(float(q[i] @ d[j]) / tau) for j in range(d.shape[0]))
+        total += float(weights[i]) * (math.log(denominator) - float(q[i] @ d[int(targets[i])]) / tau)
+    return total / float(weights.sum())
+
+
+def test_tiered_negative_weights_follow_the_formula():
+    q, d, _, weights = _random_batch(13, queries=3, documents=9)
+    batch = {
+        "targets": torch.tensor([0, 3, 6]),
+        "weights": weights,
+        "query_keys": torch.tensor([1, 2, 3]),
+        "positive_keys": torch.tensor([100, 101, 102]),
+        "document_keys": torch.tensor([100, 900, 901, 101, 902, 903, 102, 904, 905]),
+        "document_owners": torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2]),
+        "document_weights": torch.tensor([1.0, 3.0, 0.3, 1.0, 1.0, 3.0, 1.0, 0.3, 0.3]),
+    }
+    loss = batch_loss(q, d, batch, temperature=0.05, in_batch_weight=0.3)
+    expected = _tiered_formula(q, d, batch["targets"], weights, 0.05, batch["document_owners"],
+                               batch["document_weights"], 0.3)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    plain = batch_loss(q, d, batch, temperature=0.05)
+    assert plain.item() == pytest.approx(_formula(q, d, batch["targets"], weights, 0.05), rel=1e-5)
+
+
 def test_batch_loss_applies_the_mask_unless_told_not_to():
     q, d, _, weights = _random_batch(9, queries=3, documents=6)
     batch = {
@@ -154,22 +195,32 @@ def _global_problem():
     return features_q, features_d, weights, targets, query_keys, positive_keys, document_keys
 
 
+def _global_owners_and_weights():
+    """The example that brought each document (global rows) and its weight for that example."""
+    owners = torch.tensor([0] * 4 + [1] * 5 + [2] * 2 + [3] * 4 + [4] * 5 + [5] * 3)
+    column_weights = torch.rand(23, generator=torch.Generator().manual_seed(5)) * 2.7 + 0.3
+    column_weights[torch.tensor([0, 4, 9, 11, 15, 20])] = 1.0
+    return owners, column_weights
+
+
 def _projection():
     return torch.nn.Linear(12, 8, bias=False).requires_grad_(True)
 
 
-def _single_process_loss_and_grad():
+def _single_process_loss_and_grad(in_batch_weight):
     fq, fd, w, t, qk, pk, dk = _global_problem()
+    owners, column_weights = _global_owners_and_weights()
     torch.manual_seed(0)
     proj = _projection()
     q, d = F.normalize(proj(fq), dim=-1), F.normalize(proj(fd), dim=-1)
-    batch = {"targets": t, "weights": w, "query_keys": qk, "positive_keys": pk, "document_keys": dk}
-    loss = batch_loss(q, d, batch, temperature=0.05)
+    batch = {"targets": t, "weights": w, "query_keys": qk, "positive_keys": pk, "document_keys": dk,
+             "document_owners": owners, "document_weights": column_weights}
+    loss = batch_loss(q, d, batch, temperature=0.05, in_batch_weight=in_batch_weight)
     loss.backward()
     return loss.item(), proj.weight.grad.clone()
 
 
-def _distributed_worker(rank: int, world: int, port: int, results):
+def _distributed_worker(rank: int, world: int, port: int, in_batch_weight, results):
     import torch.distributed as dist
 
     os.environ["MASTER_ADDR"] = "127.0.0.1"
@@ -177,6 +228,7 @@ def _distributed_worker(rank: int, world: int, port: int, results):
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         fq, fd, w, t, qk, pk, dk = _global_problem()
+        owners, column_weights = _global_owners_and_weights()
         q_rows, d_rows = (slice(0, 3), slice(0, 11)) if rank == 0 else (slice(3, 6), slice(11, 23))
         local_targets = t[q_rows] - d_rows.start
         torch.manual_seed(0)
@@ -189,8 +241,10 @@ def _distributed_worker(rank: int, world: int, port: int, results):
             "query_keys": qk[q_rows],
             "positive_keys": pk[q_rows],
             "document_keys": dk[d_rows],
+            "document_owners": owners[d_rows] - q_rows.start,
+            "document_weights": column_weights[d_rows],
         }
-        loss = batch_loss(q, d, batch, temperature=0.05, distributed=True)
+        loss = batch_loss(q, d, batch, temperature=0.05, in_batch_weight=in_batch_weight, distributed=True)
         loss.backward()
         grad = proj.weight.grad.clone()
         dist.all_reduce(grad)
@@ -207,13 +261,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_processes_give_the_single_process_loss_and_gradient():
+@pytest.mark.parametrize("in_batch_weight", [None, 0.3])
+def test_two_processes_give_the_single_process_loss_and_gradient(in_batch_weight):
     import torch.multiprocessing as mp
 
     manager = mp.Manager()
     results = manager.dict()
-    mp.spawn(_distributed_worker, args=(2, _free_port(), results), nprocs=2, join=True)
-    expected_loss, expected_grad = _single_process_loss_and_grad()
+    mp.spawn(_distributed_worker, args=(2, _free_port(), in_batch_weight, results), nprocs=2, join=True)
+    expected_loss, expected_grad = _single_process_loss_and_grad(in_batch_weight)
     for rank in (0, 1):
         loss, grad = results[rank]
         assert loss == pytest.approx(expected_loss, rel=1e-5)

@@ -95,6 +95,9 @@ def test_negatives_follow_the_segment_order(tmp_path):
     assert e["pos"] == "Title e\nFull text of document e."
     assert e["pos_source"] == "browse"
     assert e["neg_source"] == ["browse", "browse", "snippet", "snippet"]
+    # d and a were opened and rejected; b and c sat below every opened result of their lists.
+    assert e["neg_tier"] == [0, 0, 2, 2]
+    assert e["context"] == BAD, "the reasoning right before the search that set the query"
     # without keep_rejected only the accepted example stays
     assert mine_with_report(path, tokenizer="whitespace")[0].height == 1
 
@@ -222,3 +225,34 @@ def test_documents_accepted_anywhere_in_a_trajectory_are_never_its_negatives(tmp
     for (tid, before), after in zip(kept.select("trajectory_id", "neg_id").iter_rows(), cleaned["neg_id"].to_list()):
         assert after == [d for d in before if d not in accepted.get(tid, ())]
     assert cleaned["neg"].list.len().to_list() == cleaned["neg_id"].list.len().to_list()
+
+
+def test_negative_tiers_stay_aligned_when_negatives_are_left_out(tmp_path):
+    """Accepted documents and documents without text leave the negatives; every other negative keeps
+    its tier."""
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            run_record(
+                [
+                    search("q1", ["a", "b", "c", "d"]),
+                    browse("c"),
+                    reason(GOOD),
+                    search("q2", ["e", "c", "f", "g"]),
+                    browse("f"),
+                    reason(BAD),
+                    browse("g"),
+                    reason(GOOD),
+                ]
+            )
+        ],
+    )
+    corpus = pl.DataFrame({"doc_id": list("abcdfg"), "text": [f"text {d}" for d in "abcdfg"]})  # no e
+    options = {"tokenizer": "whitespace", "weighting": "none", "corpus": corpus}
+    raw = mine_with_report(path, exclude_accepted=False, **options)[0].filter(pl.col("pos_id") == "g").row(0, named=True)
+    assert (raw["neg_id"], raw["neg_tier"]) == (["f", "c"], [0, 1]), "e has no text"
+    clean = lrat.mine(path, **options).filter(pl.col("pos_id") == "g").row(0, named=True)
+    assert (clean["neg_id"], clean["neg_tier"], clean["neg"]) == (["f"], [0], ["text f"])
+    flag = tmp_path / "train.jsonl"
+    write_flagembedding(lrat.mine(path, **options), flag)
+    assert [json.loads(line)["neg_tier"] for line in flag.read_text().splitlines()] == [[1, 1, 2], [0]]

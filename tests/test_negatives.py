@@ -30,6 +30,10 @@ def test_negatives_scored_near_the_positive_are_dropped_in_order():
     assert dropped == 1
     assert out["neg_id"].to_list() == [["f", "m"]] and out["neg"].to_list() == [["far", "mid"]]
     assert out.drop("neg", "neg_id").equals(df.drop("neg", "neg_id"))
+    tiered = df.with_columns(pl.Series("neg_tier", [[2, 0, 1]], dtype=pl.List(pl.UInt8)),
+                             pl.Series("neg_source", [["corpus", "browse", "snippet"]]))
+    out, _ = filter_false_negatives(tiered, guide, relative_margin=0.95)
+    assert out["neg_tier"].to_list() == [[2, 1]] and out["neg_source"].to_list() == [["corpus", "snippet"]]
     everything, none_dropped = filter_false_negatives(df, guide, relative_margin=2.0)
     assert none_dropped == 0 and everything["neg_id"].to_list() == [["f", "t", "m"]]
 

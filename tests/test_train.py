@@ -23,7 +23,13 @@ import lrat  # noqa: E402
 from lrat.cli import main as cli_main  # noqa: E402
 from lrat.encoder import Encoder  # noqa: E402
 from lrat.training import trainer as trainer_module  # noqa: E402
-from lrat.training.data import collate, load_training_set, plan_epoch, sample_negatives  # noqa: E402
+from lrat.training.data import (  # noqa: E402
+    NegativeWeights,
+    collate,
+    load_training_set,
+    plan_epoch,
+    sample_negatives,
+)
 
 WORDS = "the a of in is was who what which where river city capital country born film actor team".split()
 
@@ -159,6 +165,30 @@ def test_collate_builds_one_group_per_example():
     assert again.documents == group.documents  # same seed and epoch, same negatives
 
 
+def test_tiered_negatives_carry_their_weights_into_the_group():
+    frame = mined_frame(6)
+    frame = frame.with_columns(pl.col("neg").list.eval(pl.element().str.len_chars() % 3).cast(pl.List(pl.UInt8)).alias("neg_tier"))
+    data = load_training_set(frame)
+    weights = NegativeWeights(rejected=3.0, skipped_above=1.0, seen_below=0.25, in_batch=0.5)
+    group = collate(data, range(6), group_size=4, seed=1, epoch=0, negative_weights=weights)
+    tier_of = {text: tier for negs, tiers in zip(data.negatives, data.negative_tiers) for text, tier in zip(negs, tiers)}
+    for j, (text, owner) in enumerate(zip(group.documents, group.document_owners)):
+        if j in group.targets:
+            assert group.document_weights[j] == 1.0 and group.documents[j] == data.positives[owner]
+        else:
+            assert group.document_weights[j] == [3.0, 1.0, 0.25][tier_of[text]]
+    plain = collate(data, range(6), group_size=4, seed=1, epoch=0)
+    assert plain.documents == group.documents and (plain.document_weights == 1.0).all()
+    assert NegativeWeights.parse("iter") == NegativeWeights(3.0, 1.0, 0.3, 0.3)
+    with pytest.raises(ValueError, match="4 numbers"):
+        NegativeWeights.parse("3,1")
+    with pytest.raises(ValueError, match="`seen_below` must be a positive number"):
+        NegativeWeights(3.0, 1.0, 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"row 0: `neg_tier` has 1 tiers for 2 negatives"):
+        load_training_set(pl.DataFrame({"query": ["q"], "pos": ["p"], "neg": [["a", "b"]], "neg_tier": [[0]]},
+                                       schema_overrides={"neg_tier": pl.List(pl.UInt8)}))
+
+
 def test_several_processes_see_the_global_micro_batches_of_one():
     one = plan_epoch(30, epoch=2, seed=5, batch_size=4, accumulation=2, world_size=1)
     two = plan_epoch(30, epoch=2, seed=5, batch_size=2, accumulation=2, world_size=2)
@@ -280,6 +310,18 @@ def test_merge_base_interpolates_the_trained_weights_with_the_base(tmp_path, tin
         lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "bad", merge_base=1.5, **settings)
 
 
+def test_unit_negative_weights_train_like_none_and_tiers_change_the_model(tmp_path, tiny):
+    frame = mined_frame(8).with_columns(
+        pl.col("neg").list.eval(pl.element().str.len_chars() % 3).cast(pl.List(pl.UInt8)).alias("neg_tier"))
+    settings = {**QUICK, "max_steps": 2}
+    lrat.train(frame, model=tiny, output_dir=tmp_path / "none", **settings)
+    lrat.train(frame, model=tiny, output_dir=tmp_path / "ones", negative_weights=(1, 1, 1, 1), **settings)
+    lrat.train(frame, model=tiny, output_dir=tmp_path / "iter", negative_weights="iter", **settings)
+    _assert_same_weights(tmp_path / "none", tmp_path / "ones", atol=1e-6)
+    none, tiered = _weights(tmp_path / "none"), _weights(tmp_path / "iter")
+    assert any(not torch.allclose(none[k], tiered[k], atol=1e-6) for k in none)
+
+
 def test_a_nan_loss_stops_with_a_clear_error(tmp_path, tiny):
     with pytest.raises(FloatingPointError, match="the loss is nan at step 1"):
         lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "nan", **{**QUICK, "temperature": 1e-45})
@@ -302,6 +344,8 @@ def test_cli_trains_and_reports_bad_input(tmp_path, tiny, capsys, monkeypatch):
     pl.DataFrame({"query": ["q"], "pos": [""]}).write_parquet(tmp_path / "bad.parquet")
     assert cli_main(["train", str(tmp_path / "bad.parquet"), "--model", str(tiny), "-o", str(tmp_path / "x")]) == 1
     assert "row 0: the positive document text" in capsys.readouterr().err
+    assert cli_main([*argv, "--negative-weights", "3,1"]) == 1
+    assert "expected 'iter' or 4 numbers" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------- distributed

@@ -261,27 +261,40 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
 
 
 def exclude_accepted_negatives(ex: pl.DataFrame) -> pl.DataFrame:
-    """Removes from every example's `neg_id` the documents whose browse was accepted (an example with
-    `accepted` true) anywhere in the same trajectory; the order of the other negatives is kept."""
+    """Removes from every example's `neg_id` (and `neg_tier`, kept aligned) the documents whose browse
+    was accepted (an example with `accepted` true) anywhere in the same trajectory; the order of the
+    other negatives is kept."""
     if ex.height == 0:
         return ex
     accepted = ex.filter(pl.col("accepted")).select("trajectory_id", pl.col("pos_id").alias("_doc")).unique()
     if accepted.height == 0:
         return ex
     numbered = ex.with_row_index("_row")
-    kept = (
-        numbered.select("_row", "trajectory_id", pl.col("neg_id").alias("_doc"))
-        .explode("_doc")
-        .join(accepted, on=["trajectory_id", "_doc"], how="anti", maintain_order="left")
+    kept = numbered.select("_row", "trajectory_id", pl.col("neg_id").alias("_doc")).explode("_doc")
+    kept = kept.join(accepted, on=["trajectory_id", "_doc"], how="anti", maintain_order="left")
+    out = numbered.drop("neg_id").join(
+        kept.group_by("_row", maintain_order=True).agg(pl.col("_doc").drop_nulls().alias("neg_id")),
+        on="_row", how="left", maintain_order="left",
+    ).with_columns(pl.col("neg_id").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    if "neg_tier" in ex.columns:
+        out = out.with_columns(align_negative_tiers(numbered["neg_id"], numbered["neg_tier"], out["neg_id"]))
+    return out.select(ex.columns)
+
+
+def align_negative_tiers(neg_id: pl.Series, neg_tier: pl.Series, kept_neg_id: pl.Series) -> pl.Series:
+    """The `neg_tier` lists of `kept_neg_id`, a row-by-row subset of `neg_id` (negatives are unique
+    within an example, so a document's tier is found by its id)."""
+    if len(neg_id) != len(kept_neg_id):
+        raise ValueError(f"{len(neg_id)} rows of negatives before, {len(kept_neg_id)} after")
+    before = pl.DataFrame({"neg_id": neg_id, "neg_tier": neg_tier}).with_row_index("_row")
+    before = before.explode("neg_id", "neg_tier").drop_nulls("neg_id")
+    after = pl.DataFrame({"neg_id": kept_neg_id}).with_row_index("_row").explode("neg_id")
+    tiers = (
+        after.join(before, on=["_row", "neg_id"], how="left", maintain_order="left")
         .group_by("_row", maintain_order=True)
-        .agg(pl.col("_doc").drop_nulls())
+        .agg(pl.col("neg_tier").drop_nulls())
     )
-    return (
-        numbered.drop("neg_id")
-        .join(kept.rename({"_doc": "neg_id"}), on="_row", how="left", maintain_order="left")
-        .with_columns(pl.col("neg_id").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-        .select(ex.columns)
-    )
+    return tiers["neg_tier"].cast(pl.List(pl.UInt8)).alias("neg_tier")
 
 
 def _core_empty_examples():
@@ -295,6 +308,8 @@ def _core_empty_examples():
         "query": pl.Series([], dtype=pl.String),
         "pos_id": pl.Series([], dtype=pl.String),
         "neg_id": pl.Series([], dtype=pl.List(pl.String)),
+        "neg_tier": pl.Series([], dtype=pl.List(pl.UInt8)),
+        "context": pl.Series([], dtype=pl.String),
         "reasoning": pl.Series([], dtype=pl.String),
         "reasoning_tokens": pl.Series([], dtype=pl.UInt32),
         "accepted": pl.Series([], dtype=pl.Boolean),
@@ -322,25 +337,27 @@ def _attach_texts(ex: pl.DataFrame, docs: pl.DataFrame, report: MiningReport) ->
     report.missing_negative_texts = attached["missing_negatives"]
     report.positive_text_sources = attached["positive_sources"]
     report.negative_text_sources = attached["negative_sources"]
-    return pl.concat([ex.drop("neg_id"), texts], how="horizontal").filter(pl.col("pos").is_not_null())
+    out = pl.concat([ex.drop("neg_id"), texts], how="horizontal")
+    if "neg_tier" in ex.columns:
+        out = out.with_columns(align_negative_tiers(ex["neg_id"], ex["neg_tier"], out["neg_id"]))
+    return out.filter(pl.col("pos").is_not_null())
 
 
 def write_flagembedding(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
     """Writes the JSONL that FlagEmbedding-style trainers read:
     `{query, pos: [text], neg: [texts], pos_id: [id], neg_id: [ids], reweight_rate}` per line."""
     with open(path, "w", encoding="utf-8") as f:
-        for row in df.select("query", "pos", "neg", "pos_id", "neg_id", "weight").iter_rows(named=True):
-            f.write(
-                json.dumps(
-                    {
-                        "query": row["query"],
-                        "pos": [row["pos"]],
-                        "neg": row["neg"],
-                        "pos_id": [row["pos_id"]],
-                        "neg_id": row["neg_id"],
-                        "reweight_rate": row["weight"],
-                    },
-                    ensure_ascii=False,
-                )
-                + "\n"
-            )
+        columns = ["query", "pos", "neg", "pos_id", "neg_id", "weight"]
+        tiers = "neg_tier" in df.columns
+        for row in df.select(columns + (["neg_tier"] if tiers else [])).iter_rows(named=True):
+            record = {
+                "query": row["query"],
+                "pos": [row["pos"]],
+                "neg": row["neg"],
+                "pos_id": [row["pos_id"]],
+                "neg_id": row["neg_id"],
+                "reweight_rate": row["weight"],
+            }
+            if tiers:
+                record["neg_tier"] = row["neg_tier"]
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")

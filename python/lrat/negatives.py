@@ -25,8 +25,8 @@ def filter_false_negatives(
     batch_size: int = 64,
 ) -> tuple[pl.DataFrame, int]:
     """Returns the training set (`query, pos, neg, pos_id, neg_id, …`) with the negatives that the
-    guide scores above `relative_margin` times their positive removed from `neg` and `neg_id` (order
-    kept), and how many were removed. `document_vectors` (doc id → unit vector of the guide) spares
+    guide scores above `relative_margin` times their positive removed from `neg_id` and the columns
+    aligned with it (`neg`, `neg_source`, `neg_tier`; order kept), and how many were removed. `document_vectors` (doc id → unit vector of the guide) spares
     encoding documents the caller has already encoded; the others are encoded from their texts."""
     if not 0 < relative_margin:
         raise ValueError(f"relative_margin must be positive, got {relative_margin}")
@@ -50,21 +50,16 @@ def filter_false_negatives(
         encoded = encoder.encode(list(texts.values()), kind="document", batch_size=batch_size, show_progress_bar=False)
         vectors.update(zip(texts, encoded))
 
-    kept_ids: list[list[str]] = []
-    kept_texts: list[list[str]] = []
+    # Every per-negative column keeps the same negatives as `neg_id`.
+    aligned = [c for c in ("neg", "neg_source", "neg_tier") if c in df.columns]
+    kept: dict[str, list[list[Any]]] = {c: [] for c in ["neg_id", *aligned]}
     dropped = 0
-    for query, pos_id, neg_ids, negs in df.select("query", "pos_id", "neg_id", "neg").iter_rows():
+    for query, pos_id, neg_ids, *columns in df.select("query", "pos_id", "neg_id", *aligned).iter_rows():
         q = query_vector[query]
         threshold = relative_margin * float(q @ vectors[pos_id])
-        ids, ts = [], []
-        for d, t in zip(neg_ids or [], negs or []):
-            if float(q @ vectors[d]) > threshold:
-                dropped += 1
-            else:
-                ids.append(d)
-                ts.append(t)
-        kept_ids.append(ids)
-        kept_texts.append(ts)
-    out = df.with_columns(pl.Series("neg_id", kept_ids, dtype=pl.List(pl.String)),
-                          pl.Series("neg", kept_texts, dtype=pl.List(pl.String)))
+        keep = [float(q @ vectors[d]) <= threshold for d in neg_ids or []]
+        dropped += keep.count(False)
+        for name, values in zip(["neg_id", *aligned], [neg_ids, *columns]):
+            kept[name].append([v for v, k in zip(values or [], keep) if k])
+    out = df.with_columns(pl.Series(name, values, dtype=df.schema[name]) for name, values in kept.items())
     return out, dropped

@@ -36,6 +36,13 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="let known positives of a query count as its in-batch negatives",
     )
+    group.add_argument(
+        "--negative-weights",
+        default=None,
+        metavar="R,A,B,I",
+        help="tiered negative weights: opened and rejected, skipped above an opened result, seen below, "
+        "in-batch (from the set's neg_tier column); 'iter' for 3,1,0.3,0.3 (default: every negative counts once)",
+    )
     group = parser.add_argument_group("optimisation")
     group.add_argument("--epochs", type=int, default=1)
     group.add_argument("--max-steps", type=int, default=None)
@@ -95,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             gradient_checkpointing=args.gradient_checkpointing,
             mask_false_negatives=not args.no_false_negative_mask,
+            negative_weights=args.negative_weights,
             merge_base=args.merge_base,
             seed=args.seed,
             shuffle=not args.no_shuffle,

@@ -1,7 +1,7 @@
 """Training examples: read the mined set, order it into steps, sample each example's group of documents.
 
 Input is what `lrat mine` writes: Parquet (or a polars DataFrame) with `query`, `pos`, `neg`, `weight`
-(and optional `pos_id`, `neg_id`), or FlagEmbedding JSONL with `query`, `pos: [str]`, `neg: [str]`,
+(and optional `pos_id`, `neg_id`, `neg_tier`), or FlagEmbedding JSONL with `query`, `pos: [str]`, `neg: [str]`,
 `pos_id`, `neg_id`, `reweight_rate`. Everything needed later is decided by (seed, epoch, example index),
 so a resumed run sees exactly the batches and negatives an uninterrupted run would have seen.
 """
@@ -34,9 +34,50 @@ class TrainingSet:
     query_keys: np.ndarray  # int64 (n,)
     positive_keys: np.ndarray  # int64 (n,)
     negative_keys: list[np.ndarray]  # int64 per example
+    negative_tiers: list[np.ndarray] | None = None
+    """uint8 per example, aligned with `negatives`: why the agent passed each one over
+    (`lrat.mining.NEGATIVE_TIERS`); None when the set does not say."""
 
     def __len__(self) -> int:
         return len(self.queries)
+
+
+TIER_NAMES = ("rejected", "skipped_above", "seen_below")
+
+
+@dataclasses.dataclass(frozen=True)
+class NegativeWeights:
+    """How much each kind of negative counts in the softmax's denominator (its logit gains log w):
+    documents the agent opened and rejected, results it skipped above one it opened, results seen below
+    every one it opened, and the other examples' documents (in-batch). ITER's tiers: 3 / 1 / 0.3."""
+
+    rejected: float = 3.0
+    skipped_above: float = 1.0
+    seen_below: float = 0.3
+    in_batch: float = 0.3
+
+    def __post_init__(self) -> None:
+        for name, value in dataclasses.asdict(self).items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"negative weight `{name}` must be a positive number, got {value!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> NegativeWeights:
+        """"iter" (3,1,0.3,0.3) or four numbers: rejected,skipped_above,seen_below,in_batch."""
+        if text.strip().lower() == "iter":
+            return cls()
+        parts = [p for p in text.replace(" ", "").split(",") if p]
+        if len(parts) != 4:
+            raise ValueError(f"negative weights: expected 'iter' or 4 numbers "
+                             f"(rejected,skipped_above,seen_below,in_batch), got {text!r}")
+        try:
+            return cls(*(float(p) for p in parts))
+        except ValueError as exc:
+            raise ValueError(f"negative weights {text!r}: {exc}") from None
+
+    def of_tiers(self, tiers: np.ndarray) -> np.ndarray:
+        table = np.array([self.rejected, self.skipped_above, self.seen_below], dtype=np.float32)
+        return table[tiers]
 
 
 def stable_key(kind: str, value: str) -> int:
@@ -98,6 +139,7 @@ def _read_flagembedding(path: Path) -> pl.DataFrame:
                         "pos_id": pos_ids[k] if pos_ids else None,
                         "neg": _string_list(record.get("neg", []), "neg", where),
                         "neg_id": _string_list(record.get("neg_id", []), "neg_id", where) or None,
+                        "neg_tier": _tier_list(record.get("neg_tier"), where),
                         "weight": float(weight),
                         "_line": line_number,
                     }
@@ -108,6 +150,7 @@ def _read_flagembedding(path: Path) -> pl.DataFrame:
         "pos_id": pl.String,
         "neg": pl.List(pl.String),
         "neg_id": pl.List(pl.String),
+        "neg_tier": pl.List(pl.UInt8),
         "weight": pl.Float64,
         "_line": pl.Int64,
     }
@@ -119,6 +162,14 @@ def _string_list(value: Any, field: str, where: str) -> list[str]:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"{where}: `{field}` must be a list of strings")
+    return value
+
+
+def _tier_list(value: Any, where: str) -> list[int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, int) and 0 <= v < len(TIER_NAMES) for v in value):
+        raise ValueError(f"{where}: `neg_tier` must be a list of tiers 0–{len(TIER_NAMES) - 1}")
     return value
 
 
@@ -146,6 +197,8 @@ def _from_frame(frame: pl.DataFrame, name: str) -> TrainingSet:
         weights = np.ones(n, dtype=np.float64)
     pos_ids = frame["pos_id"].to_list() if "pos_id" in frame.columns else [None] * n
     neg_ids = frame["neg_id"].to_list() if "neg_id" in frame.columns else [None] * n
+    has_tiers = "neg_tier" in frame.columns and frame["neg_tier"].null_count() < n
+    tiers = frame["neg_tier"].to_list() if has_tiers else None
 
     bad = np.flatnonzero(~np.isfinite(weights) | (weights < 0))
     if bad.size:
@@ -156,6 +209,7 @@ def _from_frame(frame: pl.DataFrame, name: str) -> TrainingSet:
     query_keys = np.empty(n, dtype=np.int64)
     positive_keys = np.empty(n, dtype=np.int64)
     negative_keys: list[np.ndarray] = []
+    negative_tiers: list[np.ndarray] = []
     clean_negatives: list[list[str]] = []
     for i in range(n):
         query, positive = queries[i], positives[i]
@@ -178,7 +232,16 @@ def _from_frame(frame: pl.DataFrame, name: str) -> TrainingSet:
             )
         )
         clean_negatives.append(list(negs))
-    return TrainingSet(queries, positives, clean_negatives, weights, query_keys, positive_keys, negative_keys)
+        if tiers is not None:
+            row_tiers = tiers[i]
+            if row_tiers is None or len(row_tiers) != len(negs):
+                raise ValueError(f"{where(i)}: `neg_tier` has {0 if row_tiers is None else len(row_tiers)} "
+                                 f"tiers for {len(negs)} negatives")
+            if any(t is None or not 0 <= t < len(TIER_NAMES) for t in row_tiers):
+                raise ValueError(f"{where(i)}: `neg_tier` holds a value outside 0–{len(TIER_NAMES) - 1}")
+            negative_tiers.append(np.asarray(row_tiers, dtype=np.uint8))
+    return TrainingSet(queries, positives, clean_negatives, weights, query_keys, positive_keys, negative_keys,
+                       negative_tiers if tiers is not None else None)
 
 
 def _document_key(doc_id: str | None, text: str) -> int:
@@ -251,18 +314,30 @@ class Group:
     query_keys: np.ndarray  # int64 (B,)
     positive_keys: np.ndarray  # int64 (B,)
     document_keys: np.ndarray  # int64 (D,)
+    document_owners: np.ndarray  # int64 (D,) the example (row) that brought each document
+    document_weights: np.ndarray  # float32 (D,) for its owner: 1 for the positive, the tier weight of a negative
 
 
 def collate(
-    data: TrainingSet, indices: Sequence[int] | np.ndarray, *, group_size: int, seed: int, epoch: int
+    data: TrainingSet,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    group_size: int,
+    seed: int,
+    epoch: int,
+    negative_weights: NegativeWeights | None = None,
 ) -> Group:
     """Each example contributes its query and its group: the positive then `group_size − 1` sampled
-    trajectory negatives (or only the positive when it has none)."""
+    trajectory negatives (or only the positive when it has none). With `negative_weights` and a set
+    that has tiers, each negative carries its tier's weight (else 1)."""
     queries: list[str] = []
     documents: list[str] = []
     targets: list[int] = []
     document_keys: list[np.ndarray] = []
-    for index in indices:
+    owners: list[int] = []
+    document_weights: list[np.ndarray] = []
+    tiered = negative_weights is not None and data.negative_tiers is not None
+    for row, index in enumerate(indices):
         i = int(index)
         queries.append(data.queries[i])
         targets.append(len(documents))
@@ -271,6 +346,12 @@ def collate(
         documents.extend(data.negatives[i][k] for k in picked)
         document_keys.append(np.array([data.positive_keys[i]], dtype=np.int64))
         document_keys.append(data.negative_keys[i][picked] if picked else np.empty(0, dtype=np.int64))
+        owners.extend([row] * (1 + len(picked)))
+        document_weights.append(np.ones(1, dtype=np.float32))
+        if tiered and picked:
+            document_weights.append(negative_weights.of_tiers(data.negative_tiers[i][picked]))  # type: ignore[index,union-attr]
+        else:
+            document_weights.append(np.ones(len(picked), dtype=np.float32))
     idx = np.asarray(indices, dtype=np.int64)
     return Group(
         queries=queries,
@@ -280,4 +361,6 @@ def collate(
         query_keys=data.query_keys[idx],
         positive_keys=data.positive_keys[idx],
         document_keys=np.concatenate(document_keys),
+        document_owners=np.asarray(owners, dtype=np.int64),
+        document_weights=np.concatenate(document_weights),
     )

@@ -4,11 +4,14 @@ For query i with positive column t_i among all documents of the (global) batch,
     CE_i = −log softmax(s(q_i, ·) / τ)[t_i],      L = Σ_i w_i · CE_i / Σ_i w_i.
 Every document of the batch is a candidate for every query: its own trajectory negatives and everything
 the other examples brought. Columns that are known positives of the query (the same document, or the
-positive of another example with the same query) are masked instead of being pushed away.
+positive of another example with the same query) are masked instead of being pushed away. Optional
+negative weights v_ij count column j of row i v_ij times in the denominator (its logit gains log v_ij):
+the tier weight of the row's own negatives, one weight for every other example's documents.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -24,17 +27,21 @@ def weighted_info_nce(
     temperature: float,
     mask: torch.Tensor | None = None,
     weight_total: torch.Tensor | float | None = None,
+    log_column_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Σ_i w_i · CE_i / W over the rows of `queries`.
 
     queries (B, h) and documents (D, h) are the vectors (normalised for cosine similarity); targets (B,)
     the column of each query's positive; weights (B,); mask (B, D) True where a column must not count for
     that row (never at its target). W is `weight_total` when given (the Σw of a larger batch that this
-    one is a part of), else Σ weights.
+    one is a part of), else Σ weights. `log_column_weights` (B, D), 0 at each target, is added to the
+    logits: a negative of weight v counts as v copies of itself.
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
     logits = queries.float() @ documents.float().T / temperature
+    if log_column_weights is not None:
+        logits = logits + log_column_weights
     if mask is not None:
         logits = logits.masked_fill(mask, float("-inf"))
     rows = torch.arange(logits.shape[0], device=logits.device)
@@ -117,13 +124,16 @@ def batch_loss(
     temperature: float,
     weight_total: torch.Tensor | float | None = None,
     mask_false_negatives: bool = True,
+    in_batch_weight: float | None = None,
     distributed: bool = False,
     group: Any = None,
 ) -> torch.Tensor:
     """Weighted InfoNCE of this process's queries against every document of the batch.
 
     `batch` carries `targets` (positive column per query, local), `weights`, and for the false-negative
-    guard `query_keys`, `positive_keys`, `document_keys`. With `distributed`, documents and keys of all
+    guard `query_keys`, `positive_keys`, `document_keys`. With `in_batch_weight`, it also carries
+    `document_owners` (the row that brought each document) and `document_weights` (their weights for
+    that row); every other row weighs the column `in_batch_weight`. With `distributed`, documents and keys of all
     processes are gathered (documents keeping their gradients) and the result is this process's share:
     summed over processes it is the loss of the global batch, with `weight_total` the global Σw (when not
     given it is gathered too).
@@ -134,10 +144,21 @@ def batch_loss(
     positive_keys = batch["positive_keys"]
     document_keys = batch["document_keys"]
     row_query_keys = None
+    weighted = in_batch_weight is not None
+    if weighted:
+        owners = batch["document_owners"]
+        column_weights = batch["document_weights"]
+        rows = torch.arange(queries.shape[0], device=queries.device)
     if distributed:
         rank = dist.get_rank(group)
         doc_counts = _gather_sizes(documents.shape[0], documents.device, group)
         targets = targets + sum(doc_counts[:rank])
+        if weighted:
+            row_counts = _gather_sizes(queries.shape[0], queries.device, group)
+            first_rows = torch.tensor([0, *row_counts[:-1]], device=owners.device).cumsum(0)
+            owners = gather_no_grad(owners + first_rows[rank], group)
+            column_weights = gather_no_grad(column_weights, group)
+            rows = rows + int(first_rows[rank])
         documents = gather_with_grad(documents, group)
         document_keys = gather_no_grad(document_keys, group)
         row_query_keys = query_keys
@@ -150,6 +171,13 @@ def batch_loss(
         mask = false_negative_mask(
             query_keys, positive_keys, document_keys, targets, row_query_keys=row_query_keys
         )
+    log_column_weights = None
+    if weighted:
+        own = rows[:, None] == owners[None, :]
+        log_column_weights = torch.where(
+            own, column_weights.float().log()[None, :], torch.full_like(own, math.log(in_batch_weight), dtype=torch.float32)
+        )
     return weighted_info_nce(
-        queries, documents, targets, weights, temperature=temperature, mask=mask, weight_total=weight_total
+        queries, documents, targets, weights, temperature=temperature, mask=mask, weight_total=weight_total,
+        log_column_weights=log_column_weights,
     )

@@ -28,7 +28,15 @@ import torch
 import torch.distributed as dist
 
 from lrat.encoder import Encoder
-from lrat.training.data import Group, StepPlan, TrainingSet, collate, load_training_set, plan_epoch
+from lrat.training.data import (
+    Group,
+    NegativeWeights,
+    StepPlan,
+    TrainingSet,
+    collate,
+    load_training_set,
+    plan_epoch,
+)
 from lrat.training.loss import batch_loss
 
 CHECKPOINTS = "checkpoints"
@@ -59,6 +67,10 @@ class TrainingConfig:
     precision: str = "auto"
     gradient_checkpointing: bool = False
     mask_false_negatives: bool = True
+    negative_weights: NegativeWeights | None = None
+    """Tiered negative weights (rejected, skipped above, seen below, in-batch); None: every negative
+    counts once. The tiers come from the set's `neg_tier` column (`lrat mine` writes it); without it
+    only the in-batch weight applies."""
     merge_base: float = 0.0
     """Weight interpolation with the base model after training (WiSE-FT): the saved weights are
     `merge_base · base + (1 − merge_base) · trained`; 0 keeps the trained weights."""
@@ -94,6 +106,10 @@ class TrainingConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not 0 <= self.merge_base <= 1:
             raise ValueError(f"merge_base must be within [0, 1], got {self.merge_base}")
+        if isinstance(self.negative_weights, (str, tuple, list)):
+            weights = self.negative_weights
+            self.negative_weights = (NegativeWeights.parse(weights) if isinstance(weights, str)
+                                     else NegativeWeights(*weights))
         if self.save_steps < 0 or self.keep_checkpoints < 1:
             raise ValueError("save_steps must be ≥ 0 and keep_checkpoints ≥ 1")
 
@@ -193,7 +209,8 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
             prepared = []
             for micro in micros:
                 group = collate(
-                    training_set, micro[rank], group_size=config.group_size, seed=config.seed, epoch=epoch
+                    training_set, micro[rank], group_size=config.group_size, seed=config.seed, epoch=epoch,
+                    negative_weights=config.negative_weights,
                 )
                 prepared.append(
                     (
@@ -320,6 +337,8 @@ def _micro_loss(
         "query_keys": torch.as_tensor(group.query_keys, device=device),
         "positive_keys": torch.as_tensor(group.positive_keys, device=device),
         "document_keys": torch.as_tensor(group.document_keys, device=device),
+        "document_owners": torch.as_tensor(group.document_owners, device=device),
+        "document_weights": torch.as_tensor(group.document_weights, device=device),
     }
     return batch_loss(
         queries,
@@ -328,6 +347,7 @@ def _micro_loss(
         temperature=config.temperature,
         weight_total=step_weight,
         mask_false_negatives=config.mask_false_negatives,
+        in_batch_weight=None if config.negative_weights is None else config.negative_weights.in_batch,
         distributed=world > 1,
     )
 

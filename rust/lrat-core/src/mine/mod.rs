@@ -48,6 +48,19 @@ pub enum Verdicts<'a> {
     Given(&'a [Vec<bool>]),
 }
 
+/// Why a document is a negative, strongest rejection first (the tiers of ITER's negative weights).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Tier {
+    /// The agent opened it and its reasoning rejected it.
+    Rejected = 0,
+    /// Unopened, ranked above a result the agent opened in the same list: skipped on the way down.
+    SkippedAbove = 1,
+    /// Unopened, ranked below every result the agent opened in its list (or in a list where it
+    /// opened none).
+    SeenBelow = 2,
+}
+
 /// A mined example; its texts borrow from the trajectories it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Example<'t> {
@@ -62,6 +75,11 @@ pub struct Example<'t> {
     pub query: &'t str,
     pub positive: &'t str,
     pub negatives: Vec<&'t str>,
+    /// How strongly the agent passed over each negative, aligned with `negatives`.
+    pub negative_tiers: Vec<Tier>,
+    /// The reasoning step right before the search that set the query ("" when that step is not
+    /// reasoning): what the agent was after when it searched.
+    pub context: &'t str,
     pub reasoning: &'t str,
     pub reasoning_tokens: u32,
     pub accepted: bool,
@@ -181,13 +199,6 @@ fn decide<'t>(t: &'t Trajectory, verdicts: &Verdicts, given: Option<&[bool]>, st
     out
 }
 
-/// Pushes `key` unless it is already there or excluded.
-fn push_unique<'t>(out: &mut Vec<&'t str>, seen: &mut HashSet<&'t str>, key: &'t str) {
-    if seen.insert(key) {
-        out.push(key);
-    }
-}
-
 /// Mines one trajectory. `given` holds the decisions for `Verdicts::Given`, one per browse step.
 pub fn mine_trajectory<'t>(
     t: &'t Trajectory,
@@ -226,7 +237,49 @@ struct Search<'t> {
     keys: Vec<&'t str>,
 }
 
-fn make_example<'t>(trajectory: usize, b: &Browse<'t>, search: &Search<'t>, rank: u32, negatives: Vec<&'t str>) -> Example<'t> {
+/// The reasoning step right before step `i`, when that step is reasoning.
+fn pre_search_reasoning(t: &Trajectory, i: usize) -> &str {
+    match i.checked_sub(1).and_then(|j| t.steps.get(j)) {
+        Some(s) if s.kind == StepKind::Reason => &s.text,
+        _ => "",
+    }
+}
+
+/// Negatives in the order they were collected, with their tiers.
+#[derive(Default)]
+struct Negatives<'t> {
+    keys: Vec<&'t str>,
+    tiers: Vec<Tier>,
+    seen: HashSet<&'t str>,
+}
+
+impl<'t> Negatives<'t> {
+    fn excluding(keys: impl IntoIterator<Item = &'t str>) -> Self {
+        Negatives { seen: keys.into_iter().collect(), ..Default::default() }
+    }
+
+    /// Pushes `key` unless it is already there or excluded.
+    fn push(&mut self, key: &'t str, tier: Tier) {
+        if self.seen.insert(key) {
+            self.keys.push(key);
+            self.tiers.push(tier);
+        }
+    }
+
+    /// The unbrowsed results of one list, in rank order: those above the lowest browsed result are
+    /// skipped on the way down, the rest seen below.
+    fn push_unbrowsed(&mut self, list: &[&'t str], browsed: &HashSet<&'t str>) {
+        let lowest_browsed = list.iter().rposition(|k| browsed.contains(k));
+        for (position, k) in list.iter().enumerate() {
+            if !browsed.contains(k) {
+                let above = lowest_browsed.is_some_and(|low| position < low);
+                self.push(k, if above { Tier::SkippedAbove } else { Tier::SeenBelow });
+            }
+        }
+    }
+}
+
+fn make_example<'t>(t: &'t Trajectory, trajectory: usize, b: &Browse<'t>, search: &Search<'t>, rank: u32, negatives: Negatives<'t>) -> Example<'t> {
     Example {
         trajectory,
         step: b.step as u32,
@@ -234,7 +287,9 @@ fn make_example<'t>(trajectory: usize, b: &Browse<'t>, search: &Search<'t>, rank
         rank,
         query: search.query,
         positive: b.key,
-        negatives,
+        negatives: negatives.keys,
+        negative_tiers: negatives.tiers,
+        context: pre_search_reasoning(t, search.step),
         reasoning: b.reasoning,
         reasoning_tokens: 0,
         accepted: b.accepted,
@@ -276,20 +331,14 @@ fn mine_segments<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<B
                 continue;
             };
             let current = history.last().expect("a list holds the positive, so history is not empty");
-            let mut seen: HashSet<&str> = run_accepted.iter().copied().collect();
-            seen.insert(b.key);
-            let mut negatives = Vec::new();
+            let mut negatives = Negatives::excluding(run_accepted.iter().copied().chain([b.key]));
             for k in run_rejected.iter().rev().chain(rejected.iter().rev()) {
-                push_unique(&mut negatives, &mut seen, k);
+                negatives.push(k, Tier::Rejected);
             }
             for s in history.iter().rev() {
-                for k in &s.keys {
-                    if !browsed.contains(k) {
-                        push_unique(&mut negatives, &mut seen, k);
-                    }
-                }
+                negatives.push_unbrowsed(&s.keys, &browsed);
             }
-            examples.push(make_example(trajectory, b, current, rank, negatives));
+            examples.push(make_example(t, trajectory, b, current, rank, negatives));
         }
 
         rejected.extend(run_rejected);
@@ -319,16 +368,12 @@ fn mine_per_search<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option
                 stats.not_in_results += 1;
                 continue;
             };
-            let mut seen: HashSet<&str> = window_accepted.iter().copied().collect();
-            seen.insert(b.key);
-            let mut negatives = Vec::new();
+            let mut negatives = Negatives::excluding(window_accepted.iter().copied().chain([b.key]));
             for k in window_rejected.iter().rev() {
-                push_unique(&mut negatives, &mut seen, k);
+                negatives.push(k, Tier::Rejected);
             }
-            for k in search.keys.iter().filter(|k| !browsed.contains(*k)) {
-                push_unique(&mut negatives, &mut seen, k);
-            }
-            examples.push(make_example(trajectory, b, &search, pos as u32 + 1, negatives));
+            negatives.push_unbrowsed(&search.keys, &browsed);
+            examples.push(make_example(t, trajectory, b, &search, pos as u32 + 1, negatives));
         }
     }
     examples

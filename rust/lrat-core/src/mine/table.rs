@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{BooleanBuilder, ListBuilder, StringViewBuilder, UInt32Builder};
+use arrow_array::builder::{BooleanBuilder, ListBuilder, StringViewBuilder, UInt32Builder, UInt8Builder};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
@@ -22,6 +22,8 @@ pub fn examples_schema() -> SchemaRef {
         Field::new("query", DataType::Utf8View, false),
         Field::new("pos_id", DataType::Utf8View, false),
         Field::new("neg_id", list, false),
+        Field::new("neg_tier", DataType::List(Arc::new(Field::new("item", DataType::UInt8, true))), false),
+        Field::new("context", DataType::Utf8View, false),
         Field::new("reasoning", DataType::Utf8View, false),
         Field::new("reasoning_tokens", DataType::UInt32, false),
         Field::new("accepted", DataType::Boolean, false),
@@ -48,6 +50,8 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
     let mut query = StringViewBuilder::with_capacity(n);
     let mut pos = StringViewBuilder::with_capacity(n);
     let mut neg = ListBuilder::new(StringViewBuilder::new());
+    let mut tier = ListBuilder::new(UInt8Builder::new());
+    let mut context = StringViewBuilder::with_capacity(n);
     let mut reasoning = StringViewBuilder::with_capacity(n);
     let mut tokens = UInt32Builder::with_capacity(n);
     let mut accepted = BooleanBuilder::with_capacity(n);
@@ -65,6 +69,11 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
             neg.values().append_value(k);
         }
         neg.append(true);
+        for t in &e.negative_tiers {
+            tier.values().append_value(*t as u8);
+        }
+        tier.append(true);
+        context.append_value(e.context);
         reasoning.append_value(e.reasoning);
         tokens.append_value(e.reasoning_tokens);
         accepted.append_value(e.accepted);
@@ -79,6 +88,8 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
         Arc::new(query.finish()),
         Arc::new(pos.finish()),
         Arc::new(neg.finish()),
+        Arc::new(tier.finish()),
+        Arc::new(context.finish()),
         Arc::new(reasoning.finish()),
         Arc::new(tokens.finish()),
         Arc::new(accepted.finish()),

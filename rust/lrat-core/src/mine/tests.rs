@@ -145,3 +145,42 @@ fn unreadable_and_failed_browses_are_passed_over() {
     assert!(e.is_empty());
     assert_eq!((stats.unreadable, stats.failed, stats.browses), (1, 1, 2));
 }
+
+#[test]
+fn negatives_carry_tiers_rejected_then_skipped_above_then_seen_below() {
+    let t = traj(&[
+        S::Search("q1", &["a", "b", "c"]),
+        S::Browse("b"),
+        S::Reason(BAD), // rejected: a was skipped above it, c seen below
+        S::Reason("Let me look for the birth year instead."),
+        S::Search("q2", &["d", "e", "f", "g"]),
+        S::Browse("f"),
+        S::Reason(GOOD),
+    ]);
+    let (e, _) = mine(&t, Rule::Segment, Verdicts::Rules);
+    let accepted = e.iter().find(|x| x.positive == "f").unwrap();
+    assert_eq!(negs(accepted), ["b", "d", "e", "g", "a", "c"]);
+    use Tier::*;
+    assert_eq!(accepted.negative_tiers, [Rejected, SkippedAbove, SkippedAbove, SeenBelow, SkippedAbove, SeenBelow]);
+    assert_eq!(accepted.context, "Let me look for the birth year instead.");
+    let rejected = e.iter().find(|x| x.positive == "b").unwrap();
+    assert_eq!(rejected.context, "", "the search is the first step: nothing was reasoned before it");
+    assert_eq!(rejected.negative_tiers.len(), rejected.negatives.len());
+}
+
+#[test]
+fn per_search_tiers_follow_the_searchs_list() {
+    let t = traj(&[
+        S::Reason("First the director."),
+        S::Search("q1", &["a", "b", "c", "d"]),
+        S::Browse("a"),
+        S::Reason(BAD),
+        S::Browse("c"),
+        S::Reason(GOOD),
+    ]);
+    let (e, _) = mine(&t, Rule::PerSearch, Verdicts::Rules);
+    let accepted = e.iter().find(|x| x.positive == "c").unwrap();
+    assert_eq!(negs(accepted), ["a", "b", "d"]);
+    assert_eq!(accepted.negative_tiers, [Tier::Rejected, Tier::SkippedAbove, Tier::SeenBelow]);
+    assert_eq!(accepted.context, "First the director.");
+}
