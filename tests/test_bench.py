@@ -289,3 +289,20 @@ def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypa
     with pytest.raises(ValueError, match="other settings"):
         run(collection, dataclasses.replace(config, budgets=(3, 4)), model=tiny, out=out, progress=False,
             print_table=False, resume=True)
+
+
+def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):
+    from lrat.bench import run
+
+    config = dataclasses.replace(_config(), variants=("lrat", "lrat_tiered", "lrat_context"),
+                                 training=dataclasses.replace(_config().training, steps=1))
+    out = tmp_path / "out"
+    result = run(_collection(kb, tmp_path / "kb"), config, model=tiny, out=out, progress=False, print_table=False)
+    fold = out / "work" / "seed0" / "fold0"
+    lrat_set, tiered, contextual = (pl.read_parquet(fold / f"train_{n}.parquet") for n in ("lrat", "lrat_tiered", "lrat_context"))
+    assert lrat_set.height > 0 and tiered.equals(lrat_set), "tiers change the loss, not the examples"
+    assert (lrat_set["neg"].list.len() == lrat_set["neg_tier"].list.len()).all()
+    assert contextual["pos_id"].equals(lrat_set["pos_id"])
+    for plain, joined, context in zip(lrat_set["query"], contextual["query"], contextual["context"]):
+        assert joined == (f"{plain}\n{context.strip()}" if context.strip() else plain)
+    assert sorted(result.per_query["variant"].unique()) == ["base", "lrat", "lrat_context", "lrat_tiered"]

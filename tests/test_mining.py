@@ -256,3 +256,34 @@ def test_negative_tiers_stay_aligned_when_negatives_are_left_out(tmp_path):
     flag = tmp_path / "train.jsonl"
     write_flagembedding(lrat.mine(path, **options), flag)
     assert [json.loads(line)["neg_tier"] for line in flag.read_text().splitlines()] == [[1, 1, 2], [0]]
+
+
+def test_contextual_queries_join_the_reasoning_before_the_search_as_the_bench_and_simulator_do(tmp_path):
+    from lrat.bench import search_contexts
+    from lrat.contextual import contextual_query
+    from lrat.simulate import LexicalSearcher, document_lookup, simulate, write_runs
+    from lrat.synthetic import SyntheticConfig, generate
+
+    kb = generate(SyntheticConfig(n_people=40, n_cities=10, n_organisations=15, n_works=15, n_events=10,
+                                  n_questions=30), seed=3)
+    seen: list[str] = []
+
+    class Recording(LexicalSearcher):
+        def search(self, queries, k):
+            seen.extend(queries)
+            return super().search([q.partition("\n")[0] for q in queries], k)
+
+    records = simulate(kb.questions, Recording(kb.corpus), document_lookup(kb.corpus), seed=1, contextual=True)
+    runs = write_runs(records, tmp_path / "runs.jsonl")
+    options = {"corpus": kb.corpus, "outcomes": "all"}
+    plain = lrat.mine(runs, **options)
+    joined = lrat.mine(runs, contextual_queries=True, **options)
+    assert joined.height == plain.height > 0
+    assert (joined["context"].str.strip_chars() != "").all(), "every simulated search follows a reasoning step"
+    by_trajectory = {r["query_id"]: search_contexts(r) for r in records}
+    for row_plain, row_joined in zip(plain.iter_rows(named=True), joined.iter_rows(named=True)):
+        context = by_trajectory[row_plain["query_id"]][row_plain["query"]]
+        expected = contextual_query(row_plain["query"], context)
+        assert row_joined["query"] == expected == f"{row_plain['query']}\n{row_plain['context'].strip()}"
+        assert expected in seen, "the simulator searched with the same contextual query"
+    assert contextual_query("q", "  ") == "q" and contextual_query("q", None) == "q"

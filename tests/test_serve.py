@@ -95,6 +95,31 @@ def test_search_returns_ranked_results_with_64_token_snippets(client: TestClient
         assert snippet_body.split() == body_text.split()[: 64 - len(head.split())]
 
 
+def test_a_search_with_context_ranks_the_contextual_query_and_logs_the_query_alone(searcher, tmp_path) -> None:
+    from lrat.contextual import contextual_query
+    from lrat.server.service import ToolError
+
+    def ranked(body, contextual=False, log_dir=None):
+        service = SearchService(searcher, SessionLog(log_dir or tmp_path / "logs"), Limits(), contextual=contextual)
+        with TestClient(create_app(service)) as c:
+            return [(x["docid"], round(x["score"], 5)) for x in c.post("/search", json=body).json()["results"]]
+
+    def expected(text):
+        return [(h.docid, round(h.score, 5)) for h in searcher.hits([text], 5)[0]]
+
+    query, thought = "river city", "The film actor was born in the capital country."
+    assert expected(query) != expected(contextual_query(query, thought)), "the context must matter here"
+    assert ranked({"query": query, "k": 5, "context": thought}) == expected(contextual_query(query, thought))
+    assert ranked({"query": query, "k": 5, "reasoning": thought}) == expected(query)
+    with_reasoning = {"query": query, "k": 5, "reasoning": thought}
+    assert ranked(with_reasoning, contextual=True, log_dir=tmp_path / "ctx") == expected(contextual_query(query, thought))
+    steps = [s for r in trajectory_lines(tmp_path / "ctx") for s in r["result"]]
+    assert [s["type"] for s in steps] == ["reasoning", "tool_call"]
+    assert json.loads(steps[1]["arguments"])["query"] == query
+    with pytest.raises(ToolError, match="context must be a string"):
+        make_service(searcher, tmp_path / "bad").search("s", query, 5, context=3)  # type: ignore[arg-type]
+
+
 def test_snippet_length_is_configurable_per_call_and_per_server(client: TestClient, searcher, tmp_path) -> None:
     r = client.post("/search", json={"query": "actor", "k": 3, "snippet_tokens": 5})
     assert [len(x["snippet"].split()) for x in r.json()["results"]] == [5, 5, 5]

@@ -47,6 +47,7 @@ import polars as pl
 
 from lrat.beir import Collection
 from lrat.bootstrap import RESAMPLES, Interval, bootstrap_ratio, paired_bootstrap
+from lrat.contextual import contextual_query
 from lrat.evaluation import query_metrics
 from lrat.mining import mine_with_report
 from lrat.negatives import filter_false_negatives
@@ -61,9 +62,16 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "lrat_no_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_filter": False},
     # LRAT mined from every trajectory, failed ones too (the paper: they help, less than successful ones).
     "lrat_all_outcomes": {"judge": "rules", "weighting": "intensity", "outcomes": "all"},
+    # LRAT with ITER's tiered negative weights (3 / 1 / 0.3, in-batch 0.3).
+    "lrat_tiered": {"judge": "rules", "weighting": "intensity", "negative_weights": "iter"},
+    # LRAT trained and searched with contextual queries (the query joined with the reasoning before it).
+    "lrat_context": {"judge": "rules", "weighting": "intensity", "contextual_queries": True},
 }
-"""How each mined variant mines: judge and weighting, and, where given, a mechanism of the config
-(`exclude_accepted`, `false_negative_filter`) turned off for that variant alone."""
+"""How each mined variant mines (judge, weighting, contextual queries) and trains (negative weights),
+and, where given, a mechanism of the config (`exclude_accepted`, `false_negative_filter`) turned off
+for that variant alone. A variant mined with contextual queries is also searched with them: the
+frozen agent queries and the re-run agent's searches carry the reasoning written before them."""
+CONTEXTUAL_VARIANTS = frozenset(n for n, r in MINED_VARIANTS.items() if r.get("contextual_queries"))
 ORACLES = ("oracle_question", "oracle_trajectory")
 ALL_VARIANTS = (*MINED_VARIANTS, *ORACLES)
 DEFAULT_VARIANTS = ("lrat", *ORACLES)
@@ -191,6 +199,22 @@ def agent_metrics(record: Mapping[str, Any], evidence: Sequence[str], budgets: S
                 break
     out["calls_to_first_evidence"] = first
     out["calls_to_all_evidence"] = last
+    return out
+
+
+def search_contexts(record: Mapping[str, Any]) -> dict[str, str]:
+    """Each search query of the record → the reasoning step right before its first search ("" when
+    the step before is not reasoning): the context a contextual retriever gets with it."""
+    out: dict[str, str] = {}
+    steps = record["result"]
+    for i, step in enumerate(steps):
+        if step.get("type") != "tool_call" or step.get("tool_name") != "search":
+            continue
+        args = json.loads(step["arguments"]) if isinstance(step["arguments"], str) else step["arguments"]
+        query = args["query"][0] if isinstance(args["query"], list) else args["query"]
+        before = steps[i - 1] if i > 0 else None
+        context = str(before.get("output") or "") if before is not None and before.get("type") == "reasoning" else ""
+        out.setdefault(query, context)
     return out
 
 
@@ -333,6 +357,7 @@ def fold_training_sets(
             recipe = dict(MINED_VARIANTS[name])
             fn_filter = recipe.pop("false_negative_filter", True) and config.false_negative_margin is not None
             exclude = recipe.pop("exclude_accepted", True) and config.exclude_accepted
+            recipe.pop("negative_weights", None)
             df, report = mine_with_report(runs, corpus=corpus, strict=True, exclude_accepted=exclude, **recipe)
             reports[name] = report.to_dict()
             if fn_filter:
@@ -528,6 +553,10 @@ def run(
             write_runs(records, base_runs)
         record_of = {r["query_id"]: r for r in records}
         frozen = {qid: agent_queries(record_of[qid], by_id[qid]["question"]) for qid in by_id}
+        frozen_in_context = {}
+        for qid, texts in frozen.items():
+            contexts = search_contexts(record_of[qid])
+            frozen_in_context[qid] = [contextual_query(t, contexts.get(t, "")) for t in texts]
         base_aq = agent_query_metrics(base, frozen, evidence, config.ks)
         for qid in by_id:
             a = agent_metrics(record_of[qid], evidence[qid], config.budgets)
@@ -570,6 +599,7 @@ def run(
                     log(f"{where}: train {b.steps} steps on {df.height} examples")
                     result = train(
                         df, output_dir=models / name, model=model, max_steps=b.steps,
+                        negative_weights=MINED_VARIANTS.get(name, {}).get("negative_weights"),
                         epochs=max(1, math.ceil(b.steps * b.batch_size / df.height) + 1),
                         batch_size=min(b.batch_size, df.height), group_size=b.group_size,
                         learning_rate=b.learning_rate, temperature=b.temperature,
@@ -580,8 +610,10 @@ def run(
                     retriever = _build_retriever(corpus, _load_encoder(result.output_dir, config.encode_max_length),
                                                  progress)
                 q_metrics = retrieval_metrics(retriever, held, config.ks)
-                aq = agent_query_metrics(retriever, {q: frozen[q] for q in held_ids}, evidence, config.ks)
-                played = simulate(held, retriever, get_document, heldout_agent, seed=seed)
+                contextual = name in CONTEXTUAL_VARIANTS
+                queries = frozen_in_context if contextual else frozen
+                aq = agent_query_metrics(retriever, {q: queries[q] for q in held_ids}, evidence, config.ks)
+                played = simulate(held, retriever, get_document, heldout_agent, seed=seed, contextual=contextual)
                 for record in played:
                     qid = record["query_id"]
                     per_query.append({"seed": seed, "fold": fold, "variant": name, "query_id": qid,

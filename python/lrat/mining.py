@@ -19,6 +19,7 @@ import polars as pl
 from tqdm import tqdm
 
 from lrat import _core
+from lrat.contextual import contextual_query_expr
 from lrat.judges import Judge, resolve_judge
 from lrat.trajectories import PathsLike, open_reader
 from lrat.weighting import intensity_beta, intensity_weights
@@ -160,6 +161,7 @@ def mine_with_report(
     outcomes: str | Sequence[str] = ("completed",),
     keep_rejected: bool = False,
     exclude_accepted: bool = True,
+    contextual_queries: bool = False,
     format: str = "auto",
     strict: bool = False,
     search_tools: Sequence[str] | None = None,
@@ -218,6 +220,8 @@ def mine_with_report(
 
     docs = _document_table(corpus, documents)
     ex = _attach_texts(ex, docs, report)
+    if contextual_queries:
+        ex = ex.with_columns(contextual_query_expr("query", "context"))
 
     if weighting == "intensity":
         lengths = ex["reasoning_tokens"]
@@ -235,7 +239,10 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
 
     Returns one row per kept example: `query, pos, neg, pos_id, neg_id, weight`, then
     `pos_source` (corpus | browse | snippet), `neg_source`, `trajectory_id, query_id, outcome,
-    step, search_step, rank, reasoning, reasoning_tokens, accepted`.
+    step, search_step, rank, neg_tier, context, reasoning, reasoning_tokens, accepted`. `neg_tier`
+    says, for each negative, why it is one: 0 opened and rejected, 1 skipped above a result the agent
+    opened in the same list, 2 seen below every opened one; `context` is the reasoning step right
+    before the search that set the query ("" when there is none).
 
     corpus: JSONL / Parquet path or DataFrame with document texts; without one, texts come from
         the trajectories (browse outputs, else snippets). Documents without text are left out and
@@ -253,6 +260,8 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         after the search) is never a negative of that trajectory's examples (on by default: an agent
         that accepted a page and moves on leaves it in later result lists, where the segment rule would
         count it as rejected).
+    contextual_queries: the query of each example is its search query joined with the reasoning
+        written right before that search (`lrat.contextual`; the `context` column keeps the reasoning).
     batch_size, batch_bytes: records per batch, and the input bytes at which a batch closes early
         (4 MiB here; batches never change the examples, only memory and speed).
     Other options are those of `read_trajectories`. See `mine_with_report` for the counts.

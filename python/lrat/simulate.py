@@ -37,6 +37,8 @@ from typing import Any, Protocol
 
 import polars as pl
 
+from lrat.contextual import contextual_query
+
 
 class Searcher(Protocol):
     """A retriever: for each query, the top-`k` `(doc_id, score)` pairs, best first."""
@@ -404,6 +406,11 @@ class _Agent:
     def done(self) -> bool:
         return len(self.found) == len(set(self.evidence))
 
+    def last_reasoning(self) -> str:
+        """The latest step's text when it is reasoning (the context of the search about to be made)."""
+        last = self.result[-1] if self.result else None
+        return str(last["output"]) if last is not None and last["type"] == "reasoning" else ""
+
     def _step(self, kind: str, **fields: Any) -> None:
         self.result.append({"type": kind, "tool_name": fields.get("tool_name"),
                             "arguments": fields.get("arguments"), "output": fields.get("output")})
@@ -497,11 +504,13 @@ def simulate(
     batch_size: int = 64,
     searcher_name: str = "",
     browse_tool: str = "get_document",
+    contextual: bool = False,
     progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Plays every question (`query_id, question, answer, evidence` fields) and returns one
     BrowseComp-Plus run record per question, in input order. Searches of up to `batch_size` agents
-    are sent to `searcher` together."""
+    are sent to `searcher` together. With `contextual`, the searcher receives each query joined with
+    the reasoning written right before it (`lrat.contextual`); the trajectory logs the query alone."""
     config = config or AgentConfig()
     rows = questions.to_dicts() if isinstance(questions, pl.DataFrame) else [dict(q) for q in questions]
     for i, q in enumerate(rows):
@@ -519,6 +528,7 @@ def simulate(
         bar = tqdm(total=len(rows), desc="simulating agent", unit="question")
     for start in range(0, len(rows), batch_size):
         games = {}
+        agents: dict[int, _Agent] = {}
         pending: dict[int, str] = {}
         def advance(i: int, result: list[tuple[str, float]] | None) -> None:
             try:
@@ -531,11 +541,15 @@ def simulate(
                     bar.update(1)
 
         for i in range(start, min(start + batch_size, len(rows))):
-            games[i] = _Agent(rows[i], get_document, config, seed, browse_tool).play()
+            agents[i] = _Agent(rows[i], get_document, config, seed, browse_tool)
+            games[i] = agents[i].play()
             advance(i, None)
         while pending:
             order = sorted(pending)
-            hits = searcher.search([pending[i] for i in order], config.k)
+            texts = [pending[i] for i in order]
+            if contextual:
+                texts = [contextual_query(text, agents[i].last_reasoning()) for text, i in zip(texts, order)]
+            hits = searcher.search(texts, config.k)
             pending = {}
             if len(hits) != len(order):
                 raise ValueError(f"the searcher answered {len(hits)} result lists for {len(order)} queries")

@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--keep-rejected", action="store_true", help="keep rejected examples (accepted = false)")
     p.add_argument("--keep-accepted-negatives", action="store_true",
                    help="let a document the agent accepted elsewhere in the trajectory be a negative")
+    p.add_argument("--contextual-queries", action="store_true",
+                   help="join each query with the reasoning written right before its search (ITER's contextual queries)")
     w = p.add_argument_group("relevance intensity")
     w.add_argument("--weighting", choices=["intensity", "none"], default="intensity")
     w.add_argument("--beta", type=float, help="half-saturation length in tokens (default: the median)")
@@ -78,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         outcomes="all" if args.all_outcomes else ("completed",),
         keep_rejected=args.keep_rejected,
         exclude_accepted=not args.keep_accepted_negatives,
+        contextual_queries=args.contextual_queries,
         **reader_options(args),
         progress=not args.no_progress,
     )

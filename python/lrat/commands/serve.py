@@ -40,6 +40,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="torch device for the encoder (default: cuda when present, else cpu)")
     p.add_argument("--torch-threads", type=int,
                    help="intra-op threads of the encoder (default: torch's); 1 is fastest on a busy CPU")
+    p.add_argument("--contextual-queries", action="store_true",
+                   help="search with each query joined with the reasoning sent with it (a model trained with "
+                        "`lrat mine --contextual-queries`); a request's own `context` is always used")
     p.add_argument("--mcp-stdio", action="store_true", help="speak MCP (JSON-RPC) on stdin/stdout instead of HTTP")
     p.set_defaults(run=run)
 
@@ -57,7 +60,7 @@ def build_service(args: argparse.Namespace):
                                       "snippet_max_tokens": args.snippet_tokens})
     if log.recovered:
         print(f"lrat serve: wrote {log.recovered} sessions left open by a previous run", file=sys.stderr)
-    return SearchService(searcher, log, limits, default_k=args.default_k)
+    return SearchService(searcher, log, limits, default_k=args.default_k, contextual=args.contextual_queries)
 
 
 def run(args: argparse.Namespace) -> int:

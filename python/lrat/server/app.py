@@ -1,6 +1,6 @@
 """The HTTP service (FastAPI on uvicorn) that agents call as their search tool.
 
-    POST /search          {query, k?, snippet_tokens?, reasoning?, session_id?} → {session_id, results}
+    POST /search          {query, k?, snippet_tokens?, reasoning?, context?, session_id?} → {session_id, results}
     POST /get_document    {docid, reasoning?, session_id?}                      → {session_id, docid, title, text}
     GET  /tools           both tools in OpenAI function-calling form
     POST /sessions        {question?, query_id?, session_id?, metadata?}                    → {session_id}
@@ -45,6 +45,7 @@ class SearchRequest(_Body):
     k: int | None = None
     snippet_tokens: int | None = None
     reasoning: str | None = None
+    context: str | None = None
     session_id: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -172,7 +173,8 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
     async def search(body: SearchRequest, request: Request) -> JSONResponse:
         sid = _session(body.session_id, request)
         hits = await run_in_threadpool(
-            service.search, sid, body.query, body.k, reasoning=body.reasoning, snippet_tokens=body.snippet_tokens
+            service.search, sid, body.query, body.k, reasoning=body.reasoning, context=body.context,
+            snippet_tokens=body.snippet_tokens,
         )
         results = [{"docid": h.docid, "score": h.score, "title": h.title, "snippet": h.snippet} for h in hits]
         return JSONResponse({"session_id": sid, "query": body.query, "results": results},

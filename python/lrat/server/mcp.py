@@ -96,13 +96,14 @@ class McpDispatcher:
             raise _RpcError(INVALID_PARAMS, "arguments must be an object")
         args = dict(args)
         reasoning = args.pop("reasoning", None)
+        context = args.pop("context", None) if name == "search" else None
         try:
             if name == "search":
                 unknown = set(args) - {"query", "k"}
                 if unknown:
                     raise ToolError(f"search takes query and k, not {', '.join(sorted(unknown))}")
                 query = args.get("query")
-                hits = self.service.search(session_id, query, args.get("k"), reasoning=reasoning)
+                hits = self.service.search(session_id, query, args.get("k"), reasoning=reasoning, context=context)
                 text = CorpusSearch.search_text(query, hits)
             elif name == "get_document":
                 unknown = set(args) - {"docid"}

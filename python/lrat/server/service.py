@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from lrat.contextual import contextual_query
 from lrat.server.search import CorpusSearch, DocumentNotFound, Hit
 from lrat.server.sessions import SessionLog
 
@@ -73,8 +74,13 @@ def tool_schemas(limits: Limits, default_k: int = 10) -> list[dict[str, Any]]:
 
 
 class SearchService:
-    def __init__(self, searcher: CorpusSearch, log: SessionLog, limits: Limits | None = None, default_k: int = 10):
+    """`contextual`: search with each query joined with the reasoning sent along with it (for a model
+    trained on contextual queries); a call's explicit `context` is always used."""
+
+    def __init__(self, searcher: CorpusSearch, log: SessionLog, limits: Limits | None = None, default_k: int = 10,
+                 *, contextual: bool = False):
         self.searcher, self.log = searcher, log
+        self.contextual = contextual
         self.limits = limits or Limits()
         if not 1 <= default_k <= self.limits.max_k:
             raise ValueError(f"default k must be within 1..{self.limits.max_k}, got {default_k}")
@@ -84,7 +90,7 @@ class SearchService:
         return tool_schemas(self.limits, self.default_k)
 
     def search(self, session_id: str, query: str, k: int | None = None, *, reasoning: str | None = None,
-               snippet_tokens: int | None = None) -> list[Hit]:
+               context: str | None = None, snippet_tokens: int | None = None) -> list[Hit]:
         k = self.default_k if k is None else k
         lim = self.limits
         if not isinstance(query, str) or not query.strip():
@@ -98,7 +104,11 @@ class SearchService:
             or not 1 <= snippet_tokens <= lim.max_snippet_tokens
         ):
             raise ToolError(f"snippet_tokens must be an integer within 1..{lim.max_snippet_tokens}, got {snippet_tokens!r}")
-        hits = self.searcher.hits([query], k, snippet_tokens=snippet_tokens)[0]
+        if context is not None and not isinstance(context, str):
+            raise ToolError(f"context must be a string, got {type(context).__name__}")
+        if context is None and self.contextual:
+            context = reasoning
+        hits = self.searcher.hits([contextual_query(query, context)], k, snippet_tokens=snippet_tokens)[0]
         if reasoning:
             self.log.log_reasoning(session_id, reasoning)
         self.log.log_search(session_id, query, k, CorpusSearch.search_text(query, hits), [h.docid for h in hits])
