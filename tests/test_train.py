@@ -386,3 +386,60 @@ def test_two_processes_train_like_one_with_the_global_batch(tmp_path, tiny):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
         assert a["examples"] == b["examples"]
     _assert_same_weights(one.output_dir, tmp_path / "two", atol=1e-5)
+
+
+def test_a_dev_split_selects_a_step_and_keeps_the_base_model_when_training_hurts(tmp_path, tiny):
+    from lrat.training.dev import split_dev
+
+    frame = mined_frame(24)
+    train_part, dev_part, column = split_dev(frame, 0.2, seed=42)  # the training seed
+    assert column == "trajectory_id" and dev_part.height > 0 and train_part.height > 0
+    assert not set(train_part["trajectory_id"]) & set(dev_part["trajectory_id"]), "trajectories stay whole"
+    assert split_dev(frame, 0.2, seed=42)[1].equals(dev_part)
+
+    result = lrat.train(frame, model=tiny, output_dir=tmp_path / "dev", dev_fraction=0.2, eval_steps=1,
+                        **{**QUICK, "max_steps": 3})
+    dev = result.dev
+    assert dev is not None and dev.examples == dev_part.height
+    assert [e["step"] for e in dev.evaluations] == [1, 2, 3]
+    assert dev.best_loss == min(e["loss"] for e in dev.evaluations)
+    logged = [json.loads(line) for line in result.log_file.read_text().splitlines()]
+    assert [r["step"] for r in logged if "dev_loss" in r] == [1, 2, 3]
+    summary = json.loads((tmp_path / "dev" / "lrat_training.json").read_text())
+    assert summary["dev"]["best_step"] == dev.best_step
+
+    # Two trajectories that contradict each other: whichever is trained on, the other (dev) gets worse,
+    # and the guard keeps the base weights.
+    rng = random.Random(4)
+    queries = [f"{_text(rng, 3)} {i}" for i in range(16)]
+    first = [f"{_text(rng, 6)} river {i}" for i in range(16)]
+    second = [f"{_text(rng, 6)} actor {i}" for i in range(16)]
+    contradicting = pl.DataFrame({
+        "query": queries * 2, "pos": first + second, "neg": [[t] for t in second + first],
+        "trajectory_id": ["t0"] * 16 + ["t1"] * 16,
+    })
+    wrecked = lrat.train(contradicting, model=tiny, output_dir=tmp_path / "wrecked", dev_fraction=0.5,
+                         false_negative_margin=None, **{**QUICK, "group_size": 2, "epochs": 3, "learning_rate": 1e-2})
+    assert wrecked.dev.kept_base and wrecked.dev.versus_base.low > 0
+    base = Encoder.load(tiny).model.state_dict()
+    kept = _weights(tmp_path / "wrecked")
+    same = [k for k in kept if any(k.endswith(b) for b in base) and torch.equal(kept[k], base[next(b for b in base if k.endswith(b))])]
+    assert len(same) == len(kept)
+    with pytest.raises(ValueError, match="cannot resume"):
+        lrat.train(frame, model=tiny, output_dir=tmp_path / "r", dev_fraction=0.2, resume=True, **QUICK)
+
+
+def test_lrat_train_drops_negatives_the_base_model_scores_near_their_positive(tmp_path, tiny):
+    from lrat.negatives import filter_false_negatives
+
+    frame = mined_frame(12)
+    encoder = Encoder.load(tiny)
+    _, expected = filter_false_negatives(frame, encoder, relative_margin=0.95)
+    assert expected > 0, "a random tiny model scores some negatives above their positive"
+    result = lrat.train(frame, model=tiny, output_dir=tmp_path / "f", **{**QUICK, "max_steps": 1})
+    assert result.false_negatives_dropped == expected
+    kept = lrat.train(frame, model=tiny, output_dir=tmp_path / "k", false_negative_margin=None, **{**QUICK, "max_steps": 1})
+    assert kept.false_negatives_dropped is None
+    without_ids = frame.drop("pos_id", "neg_id")
+    assert lrat.train(without_ids, model=tiny, output_dir=tmp_path / "t",
+                      **{**QUICK, "max_steps": 1}).false_negatives_dropped == expected

@@ -64,6 +64,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "lrat_all_outcomes": {"judge": "rules", "weighting": "intensity", "outcomes": "all"},
     # LRAT with ITER's tiered negative weights (3 / 1 / 0.3, in-batch 0.3).
     "lrat_tiered": {"judge": "rules", "weighting": "intensity", "negative_weights": "iter"},
+    # LRAT with 10% of the training trajectories as a dev split: best step kept, base kept when worse.
+    "lrat_dev": {"judge": "rules", "weighting": "intensity", "dev_fraction": 0.1},
     # LRAT trained and searched with contextual queries (the query joined with the reasoning before it).
     "lrat_context": {"judge": "rules", "weighting": "intensity", "contextual_queries": True},
 }
@@ -71,6 +73,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
 and, where given, a mechanism of the config (`exclude_accepted`, `false_negative_filter`) turned off
 for that variant alone. A variant mined with contextual queries is also searched with them: the
 frozen agent queries and the re-run agent's searches carry the reasoning written before them."""
+TRAINING_KEYS = ("negative_weights", "dev_fraction")
+"""Keys of a variant's recipe that go to training rather than mining."""
 CONTEXTUAL_VARIANTS = frozenset(n for n, r in MINED_VARIANTS.items() if r.get("contextual_queries"))
 ORACLES = ("oracle_question", "oracle_trajectory")
 ALL_VARIANTS = (*MINED_VARIANTS, *ORACLES)
@@ -357,7 +361,8 @@ def fold_training_sets(
             recipe = dict(MINED_VARIANTS[name])
             fn_filter = recipe.pop("false_negative_filter", True) and config.false_negative_margin is not None
             exclude = recipe.pop("exclude_accepted", True) and config.exclude_accepted
-            recipe.pop("negative_weights", None)
+            for key in TRAINING_KEYS:
+                recipe.pop(key, None)
             df, report = mine_with_report(runs, corpus=corpus, strict=True, exclude_accepted=exclude, **recipe)
             reports[name] = report.to_dict()
             if fn_filter:
@@ -541,6 +546,7 @@ def run(
     per_query: list[dict[str, Any]] = []
     supervision: list[dict[str, Any]] = []
     untrained: list[dict[str, Any]] = []
+    dev_reports: list[dict[str, Any]] = []
     base_evidence_recall: list[float] = []
     for seed in range(config.seeds):
         base_runs = work / f"seed{seed}" / "base_runs.jsonl"
@@ -599,13 +605,17 @@ def run(
                     log(f"{where}: train {b.steps} steps on {df.height} examples")
                     result = train(
                         df, output_dir=models / name, model=model, max_steps=b.steps,
-                        negative_weights=MINED_VARIANTS.get(name, {}).get("negative_weights"),
+                        false_negative_margin=None,  # mined sets were filtered above, with cached vectors
+                        **{k: v for k, v in MINED_VARIANTS.get(name, {}).items() if k in TRAINING_KEYS},
                         epochs=max(1, math.ceil(b.steps * b.batch_size / df.height) + 1),
                         batch_size=min(b.batch_size, df.height), group_size=b.group_size,
                         learning_rate=b.learning_rate, temperature=b.temperature,
                         max_query_length=b.max_query_length, max_document_length=b.max_document_length,
                         seed=seed, show_progress=progress, save_steps=0, merge_base=b.merge_base,
                     )
+                    if result.dev is not None:
+                        log(f"{where}: {result.dev.summary()}")
+                        dev_reports.append({"seed": seed, "fold": fold, "variant": name, **result.dev.to_dict()})
                     log(f"{where}: encode the corpus, evaluate {len(held)} held-out questions")
                     retriever = _build_retriever(corpus, _load_encoder(result.output_dir, config.encode_max_length),
                                                  progress)
@@ -628,6 +638,7 @@ def run(
     elapsed = time.perf_counter() - wall
     settings = _settings(collection, config, model, fold_of, elapsed, extra_settings)
     settings["untrained"] = untrained
+    settings["dev_selection"] = dev_reports
     smallest = float(np.mean(base_evidence_recall))
     settings["saturation_check"] = {
         "metric": f"evidence_recall@{min(config.budgets)}", "base": smallest, "target": list(SATURATION_TARGET),

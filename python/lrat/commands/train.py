@@ -43,6 +43,16 @@ def register(subparsers: Any) -> None:
         help="tiered negative weights: opened and rejected, skipped above an opened result, seen below, "
         "in-batch (from the set's neg_tier column); 'iter' for 3,1,0.3,0.3 (default: every negative counts once)",
     )
+    group.add_argument("--fn-margin", type=float, default=0.95, metavar="M",
+                       help="drop each negative the base model scores above M× its positive (false negatives)")
+    group.add_argument("--no-fn-filter", action="store_true", help="keep every negative")
+    group = parser.add_argument_group("model selection")
+    group.add_argument("--dev-fraction", type=float, default=0.0, metavar="F",
+                       help="hold out this share of the trajectories as a dev split: keep the best evaluated step, "
+                            "and the base model when that step is worse than base beyond its interval")
+    group.add_argument("--eval-steps", type=int, default=0, help="steps between dev evaluations (0: five per run)")
+    group.add_argument("--no-keep-base", action="store_true",
+                       help="with a dev split, keep the best trained step even when it is worse than base")
     group = parser.add_argument_group("optimisation")
     group.add_argument("--epochs", type=int, default=1)
     group.add_argument("--max-steps", type=int, default=None)
@@ -103,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
             gradient_checkpointing=args.gradient_checkpointing,
             mask_false_negatives=not args.no_false_negative_mask,
             negative_weights=args.negative_weights,
+            false_negative_margin=None if args.no_fn_filter else args.fn_margin,
+            dev_fraction=args.dev_fraction,
+            eval_steps=args.eval_steps,
+            keep_base_if_worse=not args.no_keep_base,
             merge_base=args.merge_base,
             seed=args.seed,
             shuffle=not args.no_shuffle,
@@ -125,4 +139,6 @@ def run(args: argparse.Namespace) -> int:
         f"trained {result.steps} steps on {result.examples} examples, final loss {result.final_loss:.4f}; "
         f"model in {result.output_dir}, log in {result.log_file}"
     )
+    if result.dev is not None:
+        print(result.dev.summary())
     return 0

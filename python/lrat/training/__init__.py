@@ -27,7 +27,11 @@ def train(
     `settings` are the fields of `TrainingConfig`: epochs, max_steps, batch_size (per process),
     group_size (10), temperature (0.02), learning_rate, weight_decay, warmup_ratio,
     gradient_accumulation_steps, max_grad_norm, precision ("auto", "fp32", "bf16", "fp16"),
-    gradient_checkpointing, mask_false_negatives, merge_base (WiSE-FT share of the base weights), seed, shuffle, save_steps, keep_checkpoints, resume
+    gradient_checkpointing, mask_false_negatives, negative_weights (tiered: rejected, skipped above,
+    seen below, in-batch; or "iter"), false_negative_margin (0.95: drop negatives the base model scores
+    above 0.95× their positive; None keeps all), dev_fraction / eval_steps / keep_base_if_worse (model
+    selection on a dev split), merge_base (WiSE-FT share of the base weights), seed, shuffle, save_steps,
+    keep_checkpoints, resume
     (True for the latest checkpoint in output_dir, or a checkpoint path), log_every, show_progress,
     device, and the encoder settings pooling, normalize, query_prefix, document_prefix,
     max_query_length, max_document_length.

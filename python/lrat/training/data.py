@@ -86,23 +86,24 @@ def stable_key(kind: str, value: str) -> int:
     return int.from_bytes(digest, "little", signed=True)
 
 
-def load_training_set(source: str | os.PathLike[str] | pl.DataFrame) -> TrainingSet:
-    """Read a training set (Parquet, FlagEmbedding JSONL, or a polars DataFrame) and check it."""
-    name = "the DataFrame"
+def load_training_set(source: str | os.PathLike[str] | pl.DataFrame, *, name: str | None = None) -> TrainingSet:
+    """Read a training set (Parquet, FlagEmbedding JSONL, or a polars DataFrame) and check it; errors
+    name `name` (default: the file, or "the DataFrame")."""
     if isinstance(source, pl.DataFrame):
-        frame = source
-    else:
-        path = Path(source)
-        name = str(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"training set {path} does not exist")
-        if path.suffix == ".parquet":
-            frame = pl.read_parquet(path)
-        elif path.suffix in (".jsonl", ".json", ".ndjson"):
-            frame = _read_flagembedding(path)
-        else:
-            raise ValueError(f"{path}: unknown training-set format; expected .parquet or FlagEmbedding .jsonl")
-    return _from_frame(frame, name)
+        return _from_frame(source, name or "the DataFrame")
+    return _from_frame(read_training_frame(source), str(Path(source)))
+
+
+def read_training_frame(path: str | os.PathLike[str]) -> pl.DataFrame:
+    """The rows of a training-set file (Parquet, or FlagEmbedding JSONL with one row per positive)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"training set {path} does not exist")
+    if path.suffix == ".parquet":
+        return pl.read_parquet(path)
+    if path.suffix in (".jsonl", ".json", ".ndjson"):
+        return _read_flagembedding(path)
+    raise ValueError(f"{path}: unknown training-set format; expected .parquet or FlagEmbedding .jsonl")
 
 
 def _read_flagembedding(path: Path) -> pl.DataFrame:

@@ -36,7 +36,9 @@ from lrat.training.data import (
     collate,
     load_training_set,
     plan_epoch,
+    read_training_frame,
 )
+from lrat.training.dev import DevReport, compare_with_base, dev_losses, split_dev, weighted_mean
 from lrat.training.loss import batch_loss
 
 CHECKPOINTS = "checkpoints"
@@ -71,6 +73,19 @@ class TrainingConfig:
     """Tiered negative weights (rejected, skipped above, seen below, in-batch); None: every negative
     counts once. The tiers come from the set's `neg_tier` column (`lrat mine` writes it); without it
     only the in-batch weight applies."""
+    false_negative_margin: float | None = 0.95
+    """Before training, drop each negative that the base model scores above this fraction of its
+    positive (`lrat.negatives`, NV-Retriever's relative margin); None keeps every negative. Applies to
+    training sets given as a DataFrame or a file."""
+    dev_fraction: float = 0.0
+    """Share of the trajectories (else questions, else queries) held out of training as a dev split
+    (`lrat.training.dev`): the run keeps its best evaluated step, and the base model when that step is
+    worse than base beyond its interval. 0: no dev split, the last step is kept."""
+    eval_steps: int = 0
+    """Steps between dev evaluations (0: five evaluations over the run)."""
+    keep_base_if_worse: bool = True
+    """With a dev split: keep the base weights when the selected model's dev loss is worse than the
+    base model's with a 95% interval above 0."""
     merge_base: float = 0.0
     """Weight interpolation with the base model after training (WiSE-FT): the saved weights are
     `merge_base · base + (1 − merge_base) · trained`; 0 keeps the trained weights."""
@@ -112,6 +127,14 @@ class TrainingConfig:
                                      else NegativeWeights(*weights))
         if self.save_steps < 0 or self.keep_checkpoints < 1:
             raise ValueError("save_steps must be ≥ 0 and keep_checkpoints ≥ 1")
+        if not 0 <= self.dev_fraction < 1:
+            raise ValueError(f"dev_fraction must be within [0, 1), got {self.dev_fraction}")
+        if self.eval_steps < 0:
+            raise ValueError(f"eval_steps must be ≥ 0, got {self.eval_steps}")
+        if self.false_negative_margin is not None and not self.false_negative_margin > 0:
+            raise ValueError(f"false_negative_margin must be positive (or None), got {self.false_negative_margin}")
+        if self.dev_fraction > 0 and self.resume:
+            raise ValueError("a run with a dev split cannot resume from a checkpoint (its selection lives in memory)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,6 +145,8 @@ class TrainResult:
     final_loss: float
     log_file: Path
     dropped_per_epoch: int
+    dev: DevReport | None = None
+    false_negatives_dropped: int | None = None
 
 
 def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, config: TrainingConfig) -> TrainResult:
@@ -134,7 +159,6 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     checkpoint = _checkpoint_to_resume(out, config.resume)
     _seed_everything(config.seed)
 
-    training_set = data if isinstance(data, TrainingSet) else load_training_set(data)
     encoder = Encoder.load(
         checkpoint if checkpoint is not None else config.model,
         pooling=config.pooling,  # type: ignore[arg-type]
@@ -146,6 +170,27 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         device=device,
     )
     model = encoder.model
+    frame = None
+    source_name = "the DataFrame" if isinstance(data, (pl.DataFrame, TrainingSet)) else str(Path(data))
+    if not isinstance(data, TrainingSet):
+        frame = data if isinstance(data, pl.DataFrame) else read_training_frame(data)
+    elif config.dev_fraction > 0:
+        raise ValueError("a dev split needs the training set as a DataFrame or a file, not a TrainingSet")
+    false_negatives = None
+    if frame is not None and config.false_negative_margin is not None:
+        guide = encoder if checkpoint is None else Encoder.load(config.model, device=device)
+        frame, false_negatives = _filter_false_negatives(frame, guide, config.false_negative_margin)
+        if rank == 0 and config.show_progress:
+            print(f"false-negative filter: dropped {false_negatives} negatives scored above "
+                  f"{config.false_negative_margin:g}× their positive by the base model")
+    dev_set = None
+    grouped_by = ""
+    if config.dev_fraction > 0:
+        train_frame, dev_frame, grouped_by = split_dev(frame, config.dev_fraction, config.seed)
+        training_set = load_training_set(train_frame, name=f"{source_name} (training part)")
+        dev_set = load_training_set(dev_frame, name=f"{source_name} (dev part)")
+    else:
+        training_set = data if isinstance(data, TrainingSet) else load_training_set(frame, name=source_name)
     if config.gradient_checkpointing:
         # transformers 5 renamed the switch and its keyword; 4 only has the old ones.
         if hasattr(model, "activation_checkpointing_enable"):
@@ -191,6 +236,9 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         out.mkdir(parents=True, exist_ok=True)
         if start_step == 0:
             log_path.write_text("")
+    selection = None
+    if dev_set is not None:
+        selection = _Selection(encoder, dev_set, config, grouped_by, total_steps)
     progress = _progress(config.show_progress and rank == 0, total_steps, start_step)
     plans: dict[int, StepPlan] = {0: first_plan}
     loss_value = float("nan")
@@ -281,15 +329,23 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
                 with log_path.open("a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record) + "\n")
                 window_examples, window_start = 0, now
+            if selection is not None and selection.due(done):
+                record = selection.evaluate(done)
+                if rank == 0:
+                    with log_path.open("a", encoding="utf-8") as handle:
+                        handle.write(json.dumps({"step": done, "dev_loss": record}) + "\n")
             if config.save_steps and done % config.save_steps == 0 and done < total_steps:
                 _save_checkpoint(out, done, encoder, optimizer, scheduler, scaler, config, world, rank)
     finally:
         if progress is not None:
             progress.close()
 
+    dev_report = selection.finish() if selection is not None else None
     if rank == 0:
         model.eval()
-        if config.merge_base > 0:
+        if dev_report is not None and config.show_progress:
+            print(dev_report.summary())
+        if config.merge_base > 0 and not (dev_report is not None and dev_report.kept_base):
             _merge_with_base(model, config.model, config.merge_base)
         encoder.save(out)
         summary = {
@@ -298,11 +354,75 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
             "final_loss": loss_value,
             "config": dataclasses.asdict(config),
             "world_size": world,
+            "dev": dev_report.to_dict() if dev_report is not None else None,
+            "false_negatives_dropped": false_negatives,
         }
         (out / "lrat_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     if world > 1:
         dist.barrier()
-    return TrainResult(out, total_steps, examples_done, loss_value, log_path, first_plan.dropped)
+    return TrainResult(out, total_steps, examples_done, loss_value, log_path, first_plan.dropped, dev_report,
+                       false_negatives)
+
+
+def _filter_false_negatives(frame: pl.DataFrame, guide: Encoder, margin: float) -> tuple[pl.DataFrame, int]:
+    """The false-negative filter on a training frame; a frame without complete ids is keyed by text
+    (and loses its partial `neg_id`, which no longer lines up)."""
+    from lrat.negatives import filter_false_negatives
+
+    if not {"query", "pos", "neg"} <= set(frame.columns):
+        return frame, 0
+    with_ids = all(c in frame.columns and frame[c].null_count() == 0 for c in ("pos_id", "neg_id"))
+    if with_ids:
+        return filter_false_negatives(frame, guide, relative_margin=margin)
+    keyed = frame.with_columns(pl.col("pos").alias("pos_id"), pl.col("neg").alias("neg_id"))
+    filtered, dropped = filter_false_negatives(keyed, guide, relative_margin=margin)
+    filtered = filtered.drop("pos_id", "neg_id")
+    if "pos_id" in frame.columns:
+        filtered = filtered.with_columns(frame["pos_id"])
+    return filtered, dropped
+
+
+class _Selection:
+    """Dev evaluations during a run: the base model's loss first, then every `eval_steps` steps and at
+    the end; the best state is kept in memory and restored by `finish`."""
+
+    def __init__(self, encoder: Encoder, dev: TrainingSet, config: TrainingConfig, grouped_by: str, total: int):
+        self.encoder, self.dev, self.config, self.total = encoder, dev, config, total
+        self.every = config.eval_steps or max(1, math.ceil(total / 5))
+        self.base_state = _state_copy(encoder.model)
+        self.base_losses = self._losses()
+        self.report = DevReport(len(dev), grouped_by, weighted_mean(self.base_losses, dev.weights))
+        self.best_losses: np.ndarray | None = None
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def _losses(self) -> np.ndarray:
+        return dev_losses(self.encoder, self.dev, temperature=self.config.temperature)
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0 or step == self.total
+
+    def evaluate(self, step: int) -> float:
+        losses = self._losses()
+        loss = weighted_mean(losses, self.dev.weights)
+        self.report.evaluations.append({"step": step, "loss": loss})
+        if self.report.best_loss is None or loss < self.report.best_loss:
+            self.report.best_step, self.report.best_loss = step, loss
+            self.best_losses, self.best_state = losses, _state_copy(self.encoder.model)
+        return loss
+
+    def finish(self) -> DevReport:
+        model = self.encoder.model
+        if self.best_state is None:
+            return self.report
+        self.report.versus_base = compare_with_base(self.best_losses, self.base_losses, self.config.seed)
+        worse = self.report.versus_base.low > 0
+        self.report.kept_base = self.config.keep_base_if_worse and worse
+        model.load_state_dict(self.base_state if self.report.kept_base else self.best_state)
+        return self.report
+
+
+def _state_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def _merge_with_base(model: torch.nn.Module, base: str | None, share: float) -> None:
