@@ -384,3 +384,51 @@ def test_cli_serves_mcp_on_stdio(tiny_model: Path, searcher: CorpusSearch, tmp_p
     assert replies[1]["result"]["content"][0]["text"].count("DocID:") == 3
     t = lrat.read_trajectories(tmp_path / "logs", strict=True)
     assert t.steps["kind"].to_list() == ["search", "browse"]
+
+
+# ------------------------------------------------------------------------------ lone surrogates
+
+
+def test_lone_surrogates_are_replaced_counted_and_never_break_a_session(searcher, logs: Path) -> None:
+    import io
+
+    from lrat.server.mcp import serve_stdio
+
+    raw = '{"query": "river \\ud800 city", "reasoning": "think \\udfff", "session_id": "s1"}'
+    pair = '{"query": "city \\ud83d\\ude00", "session_id": "s2"}'
+    service = make_service(searcher, logs)
+    with TestClient(create_app(service)) as c:
+        r = c.post("/search", content=raw, headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        assert r.json()["query"] == "river \ufffd city"
+        assert c.post("/search", content=pair, headers={"content-type": "application/json"}).status_code == 200
+        start = '{"question": "who \\udc00?", "session_id": "s3", "metadata": {"k\\ud801": ["\\ud802"]}}'
+        assert c.post("/sessions", content=start, headers={"content-type": "application/json"}).status_code == 200
+        assert c.post("/search", json={"query": "plain", "session_id": "s3"}).status_code == 200
+        assert c.get("/health").json()["replaced_surrogates"] == 5
+    records = {r["query_id"]: r for r in trajectory_lines(logs)}
+    assert set(records) == {"s1", "s2", "s3"}, "every session is written at shutdown"
+    assert records["s1"]["result"][0]["output"] == "think \ufffd"
+    assert json.loads(records["s1"]["result"][1]["arguments"])["query"] == "river \ufffd city"
+    assert json.loads(records["s2"]["result"][0]["arguments"])["query"] == "city \U0001f600", "a pair is kept"
+    assert records["s3"]["query"] == "who \ufffd?"
+    for path in logs.glob("*.jsonl"):
+        path.read_bytes().decode("utf-8")  # valid UTF-8 throughout
+
+    stdio_logs = logs.parent / "stdio"
+    stdio_service = make_service(searcher, stdio_logs)
+    lines = [
+        '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "search", "arguments": {"query": "a \\ud800"}}}',
+        '{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "search", "arguments": {"query": "city"}}}',
+    ]
+    out = io.StringIO()
+    serve_stdio(stdio_service, io.StringIO("\n".join(lines) + "\n"), out)
+    replies = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["id"] for r in replies] == [1, 2] and all("result" in r for r in replies)
+    assert stdio_service.replaced_surrogates == 1
+    assert len([s for r in trajectory_lines(stdio_logs) for s in r["result"]]) == 2
+
+    direct = SessionLog(logs.parent / "direct")
+    direct.log_reasoning("d", "lone \ud800 here")
+    direct.close()
+    assert trajectory_lines(logs.parent / "direct")[0]["result"][0]["output"] == "lone \ufffd here"

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from lrat.server.mcp import McpDispatcher
 from lrat.server.service import SearchService, ToolError, new_session_id
 from lrat.server.sessions import SessionNotFound
+from lrat.server.surrogates import ESCAPED
 
 SESSION_HEADER = "x-session-id"
 
@@ -114,6 +115,47 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class CleanSurrogates:
+    """Replaces lone UTF-16 surrogates in a JSON body by U+FFFD (counted by the service) before any
+    handler parses it, so that no text that cannot be written as UTF-8 reaches a session."""
+
+    def __init__(self, app: ASGIApp, service: SearchService):
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") != "POST":
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if ESCAPED.search(body):
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None  # the handler answers the parse error
+            if parsed is not None:
+                body = json.dumps(self.service.clean(parsed)).encode()
+                headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-length"]
+                scope = {**scope, "headers": [*headers, (b"content-length", str(len(body)).encode())]}
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def _session(body_id: str | None, request: Request) -> str:
     return body_id or request.headers.get(SESSION_HEADER) or new_session_id()
 
@@ -167,7 +209,8 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "documents": len(service.searcher), "open_sessions": len(service.log.open_sessions())}
+        return {"status": "ok", "documents": len(service.searcher), "open_sessions": len(service.log.open_sessions()),
+                "replaced_surrogates": service.replaced_surrogates}
 
     @app.post("/search")
     async def search(body: SearchRequest, request: Request) -> JSONResponse:
@@ -218,5 +261,6 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
             return JSONResponse(None, status_code=202, headers=headers)
         return JSONResponse(reply, headers=headers)
 
+    app.add_middleware(CleanSurrogates, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=service.limits.max_body_bytes)
     return app

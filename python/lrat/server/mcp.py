@@ -45,6 +45,7 @@ class McpDispatcher:
             message = json.loads(raw)
         except ValueError as exc:
             return _error(None, PARSE_ERROR, f"not JSON: {exc}"), session_id
+        message = self.service.clean(message)
         if isinstance(message, list):
             if not message:
                 return _error(None, INVALID_REQUEST, "empty batch"), session_id

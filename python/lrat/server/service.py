@@ -3,6 +3,7 @@ a `SessionLog`. The HTTP app, the MCP endpoint and `lrat flywheel` all call this
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from lrat.contextual import contextual_query
 from lrat.server.search import CorpusSearch, DocumentNotFound, Hit
 from lrat.server.sessions import SessionLog
+from lrat.server.surrogates import replace_lone_surrogates
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class SearchService:
                  *, contextual: bool = False):
         self.searcher, self.log = searcher, log
         self.contextual = contextual
+        self.replaced_surrogates = 0
+        """Lone UTF-16 surrogates replaced by U+FFFD in client text (`lrat.server.surrogates`)."""
+        self._count_lock = threading.Lock()
         self.limits = limits or Limits()
         if not 1 <= default_k <= self.limits.max_k:
             raise ValueError(f"default k must be within 1..{self.limits.max_k}, got {default_k}")
@@ -89,9 +94,18 @@ class SearchService:
     def tools(self) -> list[dict[str, Any]]:
         return tool_schemas(self.limits, self.default_k)
 
+    def clean(self, value: Any) -> Any:
+        """`value` with its lone surrogates replaced (and counted)."""
+        cleaned, replaced = replace_lone_surrogates(value)
+        if replaced:
+            with self._count_lock:
+                self.replaced_surrogates += replaced
+        return cleaned
+
     def search(self, session_id: str, query: str, k: int | None = None, *, reasoning: str | None = None,
                context: str | None = None, snippet_tokens: int | None = None) -> list[Hit]:
         k = self.default_k if k is None else k
+        query, reasoning, context = self.clean([query, reasoning, context])
         lim = self.limits
         if not isinstance(query, str) or not query.strip():
             raise ToolError("query must be a non-empty string")
@@ -117,6 +131,7 @@ class SearchService:
     def get_document(self, session_id: str, docid: str, *, reasoning: str | None = None) -> str:
         if not isinstance(docid, str) or not docid:
             raise ToolError("docid must be a non-empty string")
+        docid, reasoning = self.clean([docid, reasoning])
         try:
             text = self.searcher.get_document(docid)
         except DocumentNotFound as exc:

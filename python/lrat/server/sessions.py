@@ -39,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lrat.server.surrogates import replace_lone_surrogates
+
 FsyncPolicy = Literal["always", "session", "never"]
 FSYNC_POLICIES = ("always", "session", "never")
 TRAJECTORY_PREFIX = "trajectories-"
@@ -96,7 +98,11 @@ class RotatingAppender:
 
 
 def _line(obj: Any) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate that no caller cleaned: never let it stop a write
+        return _line(replace_lone_surrogates(obj)[0])
 
 
 @dataclass
