@@ -289,6 +289,36 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, tiny_dro
         lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "resumed", resume=True, **{**settings, "batch_size": 3})
 
 
+def test_resume_passes_over_a_checkpoint_killed_mid_save(tmp_path, tiny_dropout, capsys, monkeypatch):
+    frame = mined_frame(24)
+    settings = {**QUICK, "epochs": 2, "save_steps": 2, "learning_rate": 1e-3, "gradient_accumulation_steps": 2,
+                "keep_checkpoints": 3}
+    whole = lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "whole", **settings)
+    real_save = trainer_module._save_checkpoint
+
+    def save_then_crash(out, step, *args, **kwargs):
+        real_save(out, step, *args, **kwargs)
+        if step == 4:
+            raise KeyboardInterrupt("simulated crash after the checkpoint of step 4")
+
+    monkeypatch.setattr(trainer_module, "_save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "killed", **settings)
+    monkeypatch.setattr(trainer_module, "_save_checkpoint", real_save)
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["step-00000002", "step-00000004"]
+    (checkpoints / "step-00000004" / "rng_state_0.pt").unlink()  # as a kill before the RNG state was written
+    (checkpoints / "step-00000006.partial").mkdir()  # a save that never finished
+    resumed = lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "killed", resume=True, **settings)
+    assert "resuming from step-00000002: step-00000004 lack their trainer or RNG state" in capsys.readouterr().out
+    _assert_same_weights(whole.output_dir, resumed.output_dir)
+    steps = [json.loads(line)["step"] for line in resumed.log_file.read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 5, 6], "the lines of steps trained again are not kept twice"
+    with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
+        lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "x", resume=str(checkpoints / "step-00000006.partial"),
+                   **settings)
+
+
 def test_gradient_checkpointing_trains_to_the_same_weights(tmp_path, tiny):
     settings = {**QUICK, "max_steps": 2, "learning_rate": 1e-3}
     plain = lrat.train(mined_frame(8), model=tiny, output_dir=tmp_path / "plain", **settings)

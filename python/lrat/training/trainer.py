@@ -236,6 +236,10 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         out.mkdir(parents=True, exist_ok=True)
         if start_step == 0:
             log_path.write_text("")
+        elif log_path.is_file():
+            # Steps after the checkpoint are trained again: their old lines go.
+            lines = log_path.read_text(encoding="utf-8").splitlines(keepends=True)
+            log_path.write_text("".join(l for l in lines if l.strip() and json.loads(l).get("step", 0) <= start_step))
     selection = None
     if dev_set is not None:
         selection = _Selection(encoder, dev_set, config, grouped_by, total_steps)
@@ -567,11 +571,20 @@ def _save_checkpoint(
     world: int,
     rank: int,
 ) -> None:
-    # Every process's RNG state matters (dropout differs per process); each writes its own.
+    # Everything goes into a `.partial` folder, renamed into place only once complete: a run killed
+    # mid-save leaves no checkpoint that looks whole. Every process's RNG state matters (dropout
+    # differs per process); each writes its own.
     folder = out / CHECKPOINTS / f"step-{step:08d}"
+    partial = folder.with_name(folder.name + ".partial")
     if rank == 0:
-        partial = folder.with_name(folder.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+    if world > 1:
+        dist.barrier()
+    torch.save(_rng_state(), partial / f"rng_state_{rank}.pt")
+    if world > 1:
+        dist.barrier()
+    if rank == 0:
         encoder.save(partial)
         torch.save(
             {
@@ -587,15 +600,22 @@ def _save_checkpoint(
         )
         shutil.rmtree(folder, ignore_errors=True)
         partial.rename(folder)
-    if world > 1:
-        dist.barrier()
-    torch.save(_rng_state(), folder / f"rng_state_{rank}.pt")
-    if world > 1:
-        dist.barrier()
-    if rank == 0:
         kept = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if not p.name.endswith(".partial"))
         for old in kept[: -config.keep_checkpoints]:
             shutil.rmtree(old, ignore_errors=True)
+    if world > 1:
+        dist.barrier()
+
+
+def _complete(checkpoint: Path) -> bool:
+    """The checkpoint has its trainer state and the RNG state of every process that wrote it."""
+    if not (checkpoint / STATE_FILE).is_file():
+        return False
+    try:
+        world = int(torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=False)["world_size"])
+    except Exception:  # noqa: BLE001 - a truncated or foreign file makes the checkpoint incomplete
+        return False
+    return all((checkpoint / f"rng_state_{r}.pt").is_file() for r in range(world))
 
 
 def _checkpoint_to_resume(out: Path, resume: bool | str) -> Path | None:
@@ -605,12 +625,16 @@ def _checkpoint_to_resume(out: Path, resume: bool | str) -> Path | None:
         found = sorted(
             p for p in (out / CHECKPOINTS).glob("step-*") if p.is_dir() and not p.name.endswith(".partial")
         )
-        if not found:
-            raise FileNotFoundError(f"nothing to resume: {out / CHECKPOINTS} holds no checkpoint")
-        return found[-1]
+        complete = [p for p in found if _complete(p)]
+        if not complete:
+            raise FileNotFoundError(f"nothing to resume: {out / CHECKPOINTS} holds no complete checkpoint")
+        skipped = [p.name for p in found if p > complete[-1]]
+        if skipped:
+            print(f"resuming from {complete[-1].name}: {', '.join(skipped)} lack their trainer or RNG state")
+        return complete[-1]
     path = Path(resume)
-    if not (path / STATE_FILE).is_file():
-        raise FileNotFoundError(f"{path} is not a checkpoint (no {STATE_FILE})")
+    if not _complete(path):
+        raise FileNotFoundError(f"{path} is not a complete checkpoint (its {STATE_FILE} or an RNG state is missing)")
     return path
 
 
