@@ -189,7 +189,8 @@ def test_flagembedding_jsonl(tmp_path, lrat_trajectories):
     write_flagembedding(df, out)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == df.height
-    assert set(rows[0]) == {"query", "pos", "neg", "pos_id", "neg_id", "reweight_rate"}
+    assert set(rows[0]) == {"query", "pos", "neg", "pos_id", "neg_id", "neg_tier", "reweight_rate"}
+    assert len(rows[0]["neg_tier"]) == len(rows[0]["neg"])
     assert isinstance(rows[0]["pos"], list) and len(rows[0]["pos"]) == 1
     assert sum(r["reweight_rate"] for r in rows) / len(rows) == pytest.approx(1.0)
 

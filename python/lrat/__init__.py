@@ -17,7 +17,8 @@ from lrat._core import (
     TrajectoryParseError,
     __version__,
 )
-from lrat.mining import MiningReport, mine, mine_with_report, read_corpus
+from lrat.corpus import read_corpus
+from lrat.mining import MiningReport, mine, mine_with_report
 from lrat.trajectories import Trajectories, iter_trajectories, read_trajectories
 
 from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __all__)

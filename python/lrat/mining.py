@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from lrat import _core
 from lrat.contextual import contextual_query_expr
+from lrat.corpus import read_corpus
 from lrat.judges import Judge, resolve_judge
 from lrat.trajectories import PathsLike, open_reader
 from lrat.weighting import intensity_beta, intensity_weights
@@ -95,32 +96,6 @@ class MiningReport:
             f"{self.negative_text_sources}"
             + (f"; beta = {self.beta:g}" if self.beta is not None else "")
         )
-
-
-def read_corpus(path: str | os.PathLike[str]) -> pl.DataFrame:
-    """Reads a corpus (JSONL or Parquet) into `doc_id, title, text`. Ids may be named id, doc_id,
-    docid or _id; texts text, contents, content or body; the title is optional."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"corpus {p} does not exist")
-    df = pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_ndjson(p, infer_schema_length=None)
-
-    def pick(names: Sequence[str], what: str, required: bool = True) -> str | None:
-        for n in names:
-            if n in df.columns:
-                return n
-        if required:
-            raise ValueError(f"corpus {p} has no {what} column (looked for {', '.join(names)}; found {', '.join(df.columns)})")
-        return None
-
-    id_col = pick(["doc_id", "docid", "id", "_id"], "id")
-    text_col = pick(["text", "contents", "content", "body", "paragraph_text"], "text")
-    title_col = pick(["title"], "title", required=False)
-    return df.select(
-        pl.col(id_col).cast(pl.String).alias("doc_id"),
-        (pl.col(title_col).cast(pl.String) if title_col else pl.lit(None, pl.String)).alias("title"),
-        pl.col(text_col).cast(pl.String).alias("text"),
-    ).unique("doc_id", keep="first", maintain_order=True)
 
 
 def _with_title(docs: pl.DataFrame) -> pl.DataFrame:
@@ -303,7 +278,10 @@ def align_negative_tiers(neg_id: pl.Series, neg_tier: pl.Series, kept_neg_id: pl
         .group_by("_row", maintain_order=True)
         .agg(pl.col("neg_tier").drop_nulls())
     )
-    return tiers["neg_tier"].cast(pl.List(pl.UInt8)).alias("neg_tier")
+    # Rows without negatives may vanish in the explode; every row gets its (possibly empty) list back.
+    every_row = pl.DataFrame({"_row": pl.int_range(len(kept_neg_id), dtype=pl.UInt32, eager=True)})
+    joined = every_row.join(tiers, on="_row", how="left", maintain_order="left")
+    return joined["neg_tier"].cast(pl.List(pl.UInt8)).fill_null(pl.lit([], dtype=pl.List(pl.UInt8))).alias("neg_tier")
 
 
 def _core_empty_examples():
