@@ -571,3 +571,71 @@ def test_gil_is_released_during_a_large_read(real_records: list[dict], tmp_path:
     # Had the GIL been held, the thread would have stalled for the whole call.
     assert during > 1000
     assert gaps[0] < max(0.5 * elapsed, 0.02), (gaps[0], elapsed)
+
+
+@pytest.mark.parametrize("kind", ["gz", "zst"])
+def test_damaged_compressed_files_keep_every_complete_record_before_the_damage(tmp_path: Path, kind: str) -> None:
+    import zlib
+
+    lines = [json.dumps(_record(str(i), [{"type": "reasoning", "output": f"thought {i} " * 40}])) for i in range(1500)]
+    data = ("\n".join(lines) + "\n").encode()
+    if kind == "gz":
+        packed = gzip.compress(data)
+        damaged = packed[: int(len(packed) * 0.6)]
+        recoverable = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(damaged)
+    else:
+        zstandard = pytest.importorskip("zstandard")
+        packed = zstandard.ZstdCompressor().compress(data)
+        damaged = packed[: int(len(packed) * 0.6)]
+        recoverable = zstandard.ZstdDecompressor().decompressobj().decompress(damaged)
+    complete = recoverable.count(b"\n")
+    assert 0 < complete < len(lines)
+    path = tmp_path / f"runs.jsonl.{kind}"
+    path.write_bytes(damaged)
+    t = lrat.read_trajectories(path)
+    assert t.trajectories["query_id"].to_list() == [str(i) for i in range(complete)]
+    (error,) = t.errors.to_dicts()
+    assert error["source"] == str(path) and error["line"] == complete + 1
+    assert error["byte_offset"] == len(b"".join(line + b"\n" for line in data.split(b"\n")[:complete]))
+    with pytest.raises(lrat.LratError, match=r"runs\.jsonl\.%s:%d \(byte \d+\): read error" % (kind, complete + 1)):
+        lrat.read_trajectories(path, strict=True)
+
+
+def test_a_symlink_loop_is_read_once_with_a_warning_naming_the_link(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    (logs / "sub").mkdir(parents=True)
+    (logs / "sub" / "runs.jsonl").write_text(json.dumps(_record("1")) + "\n" + json.dumps(_record("2")) + "\n")
+    (logs / "sub" / "loop").symlink_to(logs)
+    (logs / "copy.jsonl").symlink_to(logs / "sub" / "runs.jsonl")
+    t = lrat.read_trajectories(logs)
+    assert t.trajectories["query_id"].to_list() == ["1", "2"], "each file once, however many paths lead to it"
+    assert t.n_errors == 0 and t.n_warnings == 2
+    named = {w["source"]: w["reason"] for w in t.errors.to_dicts()}
+    assert set(named) == {str(logs / "sub" / "loop"), str(logs / "copy.jsonl")}
+    assert "a loop" in named[str(logs / "sub" / "loop")] and "read once" in named[str(logs / "copy.jsonl")]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every directory: no unreadable directory to make")
+def test_an_unreadable_directory_is_counted_and_the_rest_read(tmp_path: Path) -> None:
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "runs.jsonl").write_text(json.dumps(_record("1")) + "\n")
+    closed = tmp_path / "closed"
+    closed.mkdir()
+    (closed / "runs.jsonl").write_text(json.dumps(_record("2")) + "\n")
+    closed.chmod(0)
+    try:
+        t = lrat.read_trajectories(tmp_path)
+        assert t.trajectories["query_id"].to_list() == ["1"] and t.n_errors == 1
+        assert t.errors["source"].to_list() == [str(closed)] and "cannot read the directory" in t.errors["reason"][0]
+        with pytest.raises(lrat.LratError, match="closed.*cannot read the directory"):
+            lrat.read_trajectories(tmp_path, strict=True)
+    finally:
+        closed.chmod(0o755)
+
+
+@pytest.mark.parametrize("value", [2**64 - 1, 2**41, 0])
+def test_out_of_range_record_limits_are_refused_naming_the_option(tmp_path: Path, value: int) -> None:
+    path = tmp_path / "runs.jsonl"
+    path.write_text(json.dumps(_record("1")) + "\n")
+    with pytest.raises(ValueError, match="max_record_bytes must be within 1..=1099511627776"):
+        lrat.read_trajectories(path, max_record_bytes=value)

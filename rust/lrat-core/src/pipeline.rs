@@ -84,11 +84,16 @@ pub struct Totals {
 
 type Chunk = Vec<std::result::Result<RawRecord, RecordError>>;
 
+/// The largest `max_record_bytes` accepted: 1 TiB (a record is held in memory whole).
+pub const MAX_RECORD_BYTES_LIMIT: usize = 1 << 40;
+
 pub struct TrajectoryStream {
     rx: Option<Receiver<Result<Batch>>>,
     threads: Vec<JoinHandle<()>>,
     totals: Totals,
     finished: bool,
+    /// Warnings about the inputs themselves (symlinks read once), handed out with the first batch.
+    notices: Vec<Issue>,
 }
 
 impl TrajectoryStream {
@@ -104,7 +109,21 @@ impl TrajectoryStream {
         if options.batch_bytes == 0 {
             return Err(Error::InvalidOption("batch_bytes must be at least 1".into()));
         }
-        let files = expand_inputs(inputs)?;
+        if options.max_record_bytes == 0 || options.max_record_bytes > MAX_RECORD_BYTES_LIMIT {
+            return Err(Error::InvalidOption(format!(
+                "max_record_bytes must be within 1..={MAX_RECORD_BYTES_LIMIT} (1 TiB), got {}",
+                options.max_record_bytes
+            )));
+        }
+        let inputs = expand_inputs(inputs)?;
+        if options.strict {
+            if let Some(e) = inputs.unreadable.first() {
+                return Err(Error::Record(e.clone()));
+            }
+        }
+        let files = inputs.files;
+        let unreadable = inputs.unreadable;
+        let notices: Vec<Issue> = inputs.repeated.into_iter().map(|error| Issue { severity: Severity::Warning, error }).collect();
         let (chunk_tx, chunk_rx) = bounded::<Chunk>(1);
         let (batch_tx, batch_rx) = bounded::<Result<Batch>>(1);
         let (batch_size, batch_bytes, max_record) = (options.batch_size, options.batch_bytes, options.max_record_bytes);
@@ -119,7 +138,8 @@ impl TrajectoryStream {
             Box::new(move || {
                 let mut chunk = Vec::with_capacity(batch_size.min(65_536));
                 let mut bytes = 0usize;
-                for item in RecordReader::new(files, max_record) {
+                // Unreadable directories count as bad records, like unreadable files.
+                for item in unreadable.into_iter().map(Err).chain(RecordReader::new(files, max_record)) {
                     bytes += item.as_ref().map_or(0, |r| r.len());
                     chunk.push(item);
                     if chunk.len() >= batch_size || bytes >= batch_bytes {
@@ -146,7 +166,7 @@ impl TrajectoryStream {
                 }
             }),
         )?;
-        Ok(TrajectoryStream { rx: Some(batch_rx), threads: vec![reader, parser], totals: Totals::default(), finished: false })
+        Ok(TrajectoryStream { rx: Some(batch_rx), threads: vec![reader, parser], totals: Totals::default(), finished: false, notices })
     }
 
     pub fn totals(&self) -> Totals {
@@ -177,11 +197,15 @@ impl Iterator for TrajectoryStream {
             return None;
         }
         let batch = match self.rx.as_ref()?.recv() {
-            Ok(Ok(batch)) => batch,
+            Ok(Ok(mut batch)) => {
+                batch.issues.splice(0..0, std::mem::take(&mut self.notices));
+                batch
+            }
             Ok(Err(e)) => {
                 self.finish();
                 return Some(Err(e));
             }
+            Err(_) if !self.notices.is_empty() => Batch { issues: std::mem::take(&mut self.notices), ..Batch::default() },
             Err(_) => {
                 self.finish();
                 return None;

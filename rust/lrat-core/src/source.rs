@@ -1,7 +1,7 @@
 //! Finding input files and cutting them into records, streaming: JSON lines, whole JSON documents,
 //! and text transcripts split at their `Question:` lines; `.gz` and `.zst` are decompressed on the fly.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::Deref;
@@ -95,22 +95,40 @@ impl RawRecord {
     }
 }
 
+/// What the inputs expand to: the files to read, and what could not be listed or was passed over.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    pub files: Vec<PathBuf>,
+    /// Directories (or entries) that could not be read: each named with the reason.
+    pub unreadable: Vec<RecordError>,
+    /// Symlinks leading to a directory or file already listed (a loop, or a second path to it): each
+    /// read once, the link named.
+    pub repeated: Vec<RecordError>,
+}
+
+fn problem(path: &Path, reason: String) -> RecordError {
+    RecordError::new(Location { source: path.display().to_string(), line: 0, byte_offset: 0 }, reason)
+}
+
 /// Expands files, directories (recursively, files with known extensions) and glob patterns into a
-/// sorted list of files. A pattern that matches nothing is an error.
-pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+/// list of files, each read once (by canonical path: symlink loops end, and a file reached twice is
+/// listed once). A pattern that matches nothing, or an input that does not exist, is an error;
+/// an unreadable directory inside the inputs is reported in `unreadable` and the rest is listed.
+pub fn expand_inputs(inputs: &[String]) -> Result<Inputs> {
+    let mut out = Inputs::default();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
     for input in inputs {
         let path = Path::new(input);
         if path.is_dir() {
             let mut found = Vec::new();
-            walk_dir(path, &mut found)?;
+            walk_dir(path, &mut seen, &mut found, &mut out)?;
             found.sort();
-            if found.is_empty() {
+            if found.is_empty() && out.unreadable.is_empty() && out.repeated.is_empty() {
                 return Err(Error::NoInput(format!("{input} (a directory with no .json, .jsonl, .txt, .gz or .zst files)")));
             }
-            files.extend(found);
+            out.files.extend(found);
         } else if path.exists() {
-            files.push(path.to_path_buf());
+            add_file(path.to_path_buf(), &mut seen, &mut out.files, &mut out.repeated);
         } else if input.contains(['*', '?', '[']) {
             let matches = glob::glob(input).map_err(|e| Error::InvalidOption(format!("bad glob pattern {input:?}: {e}")))?;
             let mut found: Vec<PathBuf> = matches.filter_map(|m| m.ok()).filter(|p| p.is_file()).collect();
@@ -118,23 +136,62 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
             if found.is_empty() {
                 return Err(Error::NoInput(input.clone()));
             }
-            files.extend(found);
+            for file in found {
+                add_file(file, &mut seen, &mut out.files, &mut out.repeated);
+            }
         } else {
             return Err(Error::io(input.clone(), std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")));
         }
     }
-    Ok(files)
+    Ok(out)
 }
 
-fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir.display().to_string(), e))?;
+fn add_file(path: PathBuf, seen: &mut HashSet<PathBuf>, files: &mut Vec<PathBuf>, repeated: &mut Vec<RecordError>) {
+    let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+    if seen.insert(canonical.clone()) {
+        files.push(path);
+    } else {
+        repeated.push(problem(&path, format!("the same file as {} (read once)", canonical.display())));
+    }
+}
+
+fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, files: &mut Vec<PathBuf>, out: &mut Inputs) -> Result<()> {
+    let canonical = match std::fs::canonicalize(dir) {
+        Ok(c) => c,
+        Err(e) => {
+            out.unreadable.push(problem(dir, format!("cannot resolve the directory: {e}")));
+            return Ok(());
+        }
+    };
+    if !seen.insert(canonical.clone()) {
+        out.repeated.push(problem(dir, format!("a symlink back to {} (a loop, or a second path to it); read once", canonical.display())));
+        return Ok(());
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            out.unreadable.push(problem(dir, format!("cannot read the directory: {e}")));
+            return Ok(());
+        }
+    };
+    // Sorted, with symlinks after the real entries: the order is reproducible, and when a file or
+    // directory is reached through a link as well, the link is the one reported.
+    let mut listed = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir.display().to_string(), e))?;
-        let path = entry.path();
+        match entry {
+            Ok(entry) => {
+                let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+                listed.push((link, entry.path()));
+            }
+            Err(e) => out.unreadable.push(problem(dir, format!("cannot list an entry: {e}"))),
+        }
+    }
+    listed.sort();
+    for (_, path) in listed {
         if path.is_dir() {
-            walk_dir(&path, out)?;
+            walk_dir(&path, seen, files, out)?;
         } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| KNOWN_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())) {
-            out.push(path);
+            add_file(path, seen, files, &mut out.repeated);
         }
     }
     Ok(())
@@ -252,7 +309,7 @@ impl MappedLines {
                 None => {
                     // The line runs past the window: map a window that starts with it, and grow
                     // that window while the line is longer.
-                    remap = Some(if start == offset { (2 * data.len()).min(max + 1) } else { self.window_len });
+                    remap = Some(if start == offset { data.len().saturating_mul(2).min(max.saturating_add(1)) } else { self.window_len });
                     continue;
                 }
             };
@@ -370,7 +427,7 @@ impl FileRecords {
                 None => (available, None),
             };
             if !too_long {
-                if buf.len() + chunk.len() > self.max_record_bytes {
+                if buf.len().saturating_add(chunk.len()) > self.max_record_bytes {
                     too_long = true;
                     buf.clear();
                 } else {
@@ -464,7 +521,7 @@ impl FileRecords {
     fn next_document(&mut self) -> Option<std::result::Result<RawRecord, RecordError>> {
         self.done = true;
         let mut bytes = Vec::new();
-        let limit = self.max_record_bytes as u64 + 1;
+        let limit = (self.max_record_bytes as u64).saturating_add(1);
         if let Err(e) = (&mut self.reader).take(limit).read_to_end(&mut bytes) {
             return Some(Err(RecordError::new(self.location(1, 0), format!("read error: {e}"))));
         }
@@ -502,7 +559,7 @@ impl FileRecords {
             };
             let Some(fits) = status else { break };
             self.line += 1;
-            if !fits || block.len() + line_buf.len() > self.max_record_bytes {
+            if !fits || block.len().saturating_add(line_buf.len()) > self.max_record_bytes {
                 // Skip the rest of this transcript: up to the next `Question:` line.
                 self.pending = None;
                 let err = self.too_long(if first_line == 0 { self.line } else { first_line }, first_offset);
@@ -742,11 +799,42 @@ mod tests {
         std::fs::write(dir.path().join("b.json"), "{}").unwrap();
         std::fs::write(dir.path().join("a.jsonl"), "{}").unwrap();
         std::fs::write(dir.path().join("notes.csv"), "x").unwrap();
-        let files = expand_inputs(&[dir.path().display().to_string()]).unwrap();
+        let files = expand_inputs(&[dir.path().display().to_string()]).unwrap().files;
         assert_eq!(files.len(), 2);
         assert!(files[0].ends_with("a.jsonl"));
         let pattern = format!("{}/*.json", dir.path().display());
-        assert_eq!(expand_inputs(&[pattern]).unwrap().len(), 1);
+        assert_eq!(expand_inputs(&[pattern]).unwrap().files.len(), 1);
         assert!(matches!(expand_inputs(&[format!("{}/*.zzz", dir.path().display())]), Err(Error::NoInput(_))));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlink_loops_and_second_paths_are_read_once_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("a.jsonl"), "{}").unwrap();
+        std::os::unix::fs::symlink(dir.path(), sub.join("back")).unwrap(); // a loop
+        std::os::unix::fs::symlink(sub.join("a.jsonl"), dir.path().join("again.jsonl")).unwrap();
+        let root = dir.path().display().to_string();
+        let inputs = expand_inputs(&[root.clone(), format!("{root}/sub/a.jsonl")]).unwrap();
+        assert_eq!(inputs.files.len(), 1, "{:?}", inputs.files);
+        let named: Vec<String> = inputs.repeated.iter().map(|e| e.location.source.clone()).collect();
+        assert_eq!(inputs.repeated.len(), 3, "{named:?}");
+        assert!(named.iter().any(|n| n.ends_with("sub/back")));
+        assert!(named.iter().any(|n| n.ends_with("again.jsonl")));
+        assert!(inputs.repeated.iter().any(|e| e.reason.contains("a loop")));
+        assert!(inputs.unreadable.is_empty());
+    }
+
+    #[test]
+    fn the_largest_record_limit_does_not_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, "{\"a\": 1}\n{\"b\": 2}").unwrap();
+        assert_eq!(records(&path, usize::MAX).iter().filter(|r| r.is_ok()).count(), 2);
+        let doc = dir.path().join("d.json");
+        std::fs::write(&doc, "[{\"a\": 1}]").unwrap();
+        assert_eq!(records(&doc, usize::MAX).iter().filter(|r| r.is_ok()).count(), 1);
     }
 }
