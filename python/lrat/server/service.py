@@ -125,7 +125,8 @@ class SearchService:
         hits = self.searcher.hits([contextual_query(query, context)], k, snippet_tokens=snippet_tokens)[0]
         if reasoning:
             self.log.log_reasoning(session_id, reasoning)
-        self.log.log_search(session_id, query, k, CorpusSearch.search_text(query, hits), [h.docid for h in hits])
+        shown = [{"docid": h.docid, "title": h.title, "snippet": h.snippet, "score": h.score} for h in hits]
+        self.log.log_search(session_id, query, k, shown)
         return hits
 
     def get_document(self, session_id: str, docid: str, *, reasoning: str | None = None) -> str:
@@ -138,5 +139,5 @@ class SearchService:
             raise ToolError(str(exc.args[0]), status=404) from None
         if reasoning:
             self.log.log_reasoning(session_id, reasoning)
-        self.log.log_get_document(session_id, docid, f"Document {docid}:\n{text}")
+        self.log.log_get_document(session_id, docid, text)
         return text

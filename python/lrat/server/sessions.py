@@ -9,10 +9,11 @@ Design. A call becomes two records:
    sees it.
 2. When the session ends (`end`, the idle timeout, or shutdown), its whole trajectory is appended as
    one BrowseComp-Plus run record (`{query_id, query, status, result: [...], ...}`) to
-   `LOG_DIR/trajectories-NNNNNN.jsonl`: searches as `search` calls whose output is the
-   BrowseComp-Plus text (`DocID:<id>` blocks), document reads as `get_document` calls with output
-   `Document <id>:\\n<text>`, the client's reasoning as `reasoning` steps, the client's answer as
-   `output_text`.
+   `LOG_DIR/trajectories-NNNNNN.jsonl`: searches as `search` calls whose output is structured,
+   `{"results": [{docid, title, snippet, score}, ...]}`, document reads as `get_document` calls with
+   output `{docid, text}`, the client's reasoning as `reasoning` steps, the client's answer as
+   `output_text`. Structured outputs (not the BrowseComp-Plus text with its `DocID:` markers) mean
+   that a document or query holding such markers can never read back as results never shown.
 
 Atomicity. Each line is written with a single `os.write` on a descriptor opened with `O_APPEND`
 under a lock, so lines never interleave or tear between writers, and a reader sees whole lines.
@@ -189,20 +190,23 @@ class SessionLog:
         with session.lock:
             self._append_step(session, {"type": "reasoning", "tool_name": None, "arguments": None, "output": text})
 
-    def log_search(self, session_id: str, query: str, k: int, output: str, docids: list[str]) -> None:
+    def log_search(self, session_id: str, query: str, k: int, results: list[dict[str, Any]]) -> None:
+        """A search and what it showed, as structured results (`docid, title, snippet, score`): a text
+        inside a document can never read back as a result that was not shown."""
         session = self.start(session_id, question=query)
         with session.lock:
-            session.retrieved.update(docids)
+            session.retrieved.update(r["docid"] for r in results)
             args = json.dumps({"query": query, "k": k}, ensure_ascii=False)
-            self._append_step(session, {"type": "tool_call", "tool_name": "search", "arguments": args, "output": output})
+            self._append_step(session, {"type": "tool_call", "tool_name": "search", "arguments": args,
+                                        "output": {"results": results}})
 
-    def log_get_document(self, session_id: str, docid: str, output: str) -> None:
+    def log_get_document(self, session_id: str, docid: str, text: str) -> None:
+        """A document read, as `{docid, text}`."""
         session = self.start(session_id)
         with session.lock:
             args = json.dumps({"docid": docid}, ensure_ascii=False)
-            self._append_step(
-                session, {"type": "tool_call", "tool_name": "get_document", "arguments": args, "output": output}
-            )
+            self._append_step(session, {"type": "tool_call", "tool_name": "get_document", "arguments": args,
+                                        "output": {"docid": docid, "text": text}})
 
     def end(self, session_id: str, *, answer: str | None = None, status: str = "completed") -> dict[str, Any]:
         """Writes the session's trajectory and forgets it; returns the record written."""
