@@ -463,3 +463,63 @@ def test_adversarial_texts_read_back_exactly_as_shown(tiny_model: Path, tmp_path
     assert text == hostile[0]
     mined = lrat.mine(logs, corpus=corpus, outcomes="all", judge="none")
     assert set(mined["neg_id"].explode().drop_nulls()) <= {h.docid for h in hits}
+
+
+# ------------------------------------------------------------------------------ exactly once
+
+CRASH_POINTS = [
+    "end: before the trajectory",
+    "end: after the trajectory, before the end event",
+    "end: after the end event",
+    "close: after a trajectory",
+    "close: before removing the journal",
+    "recover: after a trajectory",
+]
+
+
+class _Killed(BaseException):
+    """kill -9 at a point of the write path: nothing after it runs."""
+
+
+def _die(log: SessionLog) -> None:
+    """What a killed process leaves: its descriptors close, nothing else runs."""
+    log.journal.close()
+    log.trajectories.close()
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_a_kill_at_any_point_of_the_write_path_loses_and_duplicates_nothing(searcher, tmp_path: Path, point: str) -> None:
+    logs = tmp_path / "logs"
+    armed = [False]
+
+    def crash_at(p: str) -> None:
+        if armed[0] and p == point:
+            raise _Killed(p)
+
+    first = SessionLog(logs, crash_point=crash_at)
+    service = SearchService(searcher, first, Limits())
+    for sid in ("a", "b", "c", "d"):
+        service.search(sid, f"river {sid}", 2)
+    first.end("a")
+    armed[0] = True
+    died = False
+    if point.startswith("recover"):
+        first.end("b")
+        _die(first)  # killed outright with c and d open; the next process dies while recovering them
+        with pytest.raises(_Killed):
+            SessionLog(logs, crash_point=crash_at)
+        died = True
+    else:
+        try:
+            first.end("b")
+            first.close()
+        except _Killed:
+            died = True
+    assert died, f"the crash point {point!r} was never reached"
+    _die(first)
+    SessionLog(logs).close()  # a restart recovers, then shuts down cleanly
+    written = [r["trajectory_id"] for r in trajectory_lines(logs)]
+    assert sorted(written) == ["a", "b", "c", "d"], f"{point}: {written}"
+    uids = [r["metadata"]["session_uid"] for r in trajectory_lines(logs)]
+    assert len(set(uids)) == 4
+    assert not list((logs / "journal").glob("*.events"))

@@ -36,6 +36,8 @@ import os
 import re
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -117,6 +119,9 @@ class Session:
     retrieved: set[str] = field(default_factory=set)
     metadata: dict[str, Any] = field(default_factory=dict)
     query_id: str | None = None
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Unique to this run of the session (a client may reuse its id): recovery writes a session
+    whose trajectory is not yet on disk, and only such a one."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, status: str) -> dict[str, Any]:
@@ -127,7 +132,8 @@ class Session:
             "status": status,
             "tool_call_counts": dict(self.counts),
             "retrieved_docids": sorted(self.retrieved),
-            "metadata": {"server": "lrat serve", "started": self.started, "ended": time.time(), **self.metadata},
+            "metadata": {"server": "lrat serve", "started": self.started, "ended": time.time(), **self.metadata,
+                         "session_uid": self.uid},
             "result": self.steps,
         }
 
@@ -146,12 +152,15 @@ class SessionLog:
         max_bytes: int = 64 << 20,
         fsync: FsyncPolicy = "session",
         server_metadata: dict[str, Any] | None = None,
+        crash_point: Callable[[str], None] | None = None,
     ):
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
         self.directory = Path(directory)
         self.fsync = fsync
         self.server_metadata = dict(server_metadata or {})
+        # Fault injection for tests: called with the name of each point of the write path.
+        self._crash_point = crash_point or (lambda point: None)
         self.trajectories = RotatingAppender(self.directory, TRAJECTORY_PREFIX, ".jsonl", max_bytes, fsync == "always")
         journal_dir = self.directory / "journal"
         self.recovered = self._recover(journal_dir)
@@ -175,7 +184,7 @@ class SessionLog:
                                   query_id=query_id)
                 self._sessions[session_id] = session
                 self._event(session, {"type": "start", "question": question, "query_id": query_id,
-                                      "metadata": session.metadata})
+                                      "metadata": session.metadata, "uid": session.uid})
             elif question and not session.question:
                 session.question = question
                 self._event(session, {"type": "question", "question": question})
@@ -218,8 +227,11 @@ class SessionLog:
             if answer is not None:
                 self._append_step(session, {"type": "output_text", "tool_name": None, "arguments": None, "output": answer})
             record = session.record(status)
+            self._crash_point("end: before the trajectory")
             self.trajectories.append(_line(record), sync=self.fsync != "never")
+            self._crash_point("end: after the trajectory, before the end event")
             self._event(session, {"type": "end", "status": status})
+            self._crash_point("end: after the end event")
         return record
 
     def end_idle(self, idle_seconds: float) -> list[str]:
@@ -250,8 +262,10 @@ class SessionLog:
                 continue
             with session.lock:
                 self.trajectories.append(_line(session.record("incomplete")), sync=self.fsync != "never")
+                self._crash_point("close: after a trajectory")
         self.trajectories.close()
         self.journal.close()
+        self._crash_point("close: before removing the journal")
         for path in self.journal.files():
             path.unlink()
         return len(open_ids)
@@ -274,6 +288,7 @@ class SessionLog:
             return 0
         files = sorted(journal_dir.glob(f"{JOURNAL_PREFIX}[0-9]*.events"))
         sessions: dict[str, Session] = {}
+        first_time = float("inf")
         for path in files:
             with open(path, "rb") as fh:
                 for number, raw in enumerate(fh, start=1):
@@ -287,8 +302,9 @@ class SessionLog:
                     kind = event.get("type")
                     if kind == "start":
                         t = entry.get("time", 0.0)
+                        first_time = min(first_time, t)
                         sessions[sid] = Session(sid, event.get("question"), t, t, metadata=event.get("metadata") or {},
-                                                query_id=event.get("query_id"))
+                                                query_id=event.get("query_id"), uid=event.get("uid") or uuid.uuid4().hex)
                     elif sid not in sessions:
                         continue
                     elif kind == "question":
@@ -301,9 +317,35 @@ class SessionLog:
                             sessions[sid].counts[name] = sessions[sid].counts.get(name, 0) + 1
                     elif kind == "end":
                         del sessions[sid]
+        # A session may have been written before the process died without journaling its end (or
+        # by a recovery that died before removing the journal): it is on disk already.
+        written = self._written_uids(first_time) if sessions else set()
+        recovered = 0
         for session in sessions.values():
+            if session.uid in written:
+                continue
             session.metadata["recovered"] = True
             self.trajectories.append(_line(session.record("incomplete")), sync=self.fsync != "never")
+            recovered += 1
+            self._crash_point("recover: after a trajectory")
         for path in files:
             path.unlink()
-        return len(sessions)
+        return recovered
+
+    def _written_uids(self, since: float) -> set[str]:
+        """The session uids of the trajectories in files written to since `since` (the journal's
+        first event): only those can hold a session of the journal."""
+        uids: set[str] = set()
+        for path in self.trajectories.files():
+            try:
+                if path.stat().st_mtime < since - 1.0:
+                    continue
+                with open(path, "rb") as fh:
+                    for raw in fh:
+                        marker = raw.find(b'"session_uid":"')
+                        if marker >= 0:
+                            end = raw.find(b'"', marker + 15)
+                            uids.add(raw[marker + 15 : end].decode("ascii", "replace"))
+            except OSError:
+                continue
+        return uids
