@@ -523,3 +523,63 @@ def test_a_kill_at_any_point_of_the_write_path_loses_and_duplicates_nothing(sear
     uids = [r["metadata"]["session_uid"] for r in trajectory_lines(logs)]
     assert len(set(uids)) == 4
     assert not list((logs / "journal").glob("*.events"))
+
+
+# ------------------------------------------------------------------------------ access and limits
+
+
+def test_an_api_key_guards_every_route_but_health(searcher, logs: Path) -> None:
+    with TestClient(create_app(make_service(searcher, logs), api_key="s3cret")) as c:
+        assert c.get("/health").status_code == 200
+        for method, path, body in [("post", "/search", {"query": "city"}), ("get", "/tools", None),
+                                   ("post", "/sessions", {}), ("post", "/mcp", {"jsonrpc": "2.0", "id": 1, "method": "tools/list"})]:
+            refused = getattr(c, method)(path, **({"json": body} if body is not None else {}))
+            assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer", path
+            wrong = getattr(c, method)(path, headers={"Authorization": "Bearer nope"}, **({"json": body} if body else {}))
+            assert wrong.status_code == 401
+        ok = c.post("/search", json={"query": "city"}, headers={"Authorization": "Bearer s3cret"})
+        assert ok.status_code == 200
+    assert [r["query"] for r in trajectory_lines(logs)] == ["city"], "refused calls log nothing"
+
+
+def test_loopback_addresses_are_told_apart_for_the_no_key_warning() -> None:
+    from lrat.commands import serve as serve_command
+
+    assert serve_command._is_loopback("127.0.0.1") and serve_command._is_loopback("::1")
+    assert serve_command._is_loopback("localhost") and not serve_command._is_loopback("0.0.0.0")
+
+
+def test_sessions_past_the_cap_evict_the_longest_idle_one_and_write_it(searcher, logs: Path) -> None:
+    service = SearchService(searcher, SessionLog(logs, max_open_sessions=2), Limits())
+    service.search("a", "river", 2)
+    service.search("b", "city", 2)
+    service.search("a", "again", 2)  # b is now the longest idle
+    service.search("c", "film", 2)
+    assert sorted(service.log.open_sessions()) == ["a", "c"] and service.log.evicted == 1
+    (evicted,) = trajectory_lines(logs)
+    assert evicted["trajectory_id"] == "b" and evicted["status"] == "incomplete" and evicted["metadata"]["evicted"]
+    service.log.close()
+    assert sorted(r["trajectory_id"] for r in trajectory_lines(logs)) == ["a", "b", "c"]
+
+
+def test_compaction_keeps_the_open_sessions_alone_and_recovery_still_works(searcher, logs: Path) -> None:
+    service = make_service(searcher, logs)
+    for i in range(30):
+        service.search(f"done{i}", "river city", 3, reasoning="x" * 500)
+        service.log.end(f"done{i}")
+    service.search("open", "film", 2, reasoning="first")
+    service.get_document("open", "d1")
+    before = service.log.journal.size()
+    assert service.log.compact_if_larger(before // 2)
+    after = service.log.journal.size()
+    assert after < before / 10
+    service.search("open", "actor", 2)  # appends after the compaction go on
+    _die(service.log)
+    recovered = SessionLog(logs)
+    assert recovered.recovered == 1
+    recovered.close()
+    records = {r["trajectory_id"]: r for r in trajectory_lines(logs)}
+    assert len(records) == 31
+    steps = records["open"]["result"]
+    assert [s["type"] for s in steps] == ["reasoning", "tool_call", "tool_call", "tool_call"]
+    assert [json.loads(s["arguments"]).get("query") for s in steps[1:]] == ["film", None, "actor"]

@@ -11,6 +11,7 @@ the same model's document vectors. See `lrat.server.app` for the endpoints and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -43,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--contextual-queries", action="store_true",
                    help="search with each query joined with the reasoning sent with it (a model trained with "
                         "`lrat mine --contextual-queries`); a request's own `context` is always used")
+    p.add_argument("--api-key", default=os.environ.get("LRAT_API_KEY"),
+                   help="require `Authorization: Bearer KEY` on every route but /health (default: $LRAT_API_KEY)")
+    p.add_argument("--max-sessions", type=int, default=10_000,
+                   help="open sessions held in memory; past it the longest idle one is ended and written")
+    p.add_argument("--compact-journal-bytes", type=int, default=64 << 20,
+                   help="rewrite the journal with the open sessions alone once it holds more than this")
     p.add_argument("--mcp-stdio", action="store_true", help="speak MCP (JSON-RPC) on stdin/stdout instead of HTTP")
     p.set_defaults(run=run)
 
@@ -57,10 +64,22 @@ def build_service(args: argparse.Namespace):
                                  device=args.device)
     log = SessionLog(args.log_dir, max_bytes=args.rotate_bytes, fsync=args.fsync,
                      server_metadata={"index": str(args.index), "model": args.model or "all-MiniLM-L6-v2",
-                                      "snippet_max_tokens": args.snippet_tokens})
+                                      "snippet_max_tokens": args.snippet_tokens},
+                     max_open_sessions=args.max_sessions)
     if log.recovered:
         print(f"lrat serve: wrote {log.recovered} sessions left open by a previous run", file=sys.stderr)
     return SearchService(searcher, log, limits, default_k=args.default_k, contextual=args.contextual_queries)
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,7 +102,12 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         service.log.close()
         raise ValueError(f"lrat serve needs the `serve` extra (pip install 'lrat[serve]'): {exc}") from exc
-    app = create_app(service, idle_timeout=args.idle_timeout or None)
+    if not args.api_key and not _is_loopback(args.host):
+        print(f"lrat serve: WARNING: listening on {args.host} without an API key: anyone who can reach this "
+              "address can search, read every document and write to the logs. Set --api-key or LRAT_API_KEY.",
+              file=sys.stderr)
+    app = create_app(service, idle_timeout=args.idle_timeout or None, api_key=args.api_key,
+                     compact_journal_bytes=args.compact_journal_bytes)
     print(f"lrat serve: {len(service.searcher)} documents on http://{args.host}:{args.port} "
           f"(logs in {args.log_dir})", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)

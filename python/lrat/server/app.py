@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -156,6 +158,27 @@ class CleanSurrogates:
         await self.app(scope, replay, send)
 
 
+class BearerAuth:
+    """Every route but `/health` requires `Authorization: Bearer <api_key>` (401 otherwise)."""
+
+    def __init__(self, app: ASGIApp, api_key: str):
+        self.app, self.expected = app, f"Bearer {api_key}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/health":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", [])).get(b"authorization", b"")
+        if hmac.compare_digest(given, self.expected):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"error": "missing or wrong API key: send Authorization: Bearer <key>"}).encode()
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def _session(body_id: str | None, request: Request) -> str:
     return body_id or request.headers.get(SESSION_HEADER) or new_session_id()
 
@@ -164,21 +187,31 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, idle_check_every: float = 30.0) -> FastAPI:
+def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, idle_check_every: float = 30.0,
+               api_key: str | None = None, compact_journal_bytes: int = 64 << 20) -> FastAPI:
     """The ASGI app. Its shutdown (lifespan end: uvicorn's graceful stop, or a TestClient closing)
-    ends every open session and writes its trajectory, after the requests in flight are answered."""
+    ends every open session and writes its trajectory, after the requests in flight are answered.
+    With `api_key`, every route but `/health` requires it as a Bearer token. Every `idle_check_every`
+    seconds, idle sessions are ended and the journal is compacted once it holds more than
+    `compact_journal_bytes`."""
     mcp = McpDispatcher(service)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        reaper = None
-        if idle_timeout is not None:
-            async def reap() -> None:
-                while True:
-                    await asyncio.sleep(idle_check_every)
-                    await run_in_threadpool(service.log.end_idle, idle_timeout)
+        def housekeeping() -> None:
+            if idle_timeout is not None:
+                service.log.end_idle(idle_timeout)
+            service.log.compact_if_larger(compact_journal_bytes)
 
-            reaper = asyncio.create_task(reap())
+        async def reap() -> None:
+            while True:
+                await asyncio.sleep(idle_check_every)
+                try:
+                    await run_in_threadpool(housekeeping)
+                except Exception as exc:  # noqa: BLE001 - one failure must not end the housekeeping
+                    print(f"lrat serve: housekeeping failed: {exc!r}", file=sys.stderr)
+
+        reaper = asyncio.create_task(reap())
         try:
             yield
         finally:
@@ -210,7 +243,7 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "documents": len(service.searcher), "open_sessions": len(service.log.open_sessions()),
-                "replaced_surrogates": service.replaced_surrogates}
+                "evicted_sessions": service.log.evicted, "replaced_surrogates": service.replaced_surrogates}
 
     @app.post("/search")
     async def search(body: SearchRequest, request: Request) -> JSONResponse:
@@ -263,4 +296,6 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
 
     app.add_middleware(CleanSurrogates, service=service)
     app.add_middleware(BodySizeLimit, max_bytes=service.limits.max_body_bytes)
+    if api_key:
+        app.add_middleware(BearerAuth, api_key=api_key)
     return app

@@ -90,6 +90,30 @@ class RotatingAppender:
             if sync or self.fsync:
                 os.fsync(self._fd)
 
+    def replace_with(self, lines: list[bytes]) -> None:
+        """Replaces every file with one new file holding `lines`: written under a temporary name,
+        synced and renamed into place before the old files go, so that a crash at any point leaves
+        either the old files or the new one (the new one's number is the highest, so a reader that
+        replays files in order ends with its content)."""
+        with self._lock:
+            old = self.files()
+            self._close_fd()
+            self._number += 1
+            path = self.directory / f"{self.prefix}{self._number:06d}{self.suffix}"
+            partial = path.with_name(path.name + ".tmp")
+            with open(partial, "wb") as handle:
+                handle.writelines(lines)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.rename(partial, path)
+            for stale in old:
+                stale.unlink()
+            self._open()
+
+    def size(self) -> int:
+        """Bytes in all the files."""
+        return sum(p.stat().st_size for p in self.files() if p.exists())
+
     def _close_fd(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
@@ -153,9 +177,15 @@ class SessionLog:
         fsync: FsyncPolicy = "session",
         server_metadata: dict[str, Any] | None = None,
         crash_point: Callable[[str], None] | None = None,
+        max_open_sessions: int = 10_000,
     ):
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, got {fsync!r}")
+        if max_open_sessions < 1:
+            raise ValueError(f"max_open_sessions must be positive, got {max_open_sessions}")
+        self.max_open_sessions = max_open_sessions
+        self.evicted = 0
+        """Sessions ended (and written, status "incomplete") to make room under `max_open_sessions`."""
         self.directory = Path(directory)
         self.fsync = fsync
         self.server_metadata = dict(server_metadata or {})
@@ -174,11 +204,17 @@ class SessionLog:
               query_id: str | None = None) -> Session:
         """The open session `session_id`, created if it is not open yet. `question` (else the first
         search query) becomes the trajectory's question; `query_id` (else the session id) its query id."""
+        victim = None
         with self._lock:
             if self._closed:
                 raise RuntimeError("the session log is closed")
             session = self._sessions.get(session_id)
             if session is None:
+                if len(self._sessions) >= self.max_open_sessions:
+                    # Full: the session that has waited longest is ended and written to make room.
+                    victim = self._sessions.pop(min(self._sessions, key=lambda k: self._sessions[k].last_seen))
+                    victim.lock.acquire()
+                    self.evicted += 1
                 now = time.time()
                 session = Session(session_id, question, now, now, metadata={**self.server_metadata, **(metadata or {})},
                                   query_id=query_id)
@@ -188,7 +224,10 @@ class SessionLog:
             elif question and not session.question:
                 session.question = question
                 self._event(session, {"type": "question", "question": question})
-            return session
+        if victim is not None:
+            victim.metadata["evicted"] = True
+            self._write(victim, "incomplete")
+        return session
 
     def open_sessions(self) -> list[str]:
         with self._lock:
@@ -221,9 +260,17 @@ class SessionLog:
         """Writes the session's trajectory and forgets it; returns the record written."""
         with self._lock:
             session = self._sessions.pop(session_id, None)
-        if session is None:
-            raise SessionNotFound(session_id)
-        with session.lock:
+            if session is None:
+                raise SessionNotFound(session_id)
+            # Taken before the log's lock is let go: a compaction never sees the session gone from
+            # the open ones before its trajectory is written.
+            session.lock.acquire()
+        return self._write(session, status, answer)
+
+    def _write(self, session: Session, status: str, answer: str | None = None) -> dict[str, Any]:
+        """Writes a session taken out of the open ones, whose lock the caller holds (and this
+        releases): its trajectory, then its end event."""
+        try:
             if answer is not None:
                 self._append_step(session, {"type": "output_text", "tool_name": None, "arguments": None, "output": answer})
             record = session.record(status)
@@ -232,7 +279,38 @@ class SessionLog:
             self._crash_point("end: after the trajectory, before the end event")
             self._event(session, {"type": "end", "status": status})
             self._crash_point("end: after the end event")
+        finally:
+            session.lock.release()
         return record
+
+    def compact(self) -> int:
+        """Rewrites the journal with the events of the open sessions only (ended sessions' events are
+        dropped), so that it, and the time a restart takes to replay it, follows what is open rather
+        than everything served. Returns the events kept."""
+        with self._lock:
+            sessions = sorted(self._sessions.values(), key=lambda x: x.started)
+            for session in sessions:
+                session.lock.acquire()
+            try:
+                lines = []
+                for session in sessions:
+                    start = {"type": "start", "question": session.question, "query_id": session.query_id,
+                             "metadata": session.metadata, "uid": session.uid}
+                    lines.append(_line({"session": session.id, "time": session.started, "event": start}))
+                    lines += [_line({"session": session.id, "time": session.last_seen, "event": {"type": "step", "step": step}})
+                              for step in session.steps]
+                self.journal.replace_with(lines)
+            finally:
+                for session in sessions:
+                    session.lock.release()
+        return len(lines)
+
+    def compact_if_larger(self, max_bytes: int) -> bool:
+        """`compact` when the journal holds more than `max_bytes`."""
+        if self.journal.size() <= max_bytes:
+            return False
+        self.compact()
+        return True
 
     def end_idle(self, idle_seconds: float) -> list[str]:
         """Ends (status "incomplete") the sessions that made no call for `idle_seconds`."""
