@@ -294,7 +294,7 @@ def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypa
 def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):
     from lrat.bench import run
 
-    config = dataclasses.replace(_config(), variants=("lrat", "lrat_tiered", "lrat_context"),
+    config = dataclasses.replace(_config(), variants=("lrat", "lrat_tiered", "lrat_context", "base_context"),
                                  training=dataclasses.replace(_config().training, steps=1))
     out = tmp_path / "out"
     result = run(_collection(kb, tmp_path / "kb"), config, model=tiny, out=out, progress=False, print_table=False)
@@ -305,4 +305,9 @@ def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_for
     assert contextual["pos_id"].equals(lrat_set["pos_id"])
     for plain, joined, context in zip(lrat_set["query"], contextual["query"], contextual["context"]):
         assert joined == (f"{plain}\n{context.strip()}" if context.strip() else plain)
-    assert sorted(result.per_query["variant"].unique()) == ["base", "lrat", "lrat_context", "lrat_tiered"]
+    assert sorted(result.per_query["variant"].unique()) == ["base", "base_context", "lrat", "lrat_context", "lrat_tiered"]
+    assert not (fold / "train_base_context.parquet").exists(), "the reference is not trained"
+    rows = result.per_query.filter(pl.col("variant").is_in(["base", "base_context"])).sort("variant", "query_id")
+    base_rows, context_rows = rows.filter(pl.col("variant") == "base"), rows.filter(pl.col("variant") == "base_context")
+    assert base_rows["recall@10"].equals(context_rows["recall@10"]), "the question alone has no context"
+    assert not base_rows["aq_recall@10"].equals(context_rows["aq_recall@10"]), "the agents' queries carry theirs"

@@ -75,9 +75,12 @@ for that variant alone. A variant mined with contextual queries is also searched
 frozen agent queries and the re-run agent's searches carry the reasoning written before them."""
 TRAINING_KEYS = ("negative_weights", "dev_fraction")
 """Keys of a variant's recipe that go to training rather than mining."""
-CONTEXTUAL_VARIANTS = frozenset(n for n, r in MINED_VARIANTS.items() if r.get("contextual_queries"))
+CONTEXTUAL_VARIANTS = frozenset([*(n for n, r in MINED_VARIANTS.items() if r.get("contextual_queries")), "base_context"])
 ORACLES = ("oracle_question", "oracle_trajectory")
-ALL_VARIANTS = (*MINED_VARIANTS, *ORACLES)
+REFERENCES = ("base_context",)
+"""Untrained variants: `base_context` is the base model searched with contextual queries, which tells
+what `lrat_context` owes to the context alone and what to its training."""
+ALL_VARIANTS = (*MINED_VARIANTS, *ORACLES, *REFERENCES)
 DEFAULT_VARIANTS = ("lrat", *ORACLES)
 
 
@@ -587,7 +590,7 @@ def run(
                                     **supervision_quality(df, evidence), **({"mining": reports[name]} if name in reports else {})})
             for name in trained:
                 started = time.perf_counter()
-                df = sets[name]
+                df = sets.get(name)
                 done_file = fold_work / f"eval_{name}.parquet"
                 if resume and done_file.is_file():
                     per_query.extend(pl.read_parquet(done_file).to_dicts())
@@ -597,7 +600,10 @@ def run(
                 first_row = len(per_query)
                 b = config.training
                 where = f"seed {seed}, fold {fold + 1}/{config.folds}, {name}"
-                if df.height == 0:
+                if df is None:
+                    log(f"{where}: the base model, evaluate {len(held)} held-out questions")
+                    retriever = base
+                elif df.height == 0:
                     log(f"{where}: no training example; this fold keeps the base model for {name}")
                     untrained.append({"seed": seed, "fold": fold, "variant": name})
                     retriever = base

@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
                              "and lrat_no_fn_filter are LRAT with one mining mechanism off, lrat_all_outcomes LRAT mined from "
                              "failed trajectories too, lrat_tiered LRAT with tiered negative weights (3/1/0.3, in-batch 0.3), "
                              "lrat_context LRAT trained and searched with contextual queries, lrat_dev LRAT with a 10%% dev split "
-                             "(best step kept, base kept when worse)")
+                             "(best step kept, base kept when worse); base_context (untrained) is the base model searched with "
+                             "contextual queries")
     parser.add_argument("--ablation", action="store_true", help="add the naive and filter variants")
     parser.add_argument("--budgets", type=_ints, default=DEFAULT.budgets, help="agent step budgets")
     parser.add_argument("--steps", type=int, default=t.steps, help="optimiser steps of every trained variant")
