@@ -105,6 +105,11 @@ def test_dense_retriever_finds_a_document_by_its_own_text(tiny):
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
     with pytest.raises(ValueError, match="more than once"):
         DenseRetriever.build(pl.concat([corpus.head(2), corpus.head(1)]), retriever.encoder)
+    vectors = retriever.encoder.encode(corpus["text"].to_list(), kind="document")
+    given = DenseRetriever.build(corpus, retriever.encoder, exact=True, vectors=vectors)
+    assert given.search(texts, 3) == hits, "vectors computed elsewhere index the same"
+    with pytest.raises(ValueError, match=r"vectors of shape \(49, "):
+        DenseRetriever.build(corpus, retriever.encoder, vectors=vectors[:49])
 
 
 def test_dense_retriever_query_cache_stays_bounded_and_answers_the_same(tiny):

@@ -448,7 +448,6 @@ def _load_encoder(model: str | os.PathLike[str] | None, max_length: int) -> Any:
 
 def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: Path | None = None,
                      keep_vectors: dict[str, np.ndarray] | None = None) -> Any:
-    from lrat import Index
     from lrat.retriever import DenseRetriever
 
     ids = corpus["doc_id"].to_list()
@@ -463,11 +462,9 @@ def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: 
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, vectors)
-    index = Index(vectors.shape[1], metric="cos")
-    index.add(ids, vectors)
     if keep_vectors is not None:
         keep_vectors.update(zip(ids, vectors))
-    return DenseRetriever(encoder, index, exact=True)
+    return DenseRetriever.build(corpus, encoder, exact=True, vectors=vectors)
 
 
 def _embedding_cache_key(model: str | os.PathLike[str] | None, corpus: pl.DataFrame, max_length: int) -> str:

@@ -44,8 +44,10 @@ class DenseRetriever:
         exact: bool = False,
         batch_size: int = 64,
         show_progress: bool | None = None,
+        vectors: np.ndarray | None = None,
     ) -> DenseRetriever:
-        """Encodes the corpus (`doc_id, text` columns) as documents and indexes it by document id."""
+        """Encodes the corpus (`doc_id, text` columns) as documents and indexes it by document id;
+        `vectors` (one row per document, in corpus order) skips the encoding."""
         for column in ("doc_id", "text"):
             if column not in corpus.columns:
                 raise ValueError(f"the corpus lacks a `{column}` column; it has {', '.join(corpus.columns)}")
@@ -53,9 +55,12 @@ class DenseRetriever:
             raise ValueError("the corpus is empty")
         if corpus["doc_id"].n_unique() != corpus.height:
             raise ValueError("the corpus lists a document id more than once")
-        vectors = encoder.encode(
-            corpus["text"].to_list(), kind="document", batch_size=batch_size, show_progress_bar=show_progress
-        )
+        if vectors is None:
+            vectors = encoder.encode(
+                corpus["text"].to_list(), kind="document", batch_size=batch_size, show_progress_bar=show_progress
+            )
+        elif vectors.ndim != 2 or vectors.shape[0] != corpus.height:
+            raise ValueError(f"vectors of shape {vectors.shape} for a corpus of {corpus.height} documents")
         index = Index(vectors.shape[1], metric="cos")
         index.add(corpus["doc_id"].to_list(), vectors)
         return cls(encoder, index, exact=exact, batch_size=batch_size)
