@@ -37,7 +37,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ import numpy as np
 import polars as pl
 
 from lrat.beir import Collection
-from lrat.bootstrap import RESAMPLES, Interval, bootstrap_ratio, paired_bootstrap
+from lrat.bootstrap import RESAMPLES, bootstrap_ratio, paired_bootstrap
 from lrat.contextual import contextual_query
 from lrat.evaluation import query_metrics
 from lrat.mining import mine_with_report
@@ -802,7 +802,7 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
     a, t = config.agent, config.training
     changed = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if getattr(a, f.name) != f.default}
     lines.append(
-        f"simulator: lrat.simulate AgentConfig, calibrated defaults"
+        "simulator: lrat.simulate AgentConfig, calibrated defaults"
         + (f" except {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else "")
         + f" (max_steps {a.max_steps} for the base runs that training is mined from; held-out runs cut at "
         f"{max(config.budgets)} calls)"
