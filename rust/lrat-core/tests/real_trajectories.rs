@@ -1,17 +1,14 @@
-//! The real LRAT trajectories in `../shared/data/lrat-trajectories/` (skipped when absent).
+//! The real LRAT trajectories in `../shared/data/lrat-trajectories/` (see `shared_data` for when
+//! they are absent).
+
+mod shared_data;
 
 use std::path::PathBuf;
 
 use lrat_core::{read_all, Format, Outcome, ReadOptions, StepKind};
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/lrat-trajectories");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipped: {} is absent", dir.display());
-        None
-    }
+    shared_data::shared_data("lrat-trajectories")
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! search results, and generated text full of the hard cases (non-ASCII, controls, added tokens,
 //! long words).
 
+mod shared_data;
+
 use std::path::PathBuf;
 
 use lrat_core::mine::TokenCounter;
@@ -75,11 +77,7 @@ fn nested_added_tokens_match_longest_first() {
 
 #[test]
 fn real_reasoning_and_results() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/lrat-trajectories");
-    if !dir.is_dir() {
-        eprintln!("skipped: {} is absent", dir.display());
-        return;
-    }
+    let Some(dir) = shared_data::shared_data("lrat-trajectories") else { return };
     let counter = minilm();
     let (batch, _) = read_all(&[dir.display().to_string()], ReadOptions::default()).unwrap();
     let mut texts = 0;
