@@ -253,7 +253,10 @@ def mine_batch(
     documents: DocumentStore | None = None,
 ) -> _Mined:
     """Mines the batch: examples (with document ids) and counts; the batch's document texts go
-    into `documents` when given."""
+    into `documents` when given. The examples table has `trajectory_id, query_id, outcome, step,
+    search_step, rank, query, pos_id, neg_id, neg_tier` (per negative: 0 opened and rejected, 1 skipped
+    above an opened result, 2 seen below), `context` (the reasoning step right before the search),
+    `reasoning, reasoning_tokens, accepted`."""
 
 class _Attached(TypedDict):
     texts: Table
