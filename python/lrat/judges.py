@@ -36,11 +36,6 @@ def rule_judge(reasonings: Sequence[str]) -> list[bool]:
     return _core.judge_reasonings(list(reasonings))
 
 
-def accept_all(reasonings: Sequence[str]) -> list[bool]:
-    """The naive variant: every browse is a positive."""
-    return [True] * len(reasonings)
-
-
 @dataclass
 class ChatJudge:
     """A judge that asks an OpenAI-compatible chat endpoint, as the paper's LLM judge does.
