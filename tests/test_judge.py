@@ -98,3 +98,17 @@ def _reasoning(labelled, file, step) -> str:
 )
 def test_clear_cases(labelled, file, step, accepted):
     assert rule_judge([_reasoning(labelled, file, step)]) == [accepted]
+
+
+def test_chat_judge_counts_every_failed_call_across_its_threads():
+    import socket
+
+    from lrat.judges import ChatJudge
+
+    with socket.socket() as s:  # a port nothing listens on: every call is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    judge = ChatJudge(url=f"http://127.0.0.1:{port}/v1", model="m", retries=1, timeout=2.0, concurrency=16)
+    verdicts = judge([f"reasoning {i}" for i in range(400)])
+    assert verdicts == [False] * 400, "a failed call counts as NOT_RELEVANT"
+    assert (judge.failed, judge.calls) == (400, 400)

@@ -5,6 +5,7 @@ page helped? A judge is any callable from a list of reasoning texts to a list of
 from __future__ import annotations
 
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,6 +55,7 @@ class ChatJudge:
     max_chars: int = 8000
     failed: int = field(default=0, init=False)
     calls: int = field(default=0, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def _endpoint(self) -> str:
         url = self.url.rstrip("/")
@@ -80,11 +82,13 @@ class ChatJudge:
             except (urllib.error.URLError, OSError, KeyError, IndexError, TypeError, ValueError):
                 if attempt + 1 < self.retries:
                     time.sleep(min(2.0**attempt * 0.5, 8.0))
-        self.failed += 1
+        with self._lock:  # the pool's threads fail at once
+            self.failed += 1
         return False
 
     def __call__(self, reasonings: Sequence[str]) -> list[bool]:
-        self.calls += len(reasonings)
+        with self._lock:
+            self.calls += len(reasonings)
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
             return list(pool.map(self._ask, reasonings))
 
