@@ -583,3 +583,18 @@ def test_compaction_keeps_the_open_sessions_alone_and_recovery_still_works(searc
     steps = records["open"]["result"]
     assert [s["type"] for s in steps] == ["reasoning", "tool_call", "tool_call", "tool_call"]
     assert [json.loads(s["arguments"]).get("query") for s in steps[1:]] == ["film", None, "actor"]
+
+
+def test_scores_rise_with_similarity_under_every_metric(tiny_model: Path) -> None:
+    encoder = lrat.Encoder.load(tiny_model, device="cpu")
+    vectors = encoder.encode(CORPUS["text"].to_list())
+    for metric in ("cos", "ip", "l2"):
+        index = lrat.Index(encoder.dim, metric=metric)
+        index.add(CORPUS["doc_id"].to_list(), vectors)
+        search = CorpusSearch(encoder, index, CORPUS)
+        hits = search.hits([CORPUS["text"][3]], 5)[0]
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True), metric
+        keys, distances = index.search(encoder.encode([CORPUS["text"][3]], kind="query"), 5)
+        expected = [-d if metric == "l2" else 1.0 - d for d in distances[0].tolist()]
+        assert scores == pytest.approx(expected), metric

@@ -33,7 +33,8 @@ class DocumentNotFound(KeyError):
 class CorpusSearch:
     """`search(queries, k)` → ranked `Hit`s; `get_document(docid)` → text. Also an `lrat.simulate.Searcher`.
 
-    Scores are similarities (1 - the index's distance: cosine or inner product). Snippets are the
+    Scores are similarities, higher is better: 1 − the index's distance for cosine and inner-product
+    indexes, the negated squared distance for an `l2` index. Snippets are the
     first `snippet_tokens` whitespace tokens of a document, its title line kept on its own line, as
     the BrowseComp-Plus searcher shows them.
     """
@@ -46,6 +47,7 @@ class CorpusSearch:
         if index.key_kind not in ("str", None):
             raise ValueError("the index must be keyed by document ids (strings)")
         self.encoder, self.index, self.snippet_tokens = encoder, index, snippet_tokens
+        self._l2 = index.metric == "l2"
         ids = corpus["doc_id"].to_list()
         titles = corpus["title"].to_list() if "title" in corpus.columns else [None] * len(ids)
         texts = corpus["text"].to_list()
@@ -115,7 +117,8 @@ class CorpusSearch:
                 if docid is None:
                     continue
                 text = self._texts.get(docid, "")
-                row.append(Hit(docid, 1.0 - float(distance), self.title(docid), snippet(text, n_tokens)))
+                score = -float(distance) if self._l2 else 1.0 - float(distance)
+                row.append(Hit(docid, score, self.title(docid), snippet(text, n_tokens)))
             out.append(row)
         return out
 
