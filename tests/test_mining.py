@@ -288,3 +288,19 @@ def test_contextual_queries_join_the_reasoning_before_the_search_as_the_bench_an
         assert row_joined["query"] == expected == f"{row_plain['query']}\n{row_plain['context'].strip()}"
         assert expected in seen, "the simulator searched with the same contextual query"
     assert contextual_query("q", "  ") == "q" and contextual_query("q", None) == "q"
+
+
+def test_judge_none_is_the_naive_judge_in_the_core_as_in_mine(lrat_trajectories):
+    from lrat import _core
+    from lrat.mining import token_counter
+    from lrat.trajectories import open_reader
+
+    (batch,) = list(open_reader(lrat_trajectories, "auto", batch_size=1000))
+    counter = token_counter()
+    naive = _core.mine_batch(batch, counter, judge=None)["stats"]
+    assert naive == _core.mine_batch(batch, counter, judge="none")["stats"]
+    assert naive["rejected"] == 0 and naive["accepted"] == naive["examples"] == 27
+    assert _core.mine_batch(batch, counter, judge="rules")["stats"]["rejected"] > 0
+    with pytest.raises(TypeError, match="judge"):
+        _core.mine_batch(batch, counter)  # type: ignore[call-arg]
+    assert lrat.mine(lrat_trajectories, judge=None, outcomes="all").height == 27

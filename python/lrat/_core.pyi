@@ -248,12 +248,13 @@ def mine_batch(
     batch: TrajectoryBatch,
     counter: TokenCounter,
     *,
+    judge: Literal["rules", "none"] | list[list[bool]] | None,
     rule: Literal["segment", "per_search"] = "segment",
-    judge: Literal["rules", "none"] | list[list[bool]] | None = None,
     documents: DocumentStore | None = None,
 ) -> _Mined:
     """Mines the batch: examples (with document ids) and counts; the batch's document texts go
-    into `documents` when given. The examples table has `trajectory_id, query_id, outcome, step,
+    into `documents` when given. `judge`: "rules" (the built-in judge), "none" or None (every browse
+    accepted: the naive variant, as in `lrat.mine`), or the verdicts, one list per trajectory. The examples table has `trajectory_id, query_id, outcome, step,
     search_step, rank, query, pos_id, neg_id, neg_tier` (per negative: 0 opened and rejected, 1 skipped
     above an opened result, 2 seen below), `context` (the reasoning step right before the search),
     `reasoning, reasoning_tokens, accepted`."""

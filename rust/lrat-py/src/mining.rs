@@ -94,17 +94,18 @@ pub fn browse_reasonings(batch: PyRef<'_, TrajectoryBatch>) -> Vec<Vec<String>> 
         .collect()
 }
 
-/// Mines the batch. `judge` is "rules" (the built-in judge), "none" (accept every browse), or a
-/// list with one list of booleans per trajectory, one per browse in `browse_reasonings` order.
+/// Mines the batch. `judge` (required) is "rules" (the built-in judge), "none" or None (accept
+/// every browse: the naive variant, as `lrat.mine(judge=None)`), or a list with one list of booleans
+/// per trajectory, one per browse in `browse_reasonings` order.
 /// The document texts of the batch go into `documents`, when given.
 #[pyfunction]
-#[pyo3(signature = (batch, counter, *, rule="segment", judge=None, documents=None))]
+#[pyo3(signature = (batch, counter, *, judge, rule="segment", documents=None))]
 pub fn mine_batch<'py>(
     py: Python<'py>,
     batch: PyRef<'py, TrajectoryBatch>,
     counter: PyRef<'py, PyTokenCounter>,
-    rule: &str,
     judge: Option<&Bound<'py, PyAny>>,
+    rule: &str,
     documents: Option<PyRef<'py, PyDocumentStore>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let rule = Rule::from_str(rule).map_err(PyValueError::new_err)?;
@@ -112,7 +113,12 @@ pub fn mine_batch<'py>(
         Some(j) if !j.is_instance_of::<pyo3::types::PyString>() => Some(j.extract()?),
         _ => None,
     };
-    let verdicts = match (judge.and_then(|j| j.extract::<String>().ok()).as_deref(), &given) {
+    // None is the naive judge, as in `lrat.mine`; a string names a judge.
+    let named = match judge {
+        None => "none".to_string(),
+        Some(j) => j.extract::<String>().unwrap_or_default(),
+    };
+    let verdicts = match (named.as_str(), &given) {
         (_, Some(g)) => {
             let expected = batch.batch.trajectories.len();
             if g.len() != expected {
@@ -120,9 +126,9 @@ pub fn mine_batch<'py>(
             }
             Verdicts::Given(g)
         }
-        (None | Some("rules"), None) => Verdicts::Rules,
-        (Some("none"), None) => Verdicts::AcceptAll,
-        (Some(other), None) => {
+        ("rules", None) => Verdicts::Rules,
+        ("none", None) => Verdicts::AcceptAll,
+        (other, None) => {
             return Err(PyValueError::new_err(format!("judge must be 'rules', 'none' or a list of verdicts, not {other:?}")))
         }
     };
