@@ -260,12 +260,8 @@ def test_a_zero_weight_example_does_not_move_the_model(tmp_path, tiny):
     _assert_same_weights(pairs["b"].output_dir, pairs["c"].output_dir)
 
 
-def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, tiny_dropout, monkeypatch):
-    frame = mined_frame(24)
-    settings = {**QUICK, "epochs": 2, "save_steps": 2, "learning_rate": 1e-3, "gradient_accumulation_steps": 2}
-    whole = lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "whole", **settings)
-    assert whole.steps == 6
-
+def _train_then_crash_after_checkpoint_4(frame, model, output_dir, settings, monkeypatch) -> None:
+    """A run that dies right after writing the checkpoint of step 4."""
     real_save = trainer_module._save_checkpoint
 
     def save_then_crash(out, step, *args, **kwargs):
@@ -275,8 +271,17 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, tiny_dro
 
     monkeypatch.setattr(trainer_module, "_save_checkpoint", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
-        lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "resumed", **settings)
+        lrat.train(frame, model=model, output_dir=output_dir, **settings)
     monkeypatch.setattr(trainer_module, "_save_checkpoint", real_save)
+
+
+def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, tiny_dropout, monkeypatch):
+    frame = mined_frame(24)
+    settings = {**QUICK, "epochs": 2, "save_steps": 2, "learning_rate": 1e-3, "gradient_accumulation_steps": 2}
+    whole = lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "whole", **settings)
+    assert whole.steps == 6
+
+    _train_then_crash_after_checkpoint_4(frame, tiny_dropout, tmp_path / "resumed", settings, monkeypatch)
     checkpoints = sorted(p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir())
     assert checkpoints == ["step-00000002", "step-00000004"]
     assert not (tmp_path / "resumed" / "model.safetensors").exists()
@@ -294,17 +299,7 @@ def test_resume_passes_over_a_checkpoint_killed_mid_save(tmp_path, tiny_dropout,
     settings = {**QUICK, "epochs": 2, "save_steps": 2, "learning_rate": 1e-3, "gradient_accumulation_steps": 2,
                 "keep_checkpoints": 3}
     whole = lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "whole", **settings)
-    real_save = trainer_module._save_checkpoint
-
-    def save_then_crash(out, step, *args, **kwargs):
-        real_save(out, step, *args, **kwargs)
-        if step == 4:
-            raise KeyboardInterrupt("simulated crash after the checkpoint of step 4")
-
-    monkeypatch.setattr(trainer_module, "_save_checkpoint", save_then_crash)
-    with pytest.raises(KeyboardInterrupt):
-        lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "killed", **settings)
-    monkeypatch.setattr(trainer_module, "_save_checkpoint", real_save)
+    _train_then_crash_after_checkpoint_4(frame, tiny_dropout, tmp_path / "killed", settings, monkeypatch)
     checkpoints = tmp_path / "killed" / "checkpoints"
     assert sorted(p.name for p in checkpoints.iterdir()) == ["step-00000002", "step-00000004"]
     (checkpoints / "step-00000004" / "rng_state_0.pt").unlink()  # as a kill before the RNG state was written
