@@ -1,4 +1,4 @@
-"""Weighted InfoNCE against the formula of DESIGN §2, the false-negative guard, and the distributed path."""
+"""Weighted InfoNCE against the formula of docs/method.md §4, the false-negative guard, and the distributed path."""
 
 from __future__ import annotations
 

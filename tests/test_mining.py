@@ -1,4 +1,4 @@
-"""Mining examples from trajectories: the rules of DESIGN §2 on real and hand-built logs."""
+"""Mining examples from trajectories: the rules of docs/method.md §2 on real and hand-built logs."""
 
 from __future__ import annotations
 

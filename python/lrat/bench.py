@@ -1,6 +1,6 @@
 """`lrat bench`: does training on agent trajectories help? Cross-fitted, seeded, with paired intervals.
 
-The protocol (DESIGN §6):
+The protocol (docs/method.md §5):
 - Questions with evidence are split into `folds` folds by a hash of their id under `fold_seed`. The
   models evaluated on fold i are trained only on trajectories of questions outside fold i, so every
   question is held out exactly once and all of them count.
@@ -138,7 +138,7 @@ class BenchConfig:
 
 SATURATION_TARGET = (0.4, 0.7)
 """Where the base retriever's evidence recall at the smallest budget should sit for a better retriever
-to be able to show (DESIGN §6: a metric that saturates for the base shows nothing)."""
+to be able to show (docs/method.md §5: a metric that saturates for the base shows nothing)."""
 
 DEFAULT = BenchConfig()
 QUICK = BenchConfig(folds=2, seeds=1)

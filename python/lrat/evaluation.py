@@ -11,7 +11,7 @@ Queries of the qrels that the run does not answer count as zero for every measur
 (`complete=True`, trec_eval's `-c`); with `complete=False` only the queries the run answers are
 averaged (trec_eval's default). Run queries absent from the qrels are ignored, as trec_eval does.
 
-Trajectories (`evaluate_trajectories`) use DESIGN §2: evidence recall = |documents returned by any
+Trajectories (`evaluate_trajectories`) use the BrowseComp-Plus definitions: evidence recall = |documents returned by any
 search of the trajectory ∩ evidence| / |evidence| (averaged over trajectories whose query has
 evidence), success rate = share of judged-correct final answers, steps = search + browse calls,
 searches per success = all search calls / number of successes.

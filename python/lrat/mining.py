@@ -1,4 +1,4 @@
-"""Mining training examples from trajectories (DESIGN §2) and assembling their texts.
+"""Mining training examples from trajectories (docs/method.md §2) and assembling their texts.
 
 The Rust core walks each trajectory (segment or per-search rule), asks the judge about each browse,
 and yields examples with document ids; this module adds texts (from a corpus or from the
@@ -222,7 +222,7 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
     corpus: JSONL / Parquet path or DataFrame with document texts; without one, texts come from
         the trajectories (browse outputs, else snippets). Documents without text are left out and
         counted, never filled.
-    rule: "segment" (default; DESIGN §2) or "per_search" (the paper's simple rule).
+    rule: "segment" (default; docs/method.md §2) or "per_search" (the paper's simple rule).
     judge: "rules" (built-in offline judge), "none" (naive: every browse is positive), or a callable
         from a list of reasoning texts to booleans (e.g. `lrat.judges.ChatJudge`).
     weighting: "intensity" (relevance intensity from reasoning length) or "none" (w = 1).

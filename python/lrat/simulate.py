@@ -4,7 +4,7 @@ For each question with known evidence documents the agent searches (first the qu
 reformulations built from names it has read), looks at the top-K snippets, browses some of them,
 reasons about what it read, and answers once it has read all the evidence or its step budget is spent.
 
-What it may use, and when (DESIGN §6):
+What it may use, and when (docs/method.md §5):
 - *Before reading* (which result to browse) only what a snippet shows: whether its title or text names
   the entity currently sought (a name of the question, or an entity read earlier), the question's
   numbers and content words, names already found; each snippet is judged beside the best-looking one of

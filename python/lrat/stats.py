@@ -6,7 +6,7 @@ Definitions (all computed from the canonical tables, `lrat.read_trajectories`):
 - searches: search steps. A search call with a list of queries whose output splits into one result
   block per query is one search step per query (as the tables store it); otherwise one per call.
 - browses: browse steps (one per document opened).
-- steps: searches + browses (DESIGN §2, "Steps = search + browse calls"); reasoning, answers and
+- steps: searches + browses ("steps = search + browse calls", as the paper counts them); reasoning, answers and
   calls of other tools are not counted.
 - browse/search ratio: total browses / total searches of the group (None without searches).
 - transitions: between consecutive tool calls of the same trajectory, each a search (S) or a browse

@@ -1,4 +1,4 @@
-"""Relevance intensity (DESIGN §2): longer reasoning after a browse means a more useful document.
+"""Relevance intensity (docs/method.md §3): longer reasoning after a browse means a more useful document.
 
 With `l` the token length of the post-browse reasoning and `β` the median of `l` over `l > 0`:
 `raw = 1 − exp(−ln2 · l / β)` and `w = raw / mean(raw)`, so that the weights average 1.

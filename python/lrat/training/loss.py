@@ -1,4 +1,4 @@
-"""Weighted InfoNCE (DESIGN §2), on one process or across several with cross-device negatives.
+"""Weighted InfoNCE (docs/method.md §4), on one process or across several with cross-device negatives.
 
 For query i with positive column t_i among all documents of the (global) batch,
     CE_i = −log softmax(s(q_i, ·) / τ)[t_i],      L = Σ_i w_i · CE_i / Σ_i w_i.

@@ -1,4 +1,4 @@
-//! Mining retrieval supervision from trajectories (DESIGN §2): a browsed document is a positive for
+//! Mining retrieval supervision from trajectories (docs/method.md §2): a browsed document is a positive for
 //! the current query, the unbrowsed results the agent saw and the browses it rejected are negatives,
 //! and the reasoning written after the browse filters and weights the positive.
 
