@@ -100,7 +100,7 @@ def test_parse_usage_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "-o/--out" in proc.stderr
     proc = subprocess.run(
-        [sys.executable, "-m", "lrat", "parse", str(tmp_path), "-o", str(tmp_path / "o"), "--format", "nope"],
+        [sys.executable, "-m", "lrat", "parse", str(tmp_path), "-o", str(tmp_path / "o"), "--log-format", "nope"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 1

@@ -11,10 +11,12 @@ def _names(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
 
 
-def add_reader_arguments(p: argparse.ArgumentParser, format_flag: str = "--format") -> None:
+def add_reader_arguments(p: argparse.ArgumentParser) -> None:
+    """The reading options. `--log-format` names the logs' format in every command; `--format`, where a
+    command has it, names the format it writes."""
     g = p.add_argument_group("reading logs")
     g.add_argument(
-        format_flag,
+        "--log-format",
         dest="format",
         default="auto",
         help="auto (detect per record), browsecomp, chat_completions, responses, qwen, search_r1 or react",

@@ -54,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     w.add_argument("--tokenizer", help="tokenizer.json or model directory for token counts, or 'whitespace'")
     p.add_argument("--all-outcomes", action="store_true", help="keep examples of failed and unknown trajectories too")
     p.add_argument("--report", type=Path, help="write the mining report as JSON here")
-    add_reader_arguments(p, format_flag="--log-format")
+    add_reader_arguments(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
 

@@ -24,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", type=Path, help="write the figures as JSON here")
     p.add_argument("--plots", type=Path, help="write PNG plots into this directory (needs matplotlib)")
     p.add_argument("--tokenizer", help="tokenizer.json or model directory for token counts, or 'whitespace'")
-    add_reader_arguments(p, format_flag="--log-format")
+    add_reader_arguments(p)
     p.set_defaults(run=run)
 
 
