@@ -46,6 +46,25 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     }
 }
 
+/// A bad argument value from Python, worded by the caller or by the parser that refused it.
+pub fn invalid_argument(message: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(message.to_string())
+}
+
+/// An argument of the wrong Python type.
+pub fn wrong_type(message: impl std::fmt::Display) -> PyErr {
+    PyTypeError::new_err(message.to_string())
+}
+
+/// Arrow could not build or read a table (a table passed in lacks a column or has the wrong types).
+pub fn table_error(context: &str, e: impl std::fmt::Display) -> PyErr {
+    if context.is_empty() {
+        PyValueError::new_err(e.to_string())
+    } else {
+        PyValueError::new_err(format!("{context}: {e}"))
+    }
+}
+
 pub fn index_error(e: IndexError) -> PyErr {
     let message = e.to_string();
     match e {

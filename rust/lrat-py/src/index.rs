@@ -7,11 +7,10 @@ use lrat_core::index::{self as core, Dtype, IndexOptions, KeyKind, Keys, Metric,
 use numpy::{
     PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
-use crate::errors::index_error;
+use crate::errors::{index_error, invalid_argument, wrong_type};
 
 /// Approximate nearest-neighbour search (HNSW) over float vectors keyed by strings or integers.
 #[pyclass(module = "lrat._core", frozen)]
@@ -34,23 +33,23 @@ impl<'py> Matrix<'py> {
             Err(_) => {
                 let numpy = py.import("numpy")?;
                 let converted = numpy.call_method1("asarray", (object,)).map_err(|_| {
-                    PyTypeError::new_err(format!("{what} must be a float array; got {}", type_name(object)))
+                    wrong_type(format!("{what} must be a float array; got {}", type_name(object)))
                 })?;
                 converted.cast_into::<PyUntypedArray>().map_err(|_| {
-                    PyTypeError::new_err(format!("{what} must be a float array; got {}", type_name(object)))
+                    wrong_type(format!("{what} must be a float array; got {}", type_name(object)))
                 })?
             }
         };
         let dtype = array.dtype();
         if dtype.kind() != b'f' {
-            return Err(PyTypeError::new_err(format!(
+            return Err(wrong_type(format!(
                 "{what} must be a float array (float32, or float16/float64 converted); got dtype {}",
                 dtype
             )));
         }
         let ndim = array.ndim();
         if ndim != 1 && ndim != 2 {
-            return Err(PyValueError::new_err(format!(
+            return Err(invalid_argument(format!(
                 "{what} must be a 2-D array (one row per vector) or a single 1-D vector; got {ndim} dimensions"
             )));
         }
@@ -65,7 +64,7 @@ impl<'py> Matrix<'py> {
 
     /// The values row-major: borrowed when the array is C-contiguous, else copied once.
     fn values(&self) -> PyResult<(numpy::PyReadonlyArrayDyn<'py, f32>, Option<Vec<f32>>)> {
-        let readonly = self.array.try_readonly().map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let readonly = self.array.try_readonly().map_err(invalid_argument)?;
         // `as_slice` also accepts Fortran order, whose memory order is not row-major.
         let copy = if self.array.is_c_contiguous() && readonly.as_slice().is_ok() {
             None
@@ -99,7 +98,7 @@ fn extract_keys(object: &Bound<'_, PyAny>, allow_scalar: bool) -> PyResult<Keys>
             }
             b'U' | b'O' | b'S' => return extract_keys(&array.call_method0("tolist")?, false),
             _ => {
-                return Err(PyTypeError::new_err(format!(
+                return Err(wrong_type(format!(
                     "keys must be strings or non-negative integers; got an array of dtype {}",
                     array.dtype()
                 )))
@@ -107,7 +106,7 @@ fn extract_keys(object: &Bound<'_, PyAny>, allow_scalar: bool) -> PyResult<Keys>
         }
     }
     if object.is_instance_of::<PyString>() {
-        return Err(PyTypeError::new_err("keys must be a sequence of keys, not a single string"));
+        return Err(wrong_type("keys must be a sequence of keys, not a single string"));
     }
     if let Ok(strings) = object.extract::<Vec<String>>() {
         return Ok(Keys::Str(strings));
@@ -115,7 +114,7 @@ fn extract_keys(object: &Bound<'_, PyAny>, allow_scalar: bool) -> PyResult<Keys>
     if let Ok(ints) = object.extract::<Vec<i64>>() {
         return Ok(Keys::Int(ints));
     }
-    Err(PyTypeError::new_err(format!(
+    Err(wrong_type(format!(
         "keys must be a sequence of all strings or all integers; got {}",
         type_name(object)
     )))
@@ -153,7 +152,7 @@ impl Index {
         let keys = extract_keys(keys, false)?;
         let matrix = Matrix::extract("vectors", vectors)?;
         if matrix.one_dimensional && keys.len() != 1 {
-            return Err(PyValueError::new_err(format!(
+            return Err(invalid_argument(format!(
                 "got a single 1-D vector for {} keys; pass a 2-D array",
                 keys.len()
             )));
@@ -161,7 +160,7 @@ impl Index {
         let (readonly, copy) = matrix.values()?;
         let values: &[f32] = match &copy {
             Some(copy) => copy,
-            None => readonly.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?,
+            None => readonly.as_slice().map_err(invalid_argument)?,
         };
         let cols = matrix.cols;
         let inner = &self.inner;
@@ -183,7 +182,7 @@ impl Index {
         let (readonly, copy) = matrix.values()?;
         let values: &[f32] = match &copy {
             Some(copy) => copy,
-            None => readonly.as_slice().map_err(|e| PyValueError::new_err(e.to_string()))?,
+            None => readonly.as_slice().map_err(invalid_argument)?,
         };
         let cols = matrix.cols;
         let inner = &self.inner;

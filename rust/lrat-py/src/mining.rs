@@ -8,12 +8,11 @@ use std::sync::Mutex;
 use lrat_core::mine::attach::{texts_schema, DocumentTexts};
 use lrat_core::mine::documents::DocumentStore;
 use lrat_core::mine::{self, table, Rule, TokenCounter, Verdicts};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 
-use crate::errors::to_py;
+use crate::errors::{invalid_argument, table_error, to_py};
 use crate::trajectories::TrajectoryBatch;
 
 /// Counts tokens with a `tokenizer.json` (a file or a model directory), or whitespace words.
@@ -77,7 +76,7 @@ impl PyDocumentStore {
 
     /// `doc_id, title, text, text_source` of every document, in the order they first appeared.
     fn table(&self, py: Python<'_>) -> PyResult<PyTable> {
-        let batch = py.detach(|| table::documents_batch(self.lock().documents())).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let batch = py.detach(|| table::documents_batch(self.lock().documents())).map_err(|e| table_error("", e))?;
         PyTable::try_new(vec![batch], table::documents_schema())
     }
 }
@@ -108,7 +107,7 @@ pub fn mine_batch<'py>(
     rule: &str,
     documents: Option<PyRef<'py, PyDocumentStore>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let rule = Rule::from_str(rule).map_err(PyValueError::new_err)?;
+    let rule = Rule::from_str(rule).map_err(invalid_argument)?;
     let given: Option<Vec<Vec<bool>>> = match judge {
         Some(j) if !j.is_instance_of::<pyo3::types::PyString>() => Some(j.extract()?),
         _ => None,
@@ -122,14 +121,14 @@ pub fn mine_batch<'py>(
         (_, Some(g)) => {
             let expected = batch.batch.trajectories.len();
             if g.len() != expected {
-                return Err(PyValueError::new_err(format!("judge verdicts cover {} trajectories, the batch has {expected}", g.len())));
+                return Err(invalid_argument(format!("judge verdicts cover {} trajectories, the batch has {expected}", g.len())));
             }
             Verdicts::Given(g)
         }
         ("rules", None) => Verdicts::Rules,
         ("none", None) => Verdicts::AcceptAll,
         (other, None) => {
-            return Err(PyValueError::new_err(format!("judge must be 'rules', 'none' or a list of verdicts, not {other:?}")))
+            return Err(invalid_argument(format!("judge must be 'rules', 'none' or a list of verdicts, not {other:?}")))
         }
     };
     let trajectories = &batch.batch.trajectories;
@@ -148,7 +147,7 @@ pub fn mine_batch<'py>(
             (table::examples_batch(trajectories, &examples), stats)
         })
     });
-    let examples_batch = examples_batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let examples_batch = examples_batch.map_err(|e| table_error("", e))?;
     let d = PyDict::new(py);
     d.set_item("examples", PyTable::try_new(vec![examples_batch], table::examples_schema())?)?;
     let s = PyDict::new(py);
@@ -171,7 +170,7 @@ pub fn attach_texts<'py>(py: Python<'py>, examples: PyTable, documents: PyTable)
     let (documents, _) = documents.into_inner();
     let (texts, counts) = py
         .detach(|| DocumentTexts::from_batches(&documents)?.attach(&examples))
-        .map_err(|e| PyValueError::new_err(format!("cannot attach document texts: {e}")))?;
+        .map_err(|e| table_error("cannot attach document texts", e))?;
     let d = PyDict::new(py);
     d.set_item("texts", PyTable::try_new(texts, texts_schema())?)?;
     d.set_item("missing_positives", counts.missing_positives)?;

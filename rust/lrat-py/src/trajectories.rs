@@ -6,12 +6,11 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use lrat_core::pipeline::Severity;
 use lrat_core::{tables, Batch, Format, FormatOptions, ReadOptions, ToolNames, Totals, TrajectoryStream, UnknownTools};
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
 
-use crate::errors::{record_error, to_py};
+use crate::errors::{invalid_argument, record_error, table_error, to_py};
 
 /// Streams trajectories from files, directories and globs, in batches.
 #[pyclass(module = "lrat._core")]
@@ -43,7 +42,7 @@ impl TrajectoryReader {
     ) -> PyResult<Self> {
         let format = match format {
             None | Some("auto") => None,
-            Some(name) => Some(Format::from_str(name).map_err(PyValueError::new_err)?),
+            Some(name) => Some(Format::from_str(name).map_err(invalid_argument)?),
         };
         let defaults = ToolNames::default();
         let tools = ToolNames::new(
@@ -54,7 +53,7 @@ impl TrajectoryReader {
             format: FormatOptions {
                 format,
                 tools,
-                unknown_tools: UnknownTools::from_str(unknown_tools).map_err(PyValueError::new_err)?,
+                unknown_tools: UnknownTools::from_str(unknown_tools).map_err(invalid_argument)?,
             },
             batch_size,
             batch_bytes,
@@ -152,7 +151,7 @@ impl TrajectoryBatch {
 fn tables_dict<'py>(py: Python<'py>, batch: &Batch, include_content: bool) -> PyResult<Bound<'py, PyDict>> {
     let chunks = py
         .detach(|| tables::build_chunks(&batch.trajectories, &batch.issues, include_content))
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(|e| table_error("", e))?;
     let d = PyDict::new(py);
     d.set_item("trajectories", table(chunks.trajectories, tables::trajectories_schema())?)?;
     d.set_item("steps", table(chunks.steps, tables::steps_schema())?)?;
