@@ -411,6 +411,41 @@ def test_unknown_tool_warns_keeps_or_skips(tmp_path: Path) -> None:
     assert configured.trajectories.filter(pl.col("query_id") == "2")["n_searches"].item() == 2
 
 
+def test_wrong_typed_fields_are_read_where_unambiguous_counted_per_field_and_rejected_when_strict(
+    tmp_path: Path,
+) -> None:
+    steps = [
+        {"type": "tool_call", "tool_name": "search", "arguments": {"query": 1984},
+         "output": [{"docid": 7, "title": "T7", "text": "s7"}, {"docid": "8", "title": "T8", "text": "s8"}]},
+        {"type": "tool_call", "tool_name": "get_document", "arguments": {"docid": 7}, "output": "Document 7: s7"},
+        {"type": "output_text", "tool_name": "None", "arguments": "None", "output": "answer"},
+    ]
+    wrong = _record("2", steps) | {"query_id": 2, "query": {"text": None}}
+    path = tmp_path / "types.jsonl"
+    path.write_bytes(GOOD_BEFORE + b"\n" + json.dumps(wrong).encode() + b"\n" + GOOD_AFTER + b"\n")
+
+    t = lrat.read_trajectories(path)
+    assert t.trajectories["query_id"].to_list() == ["1", "2", "3"]
+    row = t.trajectories.filter(pl.col("query_id") == "2").row(0, named=True)
+    assert row["question"] is None
+    assert t.steps.filter((pl.col("kind") == "search") & (pl.col("text") == "1984")).height == 1
+    assert sorted(t.search_results.filter(pl.col("doc_key").is_in(["7", "8"]))["doc_key"].to_list()) == ["7", "8"]
+    assert t.browses.filter(pl.col("doc_key") == "7").height == 1
+    # Numbers in the agent's own tool arguments (the query 1984, get_document's docid 7) are how it
+    # wrote them, not wrong types; the docid 7 in the search tool's output is.
+    assert t.n_errors == 0
+    assert all(line == 2 for line in t.errors["line"].to_list())
+    assert t.wrong_types.rows() == [
+        ("docid", "a number", "read as text", 1),
+        ("query", "an object", "ignored", 1),
+        ("query_id", "a number", "read as text", 1),
+    ]
+    assert "wrong type: `query_id` is a number, read as text" in t.summary()
+
+    with pytest.raises(lrat.TrajectoryParseError, match=r"types\.jsonl:2 .*wrong type: `docid` is a number, read as text"):
+        lrat.read_trajectories(path, strict=True)
+
+
 def test_empty_file_is_an_error_and_others_are_read(tmp_path: Path) -> None:
     (tmp_path / "a.jsonl").write_bytes(GOOD_BEFORE + b"\n")
     (tmp_path / "b.jsonl").write_bytes(b"")

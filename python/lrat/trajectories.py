@@ -42,6 +42,22 @@ class Trajectories:
     def n_warnings(self) -> int:
         return self.errors.filter(pl.col("severity") == "warning").height
 
+    @property
+    def wrong_types(self) -> pl.DataFrame:
+        """Fields of the wrong JSON type (a number where text belongs, an object where a query
+        belongs), per field: what was found, what the reader did (numbers are read as text, other
+        types ignored) and in how many records. Strict reading rejects such records instead."""
+        parts = pl.col("reason").str.extract_groups(r"^wrong type: `(?<field>.+)` is (?<found>.+), (?<treatment>read as text|ignored)$")
+        return (
+            self.errors.filter(pl.col("severity") == "warning")
+            .select(parts)
+            .unnest("reason")
+            .drop_nulls()
+            .group_by("field", "found", "treatment")
+            .agg(pl.len().alias("records"))
+            .sort("field", "found", "treatment")
+        )
+
     def summary(self) -> str:
         """A few lines: trajectories by format and outcome, steps, and problems by reason."""
         t = self.trajectories

@@ -234,8 +234,12 @@ fn parse_chunk(chunk: Chunk, options: &ReadOptions) -> Result<Batch> {
         for result in results {
             batch.records += 1;
             match result {
-                Ok(p) => {
-                    batch.issues.extend(p.warnings.into_iter().map(|error| Issue { severity: Severity::Warning, error }));
+                Ok(mut p) => {
+                    if options.strict && !p.wrong_types.is_empty() {
+                        return Err(Error::Record(p.wrong_types.swap_remove(0)));
+                    }
+                    let warnings = p.warnings.into_iter().chain(p.wrong_types);
+                    batch.issues.extend(warnings.map(|error| Issue { severity: Severity::Warning, error }));
                     batch.trajectories.extend(p.trajectories);
                 }
                 Err(error) if options.strict => return Err(Error::Record(error)),

@@ -1,7 +1,8 @@
 //! BrowseComp-Plus / LRAT run files: `{query_id, query, answer?, status, metadata, result: [steps]}`
 //! with steps `{type: reasoning | tool_call | output_text, tool_name, arguments, output}`.
 
-use super::common::{content_text, tool_call_steps};
+use super::common::{answer_text, tool_call_steps};
+use super::field_types;
 use super::Ctx;
 use crate::json::Json;
 use crate::model::{Format, Outcome, Step, Trajectory};
@@ -19,12 +20,12 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     }
 
     let mut t = ctx.trajectory(Format::BrowseComp);
-    if let Some(id) = v.get_any(&["trajectory_id", "id"]).and_then(Json::as_key) {
+    if let Some(id) = field_types::text_at(v, &["trajectory_id", "id"]) {
         t.id = id;
     }
-    t.query_id = v.get("query_id").and_then(Json::as_key);
-    t.question = v.get_any(&["query", "question"]).and_then(content_text);
-    t.gold_answer = v.get("answer").and_then(content_text);
+    t.query_id = field_types::text_at(v, &["query_id"]);
+    t.question = field_types::entry(v, &["query", "question"]).and_then(|(key, q)| answer_text(q, key));
+    t.gold_answer = v.get("answer").and_then(|a| answer_text(a, "answer"));
     t.outcome = match v.get("status") {
         Some(Json::Str(s)) => Outcome::from_status(s),
         Some(Json::Null) | None => Outcome::Unknown,

@@ -4,6 +4,7 @@
 //! `function_call{name, arguments}`); `{role: tool, tool_call_id, content}` messages answer them, matched
 //! by id and otherwise in order.
 
+use super::field_types;
 use super::common::{content_text, read_record_fields, tool_call_steps, tool_output};
 use super::{Ctx, MESSAGE_KEYS};
 use crate::json::Json;
@@ -22,8 +23,8 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         }
         match role(m).map_err(|e| format!("{} {e}", at("")))? {
             Role::Tool => outputs.push(Output {
-                call_id: m.get("tool_call_id").and_then(Json::as_key),
-                name: m.get("name").and_then(Json::as_key),
+                call_id: field_types::text_at(m, &["tool_call_id"]),
+                name: field_types::text_at(m, &["name"]),
                 content: m.field("content"),
                 message: i,
                 used: false,
@@ -156,7 +157,7 @@ fn read_call<'v, 'a>(call: &'v Json<'a>, at: &str, message: usize, nested: bool)
     if !matches!(arguments, Json::Str(_) | Json::Object(_) | Json::Null) {
         return Err(format!("{fpath}.arguments is {}, expected a string or object", arguments.type_name()));
     }
-    Ok(Call { id: call.get("id").and_then(Json::as_key), name, arguments, message, output: None })
+    Ok(Call { id: field_types::text_at(call, &["id"]), name, arguments, message, output: None })
 }
 
 /// Gives each call its output: the tool message naming its id, else the first unused tool message

@@ -10,7 +10,7 @@ use crate::json::Json;
 use crate::model::{BrowseRecord, Outcome, SearchHit, SharedText, Step, Trajectory};
 use crate::tools::ToolKind;
 
-use super::Ctx;
+use super::{field_types, Ctx};
 
 /// Reads a tool call's `arguments`, which logs store as an object or as a JSON string.
 /// Returns the parsed object, or the text itself when it is not JSON.
@@ -55,11 +55,14 @@ pub fn search_query(args: &Arguments) -> Option<String> {
     match args {
         Arguments::Text(t) => (!t.is_empty()).then(|| t.to_string()),
         Arguments::Json(v) => {
-            let q = match v {
-                Json::Object(_) => v.get_any(QUERY_KEYS)?,
-                other => other,
+            let (key, q) = match v {
+                Json::Object(_) => field_types::entry(v, QUERY_KEYS)?,
+                other => ("query", other),
             };
-            first_text(q)
+            match q {
+                Json::Array(items) => items.iter().find_map(|item| field_types::argument_text(item, key)),
+                other => field_types::argument_text(other, key),
+            }
         }
     }
 }
@@ -72,16 +75,16 @@ pub fn browse_targets(args: &Arguments) -> Vec<String> {
             if t.is_empty() { Vec::new() } else { vec![t.to_string()] }
         }
         Arguments::Json(v) => {
-            let target = match v {
-                Json::Object(_) => match v.get_any(DOC_KEYS) {
+            let (key, target) = match v {
+                Json::Object(_) => match field_types::entry(v, DOC_KEYS) {
                     Some(t) => t,
                     None => return Vec::new(),
                 },
-                other => other,
+                other => ("docid", other),
             };
             match target {
-                Json::Array(items) => items.iter().filter_map(Json::as_key).collect(),
-                other => other.as_key().into_iter().collect(),
+                Json::Array(items) => items.iter().filter_map(|item| field_types::argument_text(item, key)).collect(),
+                other => field_types::argument_text(other, key).into_iter().collect(),
             }
         }
     }
@@ -147,10 +150,8 @@ fn hits_from_list(items: &[Json]) -> Vec<SearchHit> {
     items
         .iter()
         .filter_map(|item| {
-            let title = item.get_any(&["title", "name"]).and_then(Json::as_key);
-            let key = item
-                .get_any(&["docid", "doc_id", "document_id", "id", "url", "link", "uri"])
-                .and_then(Json::as_key)
+            let title = field_types::text_at(item, &["title", "name"]);
+            let key = field_types::text_at(item, &["docid", "doc_id", "document_id", "id", "url", "link", "uri"])
                 .or_else(|| title.clone())?;
             Some(SearchHit {
                 doc_key: key.into(),
@@ -353,15 +354,17 @@ const ERROR_PREFIXES: &[&str] = &[
     "no document", "document not found", "not found", "404", "[visit] failed", "the page could not",
 ];
 
+const BROWSED_ID_KEYS: &[&str] = &["docid", "doc_id", "id", "url"];
+
 /// Reads a browse tool's output: the text, the document id it announces (`Document <id>:`), and
 /// whether it is an error.
 pub fn read_browse_output(output: &Json) -> (Option<String>, bool, Option<String>) {
     let text = match output {
         Json::Object(_) => {
             if output.get_any(&["error"]).is_some() {
-                return (output.get_any(&["docid", "doc_id", "id", "url"]).and_then(Json::as_key), false, content_text(output.field("error")));
+                return (field_types::text_at(output, BROWSED_ID_KEYS), false, content_text(output.field("error")));
             }
-            let key = output.get_any(&["docid", "doc_id", "id", "url"]).and_then(Json::as_key);
+            let key = field_types::text_at(output, BROWSED_ID_KEYS);
             let body = output.get_any(&["text", "content", "contents", "body", "markdown"]).and_then(content_text);
             return (key, body.as_deref().is_some_and(|b| !b.trim().is_empty()), body);
         }
@@ -427,27 +430,31 @@ const OUTCOME_KEYS: &[&str] = &["status", "outcome", "success", "correct"];
 /// case it is the agent's answer and becomes `final_answer` when the log itself has none.
 pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Result<(), String> {
     let Json::Object(fields) = v else { return Ok(()) };
-    if let Some(id) = v.get_any(ID_KEYS).and_then(Json::as_key) {
+    if let Some(id) = field_types::text_at(v, ID_KEYS) {
         t.id = id;
     }
-    t.query_id = v.get_any(QUERY_ID_KEYS).and_then(Json::as_key).or_else(|| v.get("id").and_then(Json::as_key));
-    if let Some(q) = v.get_any(QUESTION_KEYS).and_then(content_text).filter(|q| !q.trim().is_empty()) {
-        t.question = Some(q.trim().to_string());
+    t.query_id = field_types::text_at(v, QUERY_ID_KEYS).or_else(|| field_types::text_at(v, &["id"]));
+    if let Some((key, q)) = field_types::entry(v, QUESTION_KEYS) {
+        let question = match q {
+            Json::Array(_) => content_text(q).filter(|s| !s.trim().is_empty()),
+            other => answer_text(other, key),
+        };
+        t.question = question.map(|q| q.trim().to_string());
     }
-    match v.get_any(GOLD_KEYS) {
-        Some(gold) => {
-            t.gold_answer = answer_text(gold);
+    match field_types::entry(v, GOLD_KEYS) {
+        Some((key, gold)) => {
+            t.gold_answer = answer_text(gold, key);
             if t.final_answer.is_none() {
-                t.final_answer = v.get("answer").and_then(answer_text).map(SharedText::from);
+                t.final_answer = v.get("answer").and_then(|a| answer_text(a, "answer")).map(SharedText::from);
             }
         }
-        None => t.gold_answer = v.get("answer").and_then(answer_text),
+        None => t.gold_answer = v.get("answer").and_then(|a| answer_text(a, "answer")),
     }
     let mut prediction_key = None;
     if t.final_answer.is_none() {
         let key = PREDICTION_KEYS.iter().find(|k| !consumed.contains(k) && v.get(k).and_then(Json::as_str).is_some());
         if let Some(key) = key {
-            t.final_answer = v.get(key).and_then(answer_text).map(SharedText::from);
+            t.final_answer = v.get(key).and_then(|a| answer_text(a, key)).map(SharedText::from);
             prediction_key = Some(*key);
         }
     }
@@ -481,12 +488,19 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
     Ok(())
 }
 
-/// An answer field: text, or the first of a list of accepted answers.
-fn answer_text(v: &Json) -> Option<String> {
-    match v {
-        Json::Array(items) => items.iter().find_map(answer_text),
-        other => content_text(other).filter(|s| !s.trim().is_empty()),
+/// A question or answer field: text (a number is read as its text), the first of a list of
+/// accepted answers, or message content parts. Other shapes are reported as ignored.
+pub fn answer_text(v: &Json, field: &str) -> Option<String> {
+    let text = match v {
+        Json::Array(items) => items.iter().find_map(|item| answer_text(item, field)),
+        Json::Int(_) | Json::UInt(_) | Json::Float(_) | Json::Bool(_) => return field_types::text(v, field),
+        other => content_text(other),
+    };
+    let text = text.filter(|s| !s.trim().is_empty());
+    if text.is_none() && matches!(v, Json::Object(_)) {
+        field_types::ignored(field, v);
     }
+    text
 }
 
 /// Separates the result blocks of a multi-query search (Tongyi's `search(query=[…])`).
@@ -500,7 +514,7 @@ fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Ve
         Json::Object(_) => v.get_any(QUERY_KEYS)?,
         other => other,
     };
-    let queries: Vec<String> = list.as_array()?.iter().filter_map(Json::as_key).collect();
+    let queries: Vec<String> = list.as_array()?.iter().filter_map(|q| field_types::argument_text(q, "query")).collect();
     if queries.len() < 2 {
         return None;
     }

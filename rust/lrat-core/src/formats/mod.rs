@@ -4,6 +4,7 @@
 pub mod browsecomp;
 pub mod chat_completions;
 pub mod common;
+pub mod field_types;
 pub mod qwen;
 pub mod react;
 pub mod responses;
@@ -57,6 +58,9 @@ impl Default for FormatOptions {
 pub struct Parsed {
     pub trajectories: Vec<Trajectory>,
     pub warnings: Vec<RecordError>,
+    /// Fields of the wrong JSON type (see `field_types`): warnings, or the record's error in strict
+    /// mode.
+    pub wrong_types: Vec<RecordError>,
 }
 
 /// State shared by the format parsers while they read one record.
@@ -120,17 +124,20 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
         return Err(fail("empty record".into()));
     }
     let mut ctx = Ctx::new(location, &options.tools);
-    let trajectories = if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        let arena = TextArena::with_capacity(trimmed.len());
-        let value = Json::parse_in(trimmed, &arena).map_err(|e| fail(format!("invalid JSON: {e}")))?;
-        if !arena.is_empty() {
-            ctx.texts = Some(arena.share());
+    let (trajectories, wrong_types) = field_types::collect(|| {
+        if trimmed.starts_with('{') || trimmed.starts_with('[') {
+            let arena = TextArena::with_capacity(trimmed.len());
+            let value = Json::parse_in(trimmed, &arena).map_err(|e| fail(format!("invalid JSON: {e}")))?;
+            if !arena.is_empty() {
+                ctx.texts = Some(arena.share());
+            }
+            parse_json(&value, options.format, &mut ctx).map_err(fail)
+        } else {
+            Ok(vec![parse_text(trimmed, options.format, &mut ctx).map_err(fail)?])
         }
-        parse_json(&value, options.format, &mut ctx).map_err(fail)?
-    } else {
-        vec![parse_text(trimmed, options.format, &mut ctx).map_err(fail)?]
-    };
-    let mut parsed = Parsed { trajectories, warnings: Vec::new() };
+    });
+    let wrong_types = wrong_types.iter().map(|w| RecordError::new(location.clone(), w.reason())).collect();
+    let mut parsed = Parsed { trajectories: trajectories?, warnings: Vec::new(), wrong_types };
     if !ctx.unknown_tools.is_empty() {
         ctx.unknown_tools.sort();
         ctx.unknown_tools.dedup();

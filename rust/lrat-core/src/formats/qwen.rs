@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use super::field_types;
 use super::common::{content_text, question_in_prompt, read_record_fields, strip_chat_tokens, tag_segments, tool_call_steps};
 use super::{Ctx, MESSAGE_KEYS, TEXT_KEYS};
 use crate::json::Json;
@@ -211,7 +212,7 @@ fn build(turns: &[(Speaker, String)], t: &mut Trajectory, ctx: &mut Ctx) {
 fn read_call(body: &str) -> Option<(String, Json<'_>)> {
     let start = body.find('{')?;
     let (value, _) = Json::parse_prefix(&body[start..]).ok()?;
-    let name = value.get("name").and_then(Json::as_key)?;
+    let name = field_types::text_at(&value, &["name"])?;
     let arguments = value.get_any(&["arguments", "parameters", "args"]).cloned().unwrap_or(Json::Null);
     Some((name, arguments))
 }

@@ -5,6 +5,7 @@
 //! `output` / `items` / `input` / `response_items` (an `input` list is read before the `output` list),
 //! or under `response`.
 
+use super::field_types;
 use super::common::{read_record_fields, tool_call_steps, tool_output};
 use super::Ctx;
 use crate::json::Json;
@@ -60,7 +61,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                 if !matches!(arguments, Json::Str(_) | Json::Object(_) | Json::Null) {
                     return Err(format!("{at}.{args_key} is {}, expected a string or object", arguments.type_name()));
                 }
-                let output = find_output(&items, &kinds, &mut used, i, item.get("call_id").and_then(Json::as_key));
+                let output = find_output(&items, &kinds, &mut used, i, field_types::text_at(item, &["call_id"]));
                 let output = output.map(|o| tool_output(items[o].1.field("output")));
                 tool_call_steps(ctx, name, arguments, output.as_ref(), &mut t.steps);
             }
@@ -162,7 +163,7 @@ fn web_search_steps(item: &Json, steps: &mut Vec<Step>) {
     let tool = Some("web_search".to_string());
     match action.get("type").and_then(Json::as_str) {
         Some("open_page") => {
-            let url = action.get("url").and_then(Json::as_key);
+            let url = field_types::text_at(action, &["url"]);
             let ok = item.get("status").and_then(Json::as_str).map_or(true, |s| s == "completed");
             let record = BrowseRecord::new(url.clone(), ok, None);
             steps.push(Step::browse(tool, url.unwrap_or_default(), record));
