@@ -214,6 +214,26 @@ def test_truncated_or_foreign_files_raise(tmp_path, index: Index) -> None:
         Index.view(tmp_path / "absent.lrat")
 
 
+def test_a_crafted_graph_with_valid_checksums_raises_instead_of_crashing(tmp_path, index: Index) -> None:
+    # The first neighbour of node 0 points past the last node; the checksums are recomputed, as a forger
+    # would. usearch would read outside its buffer; the structural check refuses the file first.
+    import struct
+    import zlib
+
+    path = tmp_path / "i.lrat"
+    index.save(path)
+    b = bytearray(path.read_bytes())
+    rows, row_bytes = struct.unpack_from("<II", b, 128)
+    nodes = 128 + 8 + rows * row_bytes + 64 + 40 + 2 * rows
+    struct.pack_into("<I", b, nodes + 8 + 2 + 4, rows + 7)
+    struct.pack_into("<I", b, 104, zlib.crc32(bytes(b[128:])))
+    struct.pack_into("<I", b, 108, zlib.crc32(bytes(b[:108])))
+    path.write_bytes(bytes(b))
+    for opener in (Index.load, Index.view):
+        with pytest.raises(IndexFileError, match=f"node 0 links on level 0 to node {rows + 7}"):
+            opener(path)
+
+
 def test_bad_input_raises_clear_errors(index: Index) -> None:
     query = random_vectors(1)
     with pytest.raises(ValueError, match="dimension 31, but the index has dimension 32"):

@@ -92,8 +92,13 @@ fn mutate(text: &str, mutations: &[Mutation]) -> String {
     chars.into_iter().collect()
 }
 
+/// Cases per property: `LRAT_FUZZ_PARSE_CASES` (the long run is `benches/fuzz.sh`), else 512.
+fn cases() -> u32 {
+    std::env::var("LRAT_FUZZ_PARSE_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_strings(text in any::<String>(), format in format_choice()) {

@@ -94,6 +94,14 @@ pub struct KeyMap {
     names: Vec<Option<Arc<str>>>,
 }
 
+impl KeyMap {
+    /// Whether a usearch key found in a loaded graph is one this map can translate: any integer
+    /// for integer keys, an entry of the table for string keys.
+    pub fn knows(&self, key: u64) -> bool {
+        self.kind != KeyKind::Str || key == NO_KEY || self.names.get(key as usize).is_some_and(Option::is_some)
+    }
+}
+
 impl Default for KeyMap {
     fn default() -> Self {
         KeyMap { kind: KeyKind::Unset, ids: HashMap::new(), names: Vec::new() }

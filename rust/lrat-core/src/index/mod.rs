@@ -5,6 +5,7 @@
 mod distance;
 pub mod error;
 mod file;
+mod graph;
 mod keys;
 mod slots;
 
@@ -592,6 +593,7 @@ impl Index {
         let bytes = std::fs::read(path).map_err(|source| IndexError::Io { path: path.to_string(), source })?;
         let header = Header::decode(path, &bytes)?;
         let keys = Self::decode_keys(path, &header, &bytes)?;
+        Self::check_graph(path, &header, &keys, &bytes[header.engine_range()])?;
         let mut engine = Self::new_engine(&header.options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
@@ -610,6 +612,7 @@ impl Index {
         let mapping = unsafe { memmap2::Mmap::map(&handle) }.map_err(io)?;
         let header = Header::decode(path, &mapping)?;
         let keys = Self::decode_keys(path, &header, &mapping)?;
+        Self::check_graph(path, &header, &keys, &mapping[header.engine_range()])?;
         let mut engine = Self::new_engine(&header.options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
@@ -632,6 +635,35 @@ impl Index {
     fn decode_keys(path: &str, header: &Header, bytes: &[u8]) -> IndexResult<KeyMap> {
         KeyMap::from_bytes(header.key_kind, &bytes[header.keys_range()])
             .map_err(|reason| IndexError::File { path: path.to_string(), reason: format!("corrupt index file: {reason}") })
+    }
+
+    /// usearch trusts the bytes it reads: a crafted graph must be refused before it sees them.
+    fn check_graph(path: &str, header: &Header, keys: &KeyMap, engine: &[u8]) -> IndexResult<()> {
+        let options = &header.options;
+        let (scalar_code, scalar_bytes) = match options.dtype {
+            Dtype::F32 => (11, 4),
+            Dtype::F16 => (12, 2),
+            Dtype::I8 => (23, 1),
+        };
+        let metric_code = match options.metric {
+            Metric::Cos => b'c',
+            Metric::Ip => b'i',
+            Metric::L2 => b'e',
+        };
+        let expected = graph::Expected {
+            metric_code,
+            scalar_code,
+            dim: options.dim,
+            bytes_per_vector: options.dim * scalar_bytes,
+            connectivity: options.connectivity,
+            count: header.count,
+        };
+        let bad = |reason: String| IndexError::File { path: path.to_string(), reason: format!("corrupt index file: {reason}") };
+        let node_keys = graph::check(engine, &expected).map_err(bad)?;
+        if let Some((node, key)) = node_keys.iter().enumerate().find(|(_, &k)| !keys.knows(k)) {
+            return Err(bad(format!("graph node {node} has key {key}, which the key table does not hold")));
+        }
+        Ok(())
     }
 
     fn engine_file_error(path: &str, e: impl std::fmt::Display) -> IndexError {
