@@ -169,28 +169,9 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         max_document_length=config.max_document_length,
         device=device,
     )
+    sets = _training_sets(data, config, encoder, checkpoint, device, announce=rank == 0 and config.show_progress)
+    training_set = sets.training
     model = encoder.model
-    frame = None
-    source_name = "the DataFrame" if isinstance(data, (pl.DataFrame, TrainingSet)) else str(Path(data))
-    if not isinstance(data, TrainingSet):
-        frame = data if isinstance(data, pl.DataFrame) else read_training_frame(data)
-    elif config.dev_fraction > 0:
-        raise ValueError("a dev split needs the training set as a DataFrame or a file, not a TrainingSet")
-    false_negatives = None
-    if frame is not None and config.false_negative_margin is not None:
-        guide = encoder if checkpoint is None else Encoder.load(config.model, device=device)
-        frame, false_negatives = _filter_false_negatives(frame, guide, config.false_negative_margin)
-        if rank == 0 and config.show_progress:
-            print(f"false-negative filter: dropped {false_negatives} negatives scored above "
-                  f"{config.false_negative_margin:g}× their positive by the base model")
-    dev_set = None
-    grouped_by = ""
-    if config.dev_fraction > 0:
-        train_frame, dev_frame, grouped_by = split_dev(frame, config.dev_fraction, config.seed)
-        training_set = load_training_set(train_frame, name=f"{source_name} (training part)")
-        dev_set = load_training_set(dev_frame, name=f"{source_name} (dev part)")
-    else:
-        training_set = data if isinstance(data, TrainingSet) else load_training_set(frame, name=source_name)
     if config.gradient_checkpointing:
         # transformers 5 renamed the switch and its keyword; 4 only has the old ones.
         if hasattr(model, "activation_checkpointing_enable"):
@@ -231,18 +212,10 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     if checkpoint is not None:
         start_step = _load_state(checkpoint, config, world, optimizer, scheduler, scaler)
 
-    log_path = out / LOG_FILE
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        if start_step == 0:
-            log_path.write_text("")
-        elif log_path.is_file():
-            # Steps after the checkpoint are trained again: their old lines go.
-            lines = log_path.read_text(encoding="utf-8").splitlines(keepends=True)
-            log_path.write_text("".join(l for l in lines if l.strip() and json.loads(l).get("step", 0) <= start_step))
+    log = _StepLog(out / LOG_FILE, enabled=rank == 0, resumed_at=start_step)
     selection = None
-    if dev_set is not None:
-        selection = _Selection(encoder, dev_set, config, grouped_by, total_steps)
+    if sets.dev is not None:
+        selection = _Selection(encoder, sets.dev, config, sets.dev_grouped_by, total_steps)
     progress = _progress(config.show_progress and rank == 0, total_steps, start_step)
     plans: dict[int, StepPlan] = {0: first_plan}
     loss_value = float("nan")
@@ -300,15 +273,7 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
                     "Lower the learning rate, raise the temperature, prefer bf16 over fp16, or check the data"
                 )
             if step_weight > 0:
-                if scaler is not None:
-                    scaler.unscale_(optimizer)
-                if config.max_grad_norm:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
+                _apply_gradients(model, optimizer, scaler, config.max_grad_norm)
             # A step whose examples all weigh 0 has no gradient; it leaves the weights alone.
             optimizer.zero_grad(set_to_none=True)
             learning_rate = scheduler.get_last_lr()[0]
@@ -319,9 +284,9 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss_value:.4f}", lr=f"{learning_rate:.2e}")
-            if rank == 0 and (done % config.log_every == 0 or done == total_steps):
+            if done % config.log_every == 0 or done == total_steps:
                 now = time.perf_counter()
-                record = {
+                log.append({
                     "step": done,
                     "epoch": epoch + 1,
                     "loss": loss_value,
@@ -329,15 +294,10 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
                     "examples": examples_done,
                     "examples_per_second": window_examples / max(now - window_start, 1e-9),
                     "elapsed_seconds": now - run_start,
-                }
-                with log_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(record) + "\n")
+                })
                 window_examples, window_start = 0, now
             if selection is not None and selection.due(done):
-                record = selection.evaluate(done)
-                if rank == 0:
-                    with log_path.open("a", encoding="utf-8") as handle:
-                        handle.write(json.dumps({"step": done, "dev_loss": record}) + "\n")
+                log.append({"step": done, "dev_loss": selection.evaluate(done)})
             if config.save_steps and done % config.save_steps == 0 and done < total_steps:
                 _save_checkpoint(out, done, encoder, optimizer, scheduler, scaler, config, world, rank)
     finally:
@@ -359,13 +319,90 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
             "config": dataclasses.asdict(config),
             "world_size": world,
             "dev": dev_report.to_dict() if dev_report is not None else None,
-            "false_negatives_dropped": false_negatives,
+            "false_negatives_dropped": sets.false_negatives,
         }
         (out / "lrat_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     if world > 1:
         dist.barrier()
-    return TrainResult(out, total_steps, examples_done, loss_value, log_path, first_plan.dropped, dev_report,
-                       false_negatives)
+    return TrainResult(out, total_steps, examples_done, loss_value, log.path, first_plan.dropped, dev_report,
+                       sets.false_negatives)
+
+
+@dataclasses.dataclass
+class _TrainingSets:
+    training: TrainingSet
+    dev: TrainingSet | None
+    dev_grouped_by: str
+    false_negatives: int | None
+
+
+def _training_sets(
+    data: str | os.PathLike[str] | pl.DataFrame | TrainingSet,
+    config: TrainingConfig,
+    encoder: Encoder,
+    checkpoint: Path | None,
+    device: str | None,
+    *,
+    announce: bool,
+) -> _TrainingSets:
+    """The training set (and the dev set, with `dev_fraction`), after the false-negative filter. The
+    filter's guide is the base model, also when a resumed run's encoder comes from a checkpoint."""
+    if isinstance(data, TrainingSet):
+        if config.dev_fraction > 0:
+            raise ValueError("a dev split needs the training set as a DataFrame or a file, not a TrainingSet")
+        return _TrainingSets(data, None, "", None)
+    source_name = "the DataFrame" if isinstance(data, pl.DataFrame) else str(Path(data))
+    frame = data if isinstance(data, pl.DataFrame) else read_training_frame(data)
+    false_negatives = None
+    if config.false_negative_margin is not None:
+        guide = encoder if checkpoint is None else Encoder.load(config.model, device=device)
+        frame, false_negatives = _filter_false_negatives(frame, guide, config.false_negative_margin)
+        if announce:
+            print(f"false-negative filter: dropped {false_negatives} negatives scored above "
+                  f"{config.false_negative_margin:g}× their positive by the base model")
+    if config.dev_fraction <= 0:
+        return _TrainingSets(load_training_set(frame, name=source_name), None, "", false_negatives)
+    train_frame, dev_frame, grouped_by = split_dev(frame, config.dev_fraction, config.seed)
+    return _TrainingSets(
+        load_training_set(train_frame, name=f"{source_name} (training part)"),
+        load_training_set(dev_frame, name=f"{source_name} (dev part)"),
+        grouped_by,
+        false_negatives,
+    )
+
+
+class _StepLog:
+    """`training_log.jsonl`, one JSON line per logged step, written by the first process only. A resumed
+    run trains the steps after its checkpoint again, so their old lines go."""
+
+    def __init__(self, path: Path, *, enabled: bool, resumed_at: int):
+        self.path = path
+        self.enabled = enabled
+        if not enabled:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if resumed_at == 0 or not path.is_file():
+            path.write_text("")
+            return
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        path.write_text("".join(l for l in lines if l.strip() and json.loads(l).get("step", 0) <= resumed_at))
+
+    def append(self, record: dict[str, Any]) -> None:
+        if self.enabled:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+def _apply_gradients(model: torch.nn.Module, optimizer: Any, scaler: Any, max_grad_norm: float | None) -> None:
+    if scaler is not None:
+        scaler.unscale_(optimizer)
+    if max_grad_norm:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
 
 
 def _filter_false_negatives(frame: pl.DataFrame, guide: Encoder, margin: float) -> tuple[pl.DataFrame, int]:
