@@ -194,35 +194,50 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
     With `api_key`, every route but `/health` requires it as a Bearer token. Every `idle_check_every`
     seconds, idle sessions are ended and the journal is compacted once it holds more than
     `compact_journal_bytes`."""
-    mcp = McpDispatcher(service)
+    lifespan = _housekeeping_lifespan(service, idle_timeout, idle_check_every, compact_journal_bytes)
+    app = FastAPI(title="lrat search service", lifespan=lifespan)
+    _add_error_handlers(app)
+    _add_routes(app, service)
+    app.add_middleware(CleanSurrogates, service=service)
+    app.add_middleware(BodySizeLimit, max_bytes=service.limits.max_body_bytes)
+    if api_key:
+        app.add_middleware(BearerAuth, api_key=api_key)
+    return app
+
+
+def _housekeeping_lifespan(service: SearchService, idle_timeout: float | None, every: float, compact_bytes: int) -> Any:
+    """Runs the housekeeping (idle sessions ended, the journal compacted) every `every` seconds while
+    the app lives; one failure is reported and the next round runs. At the end, every open session
+    is ended and written."""
+
+    def housekeeping() -> None:
+        if idle_timeout is not None:
+            service.log.end_idle(idle_timeout)
+        service.log.compact_if_larger(compact_bytes)
+
+    async def reap() -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await run_in_threadpool(housekeeping)
+            except Exception as exc:  # noqa: BLE001 - one failure must not end the housekeeping
+                print(f"lrat serve: housekeeping failed: {exc!r}", file=sys.stderr)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        def housekeeping() -> None:
-            if idle_timeout is not None:
-                service.log.end_idle(idle_timeout)
-            service.log.compact_if_larger(compact_journal_bytes)
-
-        async def reap() -> None:
-            while True:
-                await asyncio.sleep(idle_check_every)
-                try:
-                    await run_in_threadpool(housekeeping)
-                except Exception as exc:  # noqa: BLE001 - one failure must not end the housekeeping
-                    print(f"lrat serve: housekeeping failed: {exc!r}", file=sys.stderr)
-
         reaper = asyncio.create_task(reap())
         try:
             yield
         finally:
-            if reaper is not None:
-                reaper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reaper
+            reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reaper
             await run_in_threadpool(service.log.close)
 
-    app = FastAPI(title="lrat search service", lifespan=lifespan)
+    return lifespan
 
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         detail = [
@@ -235,6 +250,10 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
     @app.exception_handler(ToolError)
     async def tool_error(request: Request, exc: ToolError) -> JSONResponse:
         return _error(exc.status, str(exc))
+
+
+def _add_routes(app: FastAPI, service: SearchService) -> None:
+    mcp = McpDispatcher(service)
 
     @app.get("/tools")
     async def tools() -> list[dict[str, Any]]:
@@ -293,9 +312,3 @@ def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, i
         if reply is None:
             return JSONResponse(None, status_code=202, headers=headers)
         return JSONResponse(reply, headers=headers)
-
-    app.add_middleware(CleanSurrogates, service=service)
-    app.add_middleware(BodySizeLimit, max_bytes=service.limits.max_body_bytes)
-    if api_key:
-        app.add_middleware(BearerAuth, api_key=api_key)
-    return app
