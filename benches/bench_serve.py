@@ -53,7 +53,7 @@ def prepare(work: Path, scale: float, model: str | None) -> tuple[list[str], Pat
 
     import lrat
     from lrat.server import CorpusSearch
-    from lrat.synthetic import SyntheticConfig, generate
+    from lrat.harness.synthetic import SyntheticConfig, generate
 
     base = SyntheticConfig()
     counts = ("n_people", "n_cities", "n_organisations", "n_works", "n_events", "n_questions")

@@ -1,4 +1,4 @@
-"""The simulator against real agents: the five calibration figures (`lrat.calibration`) of the shared
+"""The simulator against real agents: the five calibration figures (`lrat.harness.calibration`) of the shared
 real trajectories (Tongyi-DeepResearch on a Wikipedia dump with BM25, `shared/data/lrat-trajectories`)
 beside those of the simulated agent with its default `AgentConfig`, searching the shared HotpotQA
 passages with BM25 (`LexicalSearcher`, the retriever the real logs used).
@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hotpotqa_to_beir import data_path, load  # noqa: E402
 
-from lrat.calibration import behaviour, compare, format_comparison  # noqa: E402
-from lrat.simulate import AgentConfig, LexicalSearcher, document_lookup, simulate, write_runs  # noqa: E402
+from lrat.harness.calibration import behaviour, compare, format_comparison  # noqa: E402
+from lrat.harness.simulate import AgentConfig, LexicalSearcher, document_lookup, simulate, write_runs  # noqa: E402
 
 
 def main() -> None:

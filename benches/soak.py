@@ -51,7 +51,7 @@ def prepare(work: Path) -> tuple[Path, Path, Path, list[str]]:
     """A tiny model, a generated corpus and its index."""
     import lrat
     from _tiny_model import make_tiny_model
-    from lrat.synthetic import SyntheticConfig, generate
+    from lrat.harness.synthetic import SyntheticConfig, generate
 
     model = make_tiny_model(work / "model")
     kb = generate(SyntheticConfig(n_people=60, n_cities=15, n_organisations=25, n_works=25, n_events=15,

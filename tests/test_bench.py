@@ -174,7 +174,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def kb():
-    from lrat.synthetic import SyntheticConfig, generate
+    from lrat.harness.synthetic import SyntheticConfig, generate
 
     return generate(SyntheticConfig(n_people=40, n_cities=10, n_organisations=16, n_works=16, n_events=10,
                                     n_questions=30), seed=5)
@@ -182,7 +182,7 @@ def kb():
 
 def _config():
     from lrat.bench import QUICK, TrainingBudget
-    from lrat.simulate import AgentConfig
+    from lrat.harness.simulate import AgentConfig
 
     # A random tiny encoder retrieves little of use: an agent that opens many results still completes
     # some questions, so that every training set has examples.

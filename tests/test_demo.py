@@ -14,8 +14,8 @@ from _tiny_model import make_tiny_model  # noqa: E402
 
 from lrat.cli import main  # noqa: E402
 from lrat.bench import assign_folds  # noqa: E402
-from lrat.demo import QUICK, run_demo  # noqa: E402
-from lrat.synthetic import generate  # noqa: E402
+from lrat.harness.demo import QUICK, run_demo  # noqa: E402
+from lrat.harness.synthetic import generate  # noqa: E402
 
 VARIANTS = ["base", "naive", "filter", "lrat", "oracle_question", "oracle_trajectory"]
 
@@ -91,7 +91,7 @@ def test_same_seed_reproduces_the_knowledge_base_and_the_agent(ablation_run, tin
 
 def test_dense_retriever_finds_a_document_by_its_own_text(tiny):
     from lrat.encoder import Encoder
-    from lrat.retriever import DenseRetriever
+    from lrat.harness.retriever import DenseRetriever
 
     kb = generate(QUICK.kb, seed=0)
     corpus = kb.corpus.head(50)
@@ -114,7 +114,7 @@ def test_dense_retriever_finds_a_document_by_its_own_text(tiny):
 
 def test_dense_retriever_query_cache_stays_bounded_and_answers_the_same(tiny):
     from lrat.encoder import Encoder
-    from lrat.retriever import DenseRetriever
+    from lrat.harness.retriever import DenseRetriever
 
     corpus = generate(QUICK.kb, seed=0).corpus.head(30)
     encoder = Encoder.load(tiny)

@@ -12,8 +12,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import lrat  # noqa: E402
-from lrat.flywheel import FlywheelConfig, format_reports, run_flywheel  # noqa: E402
-from lrat.synthetic import SyntheticConfig, generate  # noqa: E402
+from lrat.harness.flywheel import FlywheelConfig, format_reports, run_flywheel  # noqa: E402
+from lrat.harness.synthetic import SyntheticConfig, generate  # noqa: E402
 
 from _tiny_model import make_tiny_model  # noqa: E402
 

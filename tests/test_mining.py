@@ -206,8 +206,8 @@ def test_per_search_rule(tmp_path):
 
 
 def test_documents_accepted_anywhere_in_a_trajectory_are_never_its_negatives(tmp_path):
-    from lrat.simulate import LexicalSearcher, document_lookup, simulate, write_runs
-    from lrat.synthetic import SyntheticConfig, generate
+    from lrat.harness.simulate import LexicalSearcher, document_lookup, simulate, write_runs
+    from lrat.harness.synthetic import SyntheticConfig, generate
 
     kb = generate(SyntheticConfig(n_people=60, n_cities=15, n_organisations=25, n_works=25, n_events=15,
                                   n_questions=60), seed=2)
@@ -262,8 +262,8 @@ def test_negative_tiers_stay_aligned_when_negatives_are_left_out(tmp_path):
 def test_contextual_queries_join_the_reasoning_before_the_search_as_the_bench_and_simulator_do(tmp_path):
     from lrat.bench import search_contexts
     from lrat.contextual import contextual_query
-    from lrat.simulate import LexicalSearcher, document_lookup, simulate, write_runs
-    from lrat.synthetic import SyntheticConfig, generate
+    from lrat.harness.simulate import LexicalSearcher, document_lookup, simulate, write_runs
+    from lrat.harness.synthetic import SyntheticConfig, generate
 
     kb = generate(SyntheticConfig(n_people=40, n_cities=10, n_organisations=15, n_works=15, n_events=10,
                                   n_questions=30), seed=3)

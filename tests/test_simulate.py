@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from lrat.simulate import AgentConfig, LexicalSearcher, document_lookup, simulate, snippet, write_runs
-from lrat.synthetic import SyntheticConfig, generate
+from lrat.harness.simulate import AgentConfig, LexicalSearcher, document_lookup, simulate, snippet, write_runs
+from lrat.harness.synthetic import SyntheticConfig, generate
 
 SMALL = SyntheticConfig(n_people=300, n_cities=80, n_organisations=140, n_works=140, n_events=90, n_questions=240)
 REJECTION = re.compile(r"not [^;]+; it does not help|unrelated to|no useful information|irrelevant", re.IGNORECASE)
@@ -279,7 +279,7 @@ def test_default_agent_behaves_like_the_real_agents_within_20_percent(tmp_path):
 
     from conftest import ROOT, shared_data
 
-    from lrat.calibration import behaviour, compare, format_comparison
+    from lrat.harness.calibration import behaviour, compare, format_comparison
 
     real_dir = shared_data("lrat-trajectories")
     shared_data("hotpotqa-dev500", "dev_subsampled.jsonl")

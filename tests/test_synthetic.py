@@ -9,7 +9,7 @@ from collections import defaultdict
 import polars as pl
 import pytest
 
-from lrat.synthetic import KnowledgeBase, SyntheticConfig, generate, split_of
+from lrat.harness.synthetic import KnowledgeBase, SyntheticConfig, generate, split_of
 
 SMALL = SyntheticConfig(n_people=300, n_cities=80, n_organisations=140, n_works=140, n_events=90, n_questions=200)
 

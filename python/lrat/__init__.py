@@ -52,14 +52,15 @@ __all__ = [
 
 
 # Submodules reachable as attributes (`lrat.bench.run(...)`) without importing them up front.
-_SUBMODULES = {"bench", "beir", "bootstrap", "calibration"}
+_SUBMODULES = {"bench": "lrat.bench", "beir": "lrat.beir", "bootstrap": "lrat.bootstrap", "harness": "lrat.harness",
+               "calibration": "lrat.harness.calibration"}
 
 
 def __getattr__(name: str) -> Any:
     import importlib
 
     if name in _SUBMODULES:
-        value = importlib.import_module(f"lrat.{name}")
+        value = importlib.import_module(_SUBMODULES[name])
         globals()[name] = value
         return value
     module = _LAZY.get(name)

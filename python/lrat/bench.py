@@ -51,7 +51,7 @@ from lrat.contextual import contextual_query
 from lrat.evaluation import query_metrics
 from lrat.mining import mine_with_report
 from lrat.negatives import filter_false_negatives
-from lrat.simulate import AgentConfig, document_lookup, simulate, write_runs
+from lrat.harness.simulate import AgentConfig, document_lookup, simulate, write_runs
 
 MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "naive": {"judge": "none", "weighting": "none"},
@@ -448,7 +448,7 @@ def _load_encoder(model: str | os.PathLike[str] | None, max_length: int) -> Any:
 
 def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: Path | None = None,
                      keep_vectors: dict[str, np.ndarray] | None = None) -> Any:
-    from lrat.retriever import DenseRetriever
+    from lrat.harness.retriever import DenseRetriever
 
     ids = corpus["doc_id"].to_list()
     vectors = None
@@ -730,7 +730,7 @@ def _settings(collection: Collection, config: BenchConfig, model: Any, fold_of: 
         "config": json.loads(json.dumps(dataclasses.asdict(config))),
         "fold_sizes": sizes,
         "seeds": list(range(config.seeds)),
-        "simulator": "lrat.simulate (seeded per question; held-out runs cut at the largest budget)",
+        "simulator": "lrat.harness.simulate (seeded per question; held-out runs cut at the largest budget)",
         "versions": versions,
         "elapsed_s": round(elapsed, 1),
         **(dict(extra) if extra else {}),
@@ -802,7 +802,7 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
     a, t = config.agent, config.training
     changed = {f.name: getattr(a, f.name) for f in dataclasses.fields(a) if getattr(a, f.name) != f.default}
     lines.append(
-        "simulator: lrat.simulate AgentConfig, calibrated defaults"
+        "simulator: lrat.harness.simulate AgentConfig, calibrated defaults"
         + (f" except {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else "")
         + f" (max_steps {a.max_steps} for the base runs that training is mined from; held-out runs cut at "
         f"{max(config.budgets)} calls)"

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lrat.demo import run_demo
+    from lrat.harness.demo import run_demo
 
     run_demo(args.out, seed=args.seed, ablation=args.ablation, quick=args.quick, model=args.model,
              progress=not args.quiet)

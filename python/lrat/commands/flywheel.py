@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lrat.flywheel import FlywheelConfig, format_reports, run_flywheel
-    from lrat.synthetic import SyntheticConfig
+    from lrat.harness.flywheel import FlywheelConfig, format_reports, run_flywheel
+    from lrat.harness.synthetic import SyntheticConfig
 
     if args.scale <= 0:
         raise ValueError("--scale must be positive")

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from lrat import Index, read_corpus
-from lrat.simulate import search_output, snippet
+from lrat.result_text import search_output, snippet
 
 DEFAULT_SNIPPET_TOKENS = 64
 
@@ -31,7 +31,7 @@ class DocumentNotFound(KeyError):
 
 
 class CorpusSearch:
-    """`search(queries, k)` → ranked `Hit`s; `get_document(docid)` → text. Also an `lrat.simulate.Searcher`.
+    """`search(queries, k)` → ranked `Hit`s; `get_document(docid)` → text. Also an `lrat.harness.simulate.Searcher`.
 
     Scores are similarities, higher is better: 1 − the index's distance for cosine and inner-product
     indexes, the negated squared distance for an `l2` index. Snippets are the
@@ -123,7 +123,7 @@ class CorpusSearch:
         return out
 
     def search(self, queries: list[str], k: int) -> list[list[tuple[str, float]]]:
-        """The `lrat.simulate.Searcher` protocol."""
+        """The `lrat.harness.simulate.Searcher` protocol."""
         return [[(h.docid, h.score) for h in row] for row in self.hits(queries, k)]
 
     @staticmethod

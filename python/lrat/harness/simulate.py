@@ -16,7 +16,7 @@ What it may use, and when (docs/method.md §5):
   The agent may open several results of one list.
 
 Every parameter lives in `AgentConfig`. The browsing, budget, reasoning-length and rejection
-parameters are calibrated on the shared real trajectories (`lrat.calibration`, and
+parameters are calibrated on the shared real trajectories (`lrat.harness.calibration`, and
 `benches/calibrate_simulator.py`, which prints both sides): browses per search, mean browsed rank,
 median post-browse reasoning, searches per trajectory and the judge's rejection rate each land within
 20% of the real logs' with BM25 on the shared HotpotQA passages. Each question is played with its own
@@ -30,7 +30,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import polars as pl
 
 from lrat.contextual import contextual_query
+from lrat.result_text import search_output, snippet
 
 
 class Searcher(Protocol):
@@ -138,23 +139,8 @@ def capitalised_names(text: str) -> list[str]:
     return names
 
 
-def snippet(text: str, n_tokens: int) -> str:
-    """The first `n_tokens` whitespace tokens of a document; its first line (the title) stays a line."""
-    head, _, body = text.partition("\n")
-    head_tokens = head.split()
-    if not body or len(head_tokens) >= n_tokens:
-        return " ".join(text.split()[:n_tokens])
-    return " ".join(head_tokens) + "\n" + " ".join(body.split()[: n_tokens - len(head_tokens)])
-
-
 def title_of(text: str) -> str:
     return text.partition("\n")[0].strip()
-
-
-def search_output(query: str, hits: Sequence[tuple[str, str, str]]) -> str:
-    """The BrowseComp-Plus searcher's text: `hits` are `(doc_id, title, snippet)`."""
-    blocks = "\n\n".join(f"DocID:{d}\n[{t}]\n{s}" for d, t, s in hits)
-    return f"A search for '{query}' found {len(hits)} results:\n\n## Web Results\n{blocks}"
 
 
 class LexicalSearcher:
@@ -517,7 +503,7 @@ def simulate(
         absent = [f for f in ("query_id", "question", "answer", "evidence") if q.get(f) is None]
         if absent:
             raise ValueError(f"question {i} (query_id {q.get('query_id')!r}) lacks {', '.join(absent)}")
-    metadata = {"simulator": "lrat.simulate", "seed": seed, "k": config.k,
+    metadata = {"simulator": "lrat.harness.simulate", "seed": seed, "k": config.k,
                 "snippet_max_tokens": config.snippet_tokens, "searcher_type": searcher_name,
                 "agent_config": json.loads(json.dumps(asdict(config)))}
     records: list[dict[str, Any] | None] = [None] * len(rows)

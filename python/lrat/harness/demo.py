@@ -1,6 +1,6 @@
 """`lrat demo`: the bench's protocol (`lrat.bench`) on a knowledge base generated from a seed.
 
-The knowledge base (`lrat.synthetic`) holds encyclopedia-like documents with near-duplicate distractors
+The knowledge base (`lrat.harness.synthetic`) holds encyclopedia-like documents with near-duplicate distractors
 and multi-hop questions; the demo runs it through the same machinery as `lrat bench`: cross-fitted
 folds, the simulated agent with the base retriever, mining, training under one budget, and every
 delta against base with its paired bootstrap interval. Its folds, seeds and sizes keep it within
@@ -16,7 +16,7 @@ from typing import Any
 
 from lrat import bench
 from lrat.beir import Collection
-from lrat.synthetic import SyntheticConfig, generate
+from lrat.harness.synthetic import SyntheticConfig, generate
 
 
 @dataclasses.dataclass(frozen=True)

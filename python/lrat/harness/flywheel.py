@@ -2,7 +2,7 @@
 
 Each round serves the current retriever (`lrat.server.SearchService`: the corpus encoded and indexed,
 every call logged by the same `SessionLog` that `lrat serve` writes), lets the simulated agent
-(`lrat.simulate`) answer the training questions through it, mines the logged trajectories
+(`lrat.harness.simulate`) answer the training questions through it, mines the logged trajectories
 (`lrat.mine`, reading the log directory as it is), trains the retriever further on them
 (`lrat.train`) and re-indexes the corpus with the new model for the next round.
 
@@ -33,8 +33,8 @@ from lrat.evaluation import evaluate_run, evaluate_trajectories
 from lrat.server.search import CorpusSearch
 from lrat.server.service import Limits, SearchService
 from lrat.server.sessions import SessionLog
-from lrat.simulate import AgentConfig, simulate
-from lrat.synthetic import KnowledgeBase, SyntheticConfig, generate
+from lrat.harness.simulate import AgentConfig, simulate
+from lrat.harness.synthetic import KnowledgeBase, SyntheticConfig, generate
 
 RETRIEVAL_KS = (10, 100)
 
@@ -89,7 +89,7 @@ def replay(service: SearchService, record: Mapping[str, Any], session_id: str, *
     """Sends one simulated run's steps to the service under `session_id`, as a client would, and ends
     the session; returns the trajectory record the service wrote."""
     service.log.start(session_id, question=str(record["query"]), query_id=str(record["query_id"]),
-                      metadata={"agent": "lrat.simulate"})
+                      metadata={"agent": "lrat.harness.simulate"})
     answer = None
     for i, step in enumerate(record["result"]):
         kind = step["type"]
