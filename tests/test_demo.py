@@ -89,13 +89,13 @@ def test_same_seed_reproduces_the_knowledge_base_and_the_agent(ablation_run, tin
     assert result.summary["base"]["success@8"]["mean"] == before["success@8"]["mean"]
 
 
-def test_dense_retriever_finds_a_document_by_its_own_text(tiny):
+def test_corpus_search_finds_a_document_by_its_own_text(tiny):
     from lrat.encoder import Encoder
-    from lrat.harness.retriever import DenseRetriever
+    from lrat.server.search import CorpusSearch
 
     kb = generate(QUICK.kb, seed=0)
     corpus = kb.corpus.head(50)
-    retriever = DenseRetriever.build(corpus, Encoder.load(tiny, max_query_length=128), exact=True)
+    retriever = CorpusSearch.build(Encoder.load(tiny, max_query_length=128), corpus, exact=True)
     texts = corpus["text"].to_list()[:5]
     hits = retriever.search(texts, 3)
     assert len(hits) == 5
@@ -104,23 +104,23 @@ def test_dense_retriever_finds_a_document_by_its_own_text(tiny):
         assert found[0][0] == doc_id and found[0][1] == pytest.approx(1.0, abs=1e-4)
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
     with pytest.raises(ValueError, match="more than once"):
-        DenseRetriever.build(pl.concat([corpus.head(2), corpus.head(1)]), retriever.encoder)
+        CorpusSearch.build(retriever.encoder, pl.concat([corpus.head(2), corpus.head(1)]))
     vectors = retriever.encoder.encode(corpus["text"].to_list(), kind="document")
-    given = DenseRetriever.build(corpus, retriever.encoder, exact=True, vectors=vectors)
+    given = CorpusSearch.build(retriever.encoder, corpus, exact=True, vectors=vectors)
     assert given.search(texts, 3) == hits, "vectors computed elsewhere index the same"
     with pytest.raises(ValueError, match=r"vectors of shape \(49, "):
-        DenseRetriever.build(corpus, retriever.encoder, vectors=vectors[:49])
+        CorpusSearch.build(retriever.encoder, corpus, vectors=vectors[:49])
 
 
-def test_dense_retriever_query_cache_stays_bounded_and_answers_the_same(tiny):
+def test_corpus_search_query_cache_stays_bounded_and_answers_the_same(tiny):
     from lrat.encoder import Encoder
-    from lrat.harness.retriever import DenseRetriever
+    from lrat.server.search import CorpusSearch
 
     corpus = generate(QUICK.kb, seed=0).corpus.head(30)
     encoder = Encoder.load(tiny)
-    cached = DenseRetriever.build(corpus, encoder, exact=True)
+    cached = CorpusSearch.build(encoder, corpus, exact=True)
     cached.query_cache = 3
-    fresh = DenseRetriever.build(corpus, encoder, exact=True)
+    fresh = CorpusSearch.build(encoder, corpus, exact=True)
     fresh.query_cache = 0
     texts = corpus["text"].to_list()
     for batch in (texts[:2], texts[1:4], texts[:2], texts[5:7] + texts[:1]):

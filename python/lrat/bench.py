@@ -448,7 +448,7 @@ def _load_encoder(model: str | os.PathLike[str] | None, max_length: int) -> Any:
 
 def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: Path | None = None,
                      keep_vectors: dict[str, np.ndarray] | None = None) -> Any:
-    from lrat.harness.retriever import DenseRetriever
+    from lrat.server.search import CorpusSearch
 
     ids = corpus["doc_id"].to_list()
     vectors = None
@@ -464,7 +464,8 @@ def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: 
             np.save(cache, vectors)
     if keep_vectors is not None:
         keep_vectors.update(zip(ids, vectors))
-    return DenseRetriever.build(corpus, encoder, exact=True, vectors=vectors)
+    # Every seed replays the same questions: keep all their query vectors.
+    return CorpusSearch.build(encoder, corpus, exact=True, vectors=vectors, query_cache=200_000)
 
 
 def _embedding_cache_key(model: str | os.PathLike[str] | None, corpus: pl.DataFrame, max_length: int) -> str:
