@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from lrat.training.trainer import TrainingConfig, TrainResult, run_training
+from lrat.training.config import TrainingConfig
+
+if TYPE_CHECKING:
+    from lrat.training.trainer import TrainResult
 
 __all__ = ["TrainResult", "TrainingConfig", "train"]
+
+
+def __getattr__(name: str) -> Any:
+    # The trainer imports torch: loaded when a run starts, so that the CLI's flags (from TrainingConfig)
+    # cost no torch import.
+    if name == "TrainResult":
+        from lrat.training.trainer import TrainResult
+
+        return TrainResult
+    raise AttributeError(f"module 'lrat.training' has no attribute {name!r}")
 
 
 def train(
@@ -40,5 +53,7 @@ def train(
     unknown = sorted(set(settings) - known)
     if unknown:
         raise TypeError(f"train() got unknown settings: {', '.join(unknown)}")
+    from lrat.training.trainer import run_training
+
     config = TrainingConfig(output_dir=os.fspath(output_dir), model=None if model is None else os.fspath(model), **settings)
     return run_training(data, config)

@@ -30,7 +30,6 @@ import torch.distributed as dist
 from lrat.encoder import Encoder
 from lrat.training.data import (
     Group,
-    NegativeWeights,
     StepPlan,
     TrainingSet,
     collate,
@@ -38,103 +37,15 @@ from lrat.training.data import (
     plan_epoch,
     read_training_frame,
 )
+from lrat.training.config import TrainingConfig
 from lrat.training.dev import DevReport, compare_with_base, dev_losses, split_dev, weighted_mean
 from lrat.training.loss import batch_loss
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "trainer_state.pt"
 LOG_FILE = "train_log.jsonl"
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 # Settings that fix which examples and negatives each step sees; a resumed run must keep them.
 PLAN_SETTINGS = ("batch_size", "gradient_accumulation_steps", "group_size", "seed", "shuffle", "epochs")
-
-
-@dataclasses.dataclass
-class TrainingConfig:
-    """Every setting of a run. `batch_size` is per process and per micro-batch: the examples whose
-    documents serve as each other's in-batch negatives (gathered over processes)."""
-
-    output_dir: str
-    model: str | None = None
-    epochs: int = 1
-    max_steps: int | None = None
-    batch_size: int = 32
-    group_size: int = 10
-    temperature: float = 0.02
-    learning_rate: float = 2e-5
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.1
-    gradient_accumulation_steps: int = 1
-    max_grad_norm: float | None = 1.0
-    precision: str = "auto"
-    gradient_checkpointing: bool = False
-    mask_false_negatives: bool = True
-    negative_weights: NegativeWeights | None = None
-    """Tiered negative weights (rejected, skipped above, seen below, in-batch); None: every negative
-    counts once. The tiers come from the set's `neg_tier` column (`lrat mine` writes it); without it
-    only the in-batch weight applies."""
-    false_negative_margin: float | None = 0.95
-    """Before training, drop each negative that the base model scores above this fraction of its
-    positive (`lrat.negatives`, NV-Retriever's relative margin); None keeps every negative. Applies to
-    training sets given as a DataFrame or a file."""
-    dev_fraction: float = 0.0
-    """Share of the trajectories (else questions, else queries) held out of training as a dev split
-    (`lrat.training.dev`): the run keeps its best evaluated step, and the base model when that step is
-    worse than base beyond its interval. 0: no dev split, the last step is kept."""
-    eval_steps: int = 0
-    """Steps between dev evaluations (0: five evaluations over the run)."""
-    keep_base_if_worse: bool = True
-    """With a dev split: keep the base weights when the selected model's dev loss is worse than the
-    base model's with a 95% interval above 0."""
-    merge_base: float = 0.0
-    """Weight interpolation with the base model after training (WiSE-FT): the saved weights are
-    `merge_base · base + (1 − merge_base) · trained`; 0 keeps the trained weights."""
-    seed: int = 42
-    shuffle: bool = True
-    save_steps: int = 0
-    keep_checkpoints: int = 2
-    resume: bool | str = False
-    log_every: int = 10
-    show_progress: bool = True
-    device: str | None = None
-    pooling: str | None = None
-    normalize: bool | None = None
-    query_prefix: str | None = None
-    document_prefix: str | None = None
-    max_query_length: int | None = None
-    max_document_length: int | None = None
-
-    def check(self) -> None:
-        positive = ("epochs", "batch_size", "group_size", "gradient_accumulation_steps", "log_every")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio <= 1:
-            raise ValueError(f"warmup_ratio must be within [0, 1], got {self.warmup_ratio}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
-        if not 0 <= self.merge_base <= 1:
-            raise ValueError(f"merge_base must be within [0, 1], got {self.merge_base}")
-        if isinstance(self.negative_weights, (str, tuple, list)):
-            weights = self.negative_weights
-            self.negative_weights = (NegativeWeights.parse(weights) if isinstance(weights, str)
-                                     else NegativeWeights(*weights))
-        if self.save_steps < 0 or self.keep_checkpoints < 1:
-            raise ValueError("save_steps must be ≥ 0 and keep_checkpoints ≥ 1")
-        if not 0 <= self.dev_fraction < 1:
-            raise ValueError(f"dev_fraction must be within [0, 1), got {self.dev_fraction}")
-        if self.eval_steps < 0:
-            raise ValueError(f"eval_steps must be ≥ 0, got {self.eval_steps}")
-        if self.false_negative_margin is not None and not self.false_negative_margin > 0:
-            raise ValueError(f"false_negative_margin must be positive (or None), got {self.false_negative_margin}")
-        if self.dev_fraction > 0 and self.resume:
-            raise ValueError("a run with a dev split cannot resume from a checkpoint (its selection lives in memory)")
 
 
 @dataclasses.dataclass(frozen=True)
