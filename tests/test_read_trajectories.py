@@ -674,3 +674,14 @@ def test_out_of_range_record_limits_are_refused_naming_the_option(tmp_path: Path
     path.write_text(json.dumps(_record("1")) + "\n")
     with pytest.raises(ValueError, match="max_record_bytes must be within 1..=1099511627776"):
         lrat.read_trajectories(path, max_record_bytes=value)
+
+
+def test_read_options_are_one_set_checked_by_name(real_jsonl: Path) -> None:
+    options = lrat.ReadOptions(strict=True, batch_size=3)
+    assert len(lrat.read_trajectories(real_jsonl, options=options)) == 10
+    # Keywords apply over the options; a name that is not a reading option is refused, naming it.
+    assert [len(b) for b in lrat.iter_trajectories(real_jsonl, options=options, batch_size=100)] == [10]
+    with pytest.raises(TypeError, match="unknown ReadOptions setting stirct; the settings are .*strict"):
+        lrat.read_trajectories(real_jsonl, stirct=True)
+    with pytest.raises(TypeError, match="unknown ReadOptions setting"):
+        lrat.mine(real_jsonl, judge="none", batchsize=3)

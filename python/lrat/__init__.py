@@ -19,7 +19,7 @@ from lrat._core import (
 )
 from lrat.corpus import read_corpus
 from lrat.mining import MiningReport, mine, mine_with_report
-from lrat.trajectories import Trajectories, iter_trajectories, read_trajectories
+from lrat.trajectories import ReadOptions, Trajectories, iter_trajectories, read_trajectories
 
 from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __all__)
 
@@ -38,6 +38,7 @@ __all__ = [
     "IndexFileError",
     "LratError",
     "MiningReport",
+    "ReadOptions",
     "TrajectoryParseError",
     "Trajectories",
     "__version__",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from tqdm import tqdm
@@ -22,7 +23,7 @@ from lrat import _core
 from lrat.contextual import contextual_query_expr
 from lrat.corpus import read_corpus
 from lrat.judges import Judge, resolve_judge
-from lrat.trajectories import PathsLike, open_reader
+from lrat.trajectories import PathsLike, ReadOptions, open_reader
 from lrat.weighting import intensity_beta, intensity_weights
 
 TRAINING_COLUMNS = ["query", "pos", "neg", "pos_id", "neg_id", "weight"]
@@ -137,32 +138,19 @@ def mine_with_report(
     keep_rejected: bool = False,
     exclude_accepted: bool = True,
     contextual_queries: bool = False,
-    format: str = "auto",
-    strict: bool = False,
-    search_tools: Sequence[str] | None = None,
-    browse_tools: Sequence[str] | None = None,
-    unknown_tools: str = "warn",
-    batch_size: int = 4096,
-    batch_bytes: int = MINING_BATCH_BYTES,
     progress: bool = False,
+    read_options: ReadOptions | None = None,
+    **reading: Any,
 ) -> tuple[pl.DataFrame, MiningReport]:
     """`mine` that also returns a `MiningReport`."""
+    options = (read_options or ReadOptions(batch_bytes=MINING_BATCH_BYTES)).replace(**reading)
     if weighting not in ("intensity", "none"):
         raise ValueError(f"weighting must be 'intensity' or 'none', not {weighting!r}")
     judge = resolve_judge(judge)
     judge_name = judge if isinstance(judge, str) else getattr(judge, "__name__", type(judge).__name__)
     report = MiningReport(rule=rule, judge=judge_name)
     # The reader starts reading at once; the tokenizer loads meanwhile.
-    reader = open_reader(
-        logs,
-        format,
-        batch_size=batch_size,
-        batch_bytes=batch_bytes,
-        strict=strict,
-        search_tools=search_tools,
-        browse_tools=browse_tools,
-        unknown_tools=unknown_tools,
-    )
+    reader = open_reader(logs, options=options)
     counter = token_counter(tokenizer)
     examples = []
     documents = _core.DocumentStore() if corpus is None else None
@@ -237,9 +225,10 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         count it as rejected).
     contextual_queries: the query of each example is its search query joined with the reasoning
         written right before that search (`lrat.contextual`; the `context` column keeps the reasoning).
-    batch_size, batch_bytes: records per batch, and the input bytes at which a batch closes early
-        (4 MiB here; batches never change the examples, only memory and speed).
-    Other options are those of `read_trajectories`. See `mine_with_report` for the counts.
+    read_options, and any other keyword: how the logs are read (`lrat.ReadOptions`: format, strict,
+        search_tools, browse_tools, unknown_tools, batch_size, batch_bytes (4 MiB here: batches never
+        change the examples, only memory and speed), max_record_bytes). See `mine_with_report` for
+        the counts.
     """
     return mine_with_report(logs, **options)[0]
 

@@ -31,6 +31,8 @@ class Option:
     const: Any = None
     #: The command-line value → the config's value.
     convert: Callable[[Any], Any] | None = None
+    #: Parses the flag's text (argparse's `type`); default: from the field's annotation.
+    parse: Callable[[str], Any] | None = None
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -87,10 +89,21 @@ def add_options(parser: argparse.ArgumentParser, config: type) -> None:
         if spec.const is not None:
             kwargs.update(nargs="?", const=spec.const)
         else:
-            kwargs["type"] = _value_type(f.type)
+            kwargs["type"] = spec.parse or _value_type(f.type)
         group.add_argument(spec.flag, **kwargs)
         if spec.off_flag:
             group.add_argument(spec.off_flag, dest=f"{f.name}__off", action="store_true", help=spec.off_help)
+
+
+def replaced(config: Any, **settings: Any) -> Any:
+    """`config` with `settings` changed; a name that is not one of its fields is a TypeError naming it
+    and the fields there are."""
+    names = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(settings) - names)
+    if unknown:
+        raise TypeError(f"unknown {type(config).__name__} setting{'s' if len(unknown) > 1 else ''} "
+                        f"{', '.join(unknown)}; the settings are {', '.join(sorted(names))}")
+    return dataclasses.replace(config, **settings)
 
 
 def options_from_args(config: type, args: argparse.Namespace) -> dict[str, Any]:

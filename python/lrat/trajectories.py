@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import polars as pl
 
 from lrat import _core
+from lrat.options import option, replaced
 
 PathsLike = Union[str, "os.PathLike[str]", Sequence[Union[str, "os.PathLike[str]"]]]
 
@@ -123,103 +125,101 @@ def empty() -> Trajectories:
     return Trajectories(**{name: pl.DataFrame(t) for name, t in _core.empty_tables().items()})
 
 
+def _names(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+_READING = "reading logs"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReadOptions:
+    """How logs are read: one set of options for `read_trajectories`, `iter_trajectories`,
+    `open_reader`, `mine` and the commands that read logs (whose flags come from these fields)."""
+
+    format: str = option("auto", "--log-format",
+                         "auto (detect per record), browsecomp, chat_completions, responses, qwen, search_r1 or react",
+                         group=_READING)
+    """"auto" (detected per record) or one of browsecomp, chat_completions, responses, qwen, search_r1,
+    react."""
+    strict: bool = option(False, "--strict", "stop at the first bad record instead of skipping it", group=_READING)
+    """Raise `TrajectoryParseError` at the first bad record instead of skipping and counting it."""
+    search_tools: Sequence[str] | None = option(
+        None, "--search-tools", "comma-separated tool names that mean search (replace the defaults)",
+        group=_READING, metavar="NAMES", parse=_names,
+    )
+    """Tool names that mean search (replace `lrat.DEFAULT_SEARCH_TOOLS`); namespaced names such as
+    `server-google_search` match too."""
+    browse_tools: Sequence[str] | None = option(
+        None, "--browse-tools", "comma-separated tool names that mean browse (replace the defaults)",
+        group=_READING, metavar="NAMES", parse=_names,
+    )
+    """Tool names that mean browse (replace `lrat.DEFAULT_BROWSE_TOOLS`); `browser.open` matches too."""
+    unknown_tools: str = option("warn", "--unknown-tools",
+                                "calls of other tools: keep with a warning, keep silently, or skip the record",
+                                group=_READING, choices=("warn", "keep", "error"))
+    """A call of any other tool is kept as a "tool" step and reported as a warning ("warn"), kept
+    silently ("keep"), or makes the record bad ("error")."""
+    batch_size: int = option(4096, "--batch-size", "records per batch (bounds memory)", group=_READING)
+    """Records per batch."""
+    batch_bytes: int = 16 << 20
+    """Bytes of input at which a batch closes early."""
+    max_record_bytes: int = option(64 << 20, "--max-record-bytes",
+                                   "longer records are skipped with an error, without being held in memory",
+                                   group=_READING)
+    include_content: bool = True
+    """Keep browse outputs' text in `browses.content`."""
+
+    def replace(self, **settings: Any) -> ReadOptions:
+        """These options with `settings` changed; an unknown name is a TypeError."""
+        return replaced(self, **settings)
+
+
+def read_options(options: ReadOptions | None, format: str | None, settings: dict[str, Any]) -> ReadOptions:
+    """`options` (default: `ReadOptions()`) with `format` and the keyword `settings` applied."""
+    if format is not None:
+        settings = {**settings, "format": format}
+    return (options or ReadOptions()).replace(**settings)
+
+
 def open_reader(
-    paths: PathsLike,
-    format: str = "auto",
-    *,
-    batch_size: int = 4096,
-    batch_bytes: int = 16 << 20,
-    strict: bool = False,
-    search_tools: Sequence[str] | None = None,
-    browse_tools: Sequence[str] | None = None,
-    unknown_tools: str = "warn",
-    max_record_bytes: int = 64 << 20,
-    include_content: bool = True,
+    paths: PathsLike, format: str | None = None, *, options: ReadOptions | None = None, **settings: Any
 ) -> _core.TrajectoryReader:
     """The streaming reader behind `read_trajectories` and `iter_trajectories`."""
+    o = read_options(options, format, settings)
     return _core.TrajectoryReader(
         _paths(paths),
-        format=format,
-        batch_size=batch_size,
-        batch_bytes=batch_bytes,
-        strict=strict,
-        search_tools=list(search_tools) if search_tools is not None else None,
-        browse_tools=list(browse_tools) if browse_tools is not None else None,
-        unknown_tools=unknown_tools,
-        max_record_bytes=max_record_bytes,
-        include_content=include_content,
+        format=o.format,
+        batch_size=o.batch_size,
+        batch_bytes=o.batch_bytes,
+        strict=o.strict,
+        search_tools=list(o.search_tools) if o.search_tools is not None else None,
+        browse_tools=list(o.browse_tools) if o.browse_tools is not None else None,
+        unknown_tools=o.unknown_tools,
+        max_record_bytes=o.max_record_bytes,
+        include_content=o.include_content,
     )
 
 
 def iter_trajectories(
-    paths: PathsLike,
-    format: str = "auto",
-    *,
-    batch_size: int = 4096,
-    batch_bytes: int = 16 << 20,
-    strict: bool = False,
-    search_tools: Sequence[str] | None = None,
-    browse_tools: Sequence[str] | None = None,
-    unknown_tools: str = "warn",
-    max_record_bytes: int = 64 << 20,
-    include_content: bool = True,
+    paths: PathsLike, format: str | None = None, *, options: ReadOptions | None = None, **settings: Any
 ) -> Iterator[Trajectories]:
     """Yields the trajectories of `paths` batch by batch, for inputs larger than memory: a batch
-    holds `batch_size` records, or fewer when they reach `batch_bytes` bytes of input. Other
-    arguments as for `read_trajectories`."""
-    reader = open_reader(
-        paths,
-        format,
-        batch_size=batch_size,
-        batch_bytes=batch_bytes,
-        strict=strict,
-        search_tools=search_tools,
-        browse_tools=browse_tools,
-        unknown_tools=unknown_tools,
-        max_record_bytes=max_record_bytes,
-        include_content=include_content,
-    )
-    for batch in reader:
+    holds `batch_size` records, or fewer when they reach `batch_bytes` bytes of input. Options as
+    for `read_trajectories`."""
+    for batch in open_reader(paths, options=read_options(options, format, settings)):
         yield _from_batch(batch)
 
 
 def read_trajectories(
-    paths: PathsLike,
-    format: str = "auto",
-    *,
-    strict: bool = False,
-    search_tools: Sequence[str] | None = None,
-    browse_tools: Sequence[str] | None = None,
-    unknown_tools: str = "warn",
-    max_record_bytes: int = 64 << 20,
-    include_content: bool = True,
-    batch_size: int = 4096,
+    paths: PathsLike, format: str | None = None, *, options: ReadOptions | None = None, **settings: Any
 ) -> Trajectories:
     """Reads agent logs into the canonical tables.
 
     paths: files, directories (searched recursively for .json, .jsonl, .txt, .gz, .zst) or globs.
-    format: "auto" (detected per record) or one of browsecomp, chat_completions, responses, qwen,
-        search_r1, react.
-    strict: raise `TrajectoryParseError` at the first bad record instead of skipping and counting it.
-    search_tools / browse_tools: tool names that mean search / browse (replace the defaults,
-        `lrat.DEFAULT_SEARCH_TOOLS` and `lrat.DEFAULT_BROWSE_TOOLS`); namespaced names such as
-        `browser.open` or `server-google_search` match too.
-    unknown_tools: a call of any other tool is kept as a "tool" step and reported as a warning
-        ("warn"), kept silently ("keep"), or makes the record bad ("error").
-    max_record_bytes: longer records are skipped with an error, without being held in memory.
-    include_content: keep browse outputs' text in `browses.content`.
+    format, and any other keyword: the fields of `ReadOptions` (format, strict, search_tools,
+    browse_tools, unknown_tools, batch_size, batch_bytes, max_record_bytes, include_content), applied
+    over `options` when given.
     """
-    parts = list(
-        iter_trajectories(
-            paths,
-            format,
-            batch_size=batch_size,
-            strict=strict,
-            search_tools=search_tools,
-            browse_tools=browse_tools,
-            unknown_tools=unknown_tools,
-            max_record_bytes=max_record_bytes,
-            include_content=include_content,
-        )
-    )
+    parts = list(iter_trajectories(paths, options=read_options(options, format, settings)))
     return Trajectories.concat(parts) if parts else empty()

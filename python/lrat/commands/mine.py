@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lrat.commands.common import add_reader_arguments, reader_options
 from lrat.judges import ChatJudge
-from lrat.mining import mine_with_report, write_flagembedding
+from lrat.mining import MINING_BATCH_BYTES, mine_with_report, write_flagembedding
 
 
 def _clip(value: str) -> tuple[float | None, float | None]:
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         keep_rejected=args.keep_rejected,
         exclude_accepted=not args.keep_accepted_negatives,
         contextual_queries=args.contextual_queries,
-        **reader_options(args),
+        read_options=reader_options(args).replace(batch_bytes=MINING_BATCH_BYTES),
         progress=not args.no_progress,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

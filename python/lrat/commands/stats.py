@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         except ImportError as exc:
             print(f"lrat stats: error: {exc}", file=sys.stderr)
             return 1
-    trajectories = read_trajectories(args.logs, **reader_options(args), include_content=False)
+    trajectories = read_trajectories(args.logs, options=reader_options(args), include_content=False)
     stats = compute(trajectories, tokenizer=args.tokenizer)
     print(format_stats(stats))
     if args.json:
