@@ -18,7 +18,7 @@ from lrat._core import (
     __version__,
 )
 from lrat.corpus import read_corpus
-from lrat.mining import MiningReport, mine, mine_with_report
+from lrat.mining import MiningConfig, MiningReport, mine, mine_with_report
 from lrat.trajectories import ReadOptions, Trajectories, iter_trajectories, read_trajectories
 
 from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __all__)
@@ -37,6 +37,7 @@ __all__ = [
     "Index",
     "IndexFileError",
     "LratError",
+    "MiningConfig",
     "MiningReport",
     "ReadOptions",
     "TrajectoryParseError",

@@ -11,7 +11,7 @@ import functools
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from lrat import _core
 from lrat.contextual import contextual_query_expr
 from lrat.corpus import read_corpus
 from lrat.judges import Judge, resolve_judge
+from lrat.options import option, replaced
 from lrat.trajectories import PathsLike, ReadOptions, open_reader
 from lrat.weighting import intensity_beta, intensity_weights
 
@@ -123,35 +124,87 @@ def _verdicts(batch: _core.TrajectoryBatch, judge: Judge) -> list[list[bool]]:
     return out
 
 
+def _clip(value: str) -> tuple[float | None, float | None]:
+    low, _, high = value.partition(",")
+    return (float(low) if low.strip() else None, float(high) if high.strip() else None)
+
+
+_MINING = "mining"
+_INTENSITY = "relevance intensity"
+
+
+@dataclass(frozen=True)
+class MiningConfig:
+    """How examples are mined and weighted (the judge and the corpus are arguments of `mine`, the
+    reading options `ReadOptions`). `lrat mine` derives its flags from these fields."""
+
+    rule: str = option("segment", "--rule", "how examples are cut: segment (docs/method.md §2) or per_search",
+                       group=_MINING, choices=("segment", "per_search"))
+    keep_rejected: bool = option(False, "--keep-rejected", "keep examples the judge rejected (accepted = false)",
+                                 group=_MINING)
+    exclude_accepted: bool = option(True, "--keep-accepted-negatives",
+                                    "let a document the agent accepted elsewhere in the trajectory be a negative",
+                                    group=_MINING, negates=True)
+    """A document the agent browsed and accepted anywhere in a trajectory is never a negative of that
+    trajectory's examples (an agent that accepted a page and moves on leaves it in later result lists,
+    where the segment rule would count it as rejected)."""
+    contextual_queries: bool = option(False, "--contextual-queries",
+                                      "join each query with the reasoning written right before its search "
+                                      "(ITER's contextual queries)", group=_MINING)
+    outcomes: str | Sequence[str] = option(("completed",), "--all-outcomes",
+                                           "keep examples of failed and unknown trajectories too",
+                                           group=_MINING, switch_value="all")
+    """Trajectory outcomes to keep, or "all"."""
+    weighting: str = option("intensity", "--weighting", "intensity (from the post-browse reasoning's length) or none",
+                            group=_INTENSITY, choices=("intensity", "none"))
+    beta: float | None = option(None, "--beta", "half-saturation length in tokens (default: the median)",
+                                group=_INTENSITY)
+    normalize: bool = option(True, "--no-normalize", "do not rescale weights to mean 1", group=_INTENSITY,
+                             negates=True)
+    clip: tuple[float | None, float | None] | None = option(
+        None, "--clip", "bounds for the weights, LOW,HIGH (either may be empty)", group=_INTENSITY,
+        metavar="LOW,HIGH", parse=_clip,
+    )
+    tokenizer: str | None = option(None, "--tokenizer",
+                                   "tokenizer.json or model directory for token counts, or 'whitespace' "
+                                   "(default: the bundled model's)", group=_INTENSITY)
+
+    def __post_init__(self) -> None:
+        if self.weighting not in ("intensity", "none"):
+            raise ValueError(f"weighting must be 'intensity' or 'none', not {self.weighting!r}")
+        if self.rule not in ("segment", "per_search"):
+            raise ValueError(f"rule must be 'segment' or 'per_search', not {self.rule!r}")
+
+    def replace(self, **settings: Any) -> MiningConfig:
+        """This config with `settings` changed; an unknown name is a TypeError."""
+        return replaced(self, **settings)
+
+
+_MINING_FIELDS = frozenset(f.name for f in fields(MiningConfig))
+
+
 def mine_with_report(
     logs: PathsLike,
     *,
     corpus: str | os.PathLike[str] | pl.DataFrame | None = None,
-    rule: str = "segment",
     judge: str | Judge | None = "rules",
-    weighting: str = "intensity",
-    beta: float | None = None,
-    normalize: bool = True,
-    clip: tuple[float | None, float | None] | None = None,
-    tokenizer: str | os.PathLike[str] | None = None,
-    outcomes: str | Sequence[str] = ("completed",),
-    keep_rejected: bool = False,
-    exclude_accepted: bool = True,
-    contextual_queries: bool = False,
-    progress: bool = False,
+    config: MiningConfig | None = None,
     read_options: ReadOptions | None = None,
-    **reading: Any,
+    progress: bool = False,
+    **settings: Any,
 ) -> tuple[pl.DataFrame, MiningReport]:
     """`mine` that also returns a `MiningReport`."""
+    mining = {k: v for k, v in settings.items() if k in _MINING_FIELDS}
+    reading = {k: v for k, v in settings.items() if k not in _MINING_FIELDS}
+    c = (config or MiningConfig()).replace(**mining)
     options = (read_options or ReadOptions(batch_bytes=MINING_BATCH_BYTES)).replace(**reading)
-    if weighting not in ("intensity", "none"):
-        raise ValueError(f"weighting must be 'intensity' or 'none', not {weighting!r}")
+    rule, weighting, beta, normalize, clip = c.rule, c.weighting, c.beta, c.normalize, c.clip
     judge = resolve_judge(judge)
     judge_name = judge if isinstance(judge, str) else getattr(judge, "__name__", type(judge).__name__)
     report = MiningReport(rule=rule, judge=judge_name)
     # The reader starts reading at once; the tokenizer loads meanwhile.
     reader = open_reader(logs, options=options)
-    counter = token_counter(tokenizer)
+    counter = token_counter(c.tokenizer)
     examples = []
     documents = _core.DocumentStore() if corpus is None else None
     bar = tqdm(unit="B", unit_scale=True, desc="mine", disable=not progress)
@@ -169,21 +222,21 @@ def mine_with_report(
     report.failed_judge_calls = int(getattr(judge, "failed", 0))
 
     ex = pl.concat(examples) if examples else pl.DataFrame(_core_empty_examples())
-    if outcomes != "all":
-        wanted = [outcomes] if isinstance(outcomes, str) else list(outcomes)
+    if c.outcomes != "all":
+        wanted = [c.outcomes] if isinstance(c.outcomes, str) else list(c.outcomes)
         before = ex.height
         ex = ex.filter(pl.col("outcome").is_in(wanted))
         report.dropped_by_outcome = before - ex.height
-    if exclude_accepted:
+    if c.exclude_accepted:
         ex = exclude_accepted_negatives(ex)
-    if judge != "none" and not keep_rejected:
+    if judge != "none" and not c.keep_rejected:
         before = ex.height
         ex = ex.filter(pl.col("accepted"))
         report.dropped_rejected = before - ex.height
 
     docs = _document_table(corpus, documents)
     ex = _attach_texts(ex, docs, report)
-    if contextual_queries:
+    if c.contextual_queries:
         ex = ex.with_columns(contextual_query_expr("query", "context"))
 
     if weighting == "intensity":
@@ -210,9 +263,10 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
     corpus: JSONL / Parquet path or DataFrame with document texts; without one, texts come from
         the trajectories (browse outputs, else snippets). Documents without text are left out and
         counted, never filled.
-    rule: "segment" (default; docs/method.md §2) or "per_search" (the paper's simple rule).
     judge: "rules" (built-in offline judge), "none" (naive: every browse is positive), or a callable
         from a list of reasoning texts to booleans (e.g. `lrat.judges.ChatJudge`).
+    config, and keywords named after its fields: a `MiningConfig`:
+    rule: "segment" (default; docs/method.md §2) or "per_search" (the paper's simple rule).
     weighting: "intensity" (relevance intensity from reasoning length) or "none" (w = 1).
     beta, normalize, clip: the intensity's half-saturation length (median when None), whether to
         normalise to mean 1, and optional (low, high) bounds.

@@ -33,6 +33,8 @@ class Option:
     convert: Callable[[Any], Any] | None = None
     #: Parses the flag's text (argparse's `type`); default: from the field's annotation.
     parse: Callable[[str], Any] | None = None
+    #: A switch that sets the field to this value (for a field that is not a boolean).
+    switch_value: Any = None
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -79,6 +81,10 @@ def add_options(parser: argparse.ArgumentParser, config: type) -> None:
             # SUPPRESS: an absent switch leaves the field's default (and no "(default: True)" beside a
             # flag that turns something off).
             group.add_argument(spec.flag, dest=f.name, action="store_false" if spec.negates else "store_true",
+                               default=argparse.SUPPRESS, help=spec.help)
+            continue
+        if spec.switch_value is not None:
+            group.add_argument(spec.flag, dest=f.name, action="store_const", const=spec.switch_value,
                                default=argparse.SUPPRESS, help=spec.help)
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": f.default, "help": spec.help}

@@ -10,12 +10,8 @@ from pathlib import Path
 
 from lrat.commands.common import add_reader_arguments, reader_options
 from lrat.judges import ChatJudge
-from lrat.mining import MINING_BATCH_BYTES, mine_with_report, write_flagembedding
-
-
-def _clip(value: str) -> tuple[float | None, float | None]:
-    low, _, high = value.partition(",")
-    return (float(low) if low.strip() else None, float(high) if high.strip() else None)
+from lrat.mining import MINING_BATCH_BYTES, MiningConfig, mine_with_report, write_flagembedding
+from lrat.options import add_options, options_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,24 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="parquet (default) or flagembedding JSONL (query, pos, neg, pos_id, neg_id, reweight_rate)",
     )
     p.add_argument("--corpus", type=Path, help="JSONL or Parquet corpus with id, text and optional title")
-    p.add_argument("--rule", choices=["segment", "per_search"], default="segment", help="how examples are cut (default: segment)")
     judge = p.add_argument_group("judge (positive filter)")
     judge.add_argument("--no-filter", action="store_true", help="naive variant: every browse is a positive")
     judge.add_argument("--judge-url", help="an OpenAI-compatible endpoint (…/v1) to judge post-browse reasoning")
     judge.add_argument("--judge-model", help="the model name to send to --judge-url")
     judge.add_argument("--judge-api-key", default=os.environ.get("LRAT_JUDGE_API_KEY"), help="API key (default: $LRAT_JUDGE_API_KEY)")
-    judge.add_argument("--keep-rejected", action="store_true", help="keep rejected examples (accepted = false)")
-    p.add_argument("--keep-accepted-negatives", action="store_true",
-                   help="let a document the agent accepted elsewhere in the trajectory be a negative")
-    p.add_argument("--contextual-queries", action="store_true",
-                   help="join each query with the reasoning written right before its search (ITER's contextual queries)")
-    w = p.add_argument_group("relevance intensity")
-    w.add_argument("--weighting", choices=["intensity", "none"], default="intensity")
-    w.add_argument("--beta", type=float, help="half-saturation length in tokens (default: the median)")
-    w.add_argument("--no-normalize", action="store_true", help="do not rescale weights to mean 1")
-    w.add_argument("--clip", type=_clip, help="bounds for the weights, LOW,HIGH (either may be empty)")
-    w.add_argument("--tokenizer", help="tokenizer.json or model directory for token counts, or 'whitespace'")
-    p.add_argument("--all-outcomes", action="store_true", help="keep examples of failed and unknown trajectories too")
+    add_options(p, MiningConfig)
     p.add_argument("--report", type=Path, help="write the mining report as JSON here")
     add_reader_arguments(p)
     p.add_argument("--no-progress", action="store_true")
@@ -70,17 +54,8 @@ def run(args: argparse.Namespace) -> int:
     df, report = mine_with_report(
         args.logs,
         corpus=args.corpus,
-        rule=args.rule,
         judge=judge,
-        weighting=args.weighting,
-        beta=args.beta,
-        normalize=not args.no_normalize,
-        clip=args.clip,
-        tokenizer=args.tokenizer,
-        outcomes="all" if args.all_outcomes else ("completed",),
-        keep_rejected=args.keep_rejected,
-        exclude_accepted=not args.keep_accepted_negatives,
-        contextual_queries=args.contextual_queries,
+        config=MiningConfig(**options_from_args(MiningConfig, args)),
         read_options=reader_options(args).replace(batch_bytes=MINING_BATCH_BYTES),
         progress=not args.no_progress,
     )
