@@ -52,11 +52,15 @@ fn main() {
             errors += batch.issues.len();
             if tables {
                 let t = Instant::now();
-                let built = lrat_core::tables::build(&batch.trajectories, &batch.issues, true).expect("tables of a parsed batch");
+                let built = lrat_core::tables::build(&batch.trajectories, &batch.issues, true)
+                    .expect("tables of a parsed batch");
                 std::hint::black_box(&built);
                 in_tables += t.elapsed().as_secs_f64();
             }
         }
-        println!("{trajectories} trajectories, {errors} issues in {:.3} s ({in_tables:.3} s building tables)", start.elapsed().as_secs_f64());
+        println!(
+            "{trajectories} trajectories, {errors} issues in {:.3} s ({in_tables:.3} s building tables)",
+            start.elapsed().as_secs_f64()
+        );
     }
 }

@@ -44,7 +44,10 @@ pub struct TextArena {
 impl TextArena {
     pub fn with_capacity(capacity: usize) -> TextArena {
         let mut bytes = ManuallyDrop::new(Vec::<MaybeUninit<u8>>::with_capacity(capacity));
-        let block = Block { ptr: NonNull::new(bytes.as_mut_ptr()).expect("a Vec's pointer is never null"), capacity: bytes.capacity() };
+        let block = Block {
+            ptr: NonNull::new(bytes.as_mut_ptr()).expect("a Vec's pointer is never null"),
+            capacity: bytes.capacity(),
+        };
         TextArena { block: Arc::new(block), len: Cell::new(0), writing: Cell::new(false) }
     }
 
@@ -81,7 +84,12 @@ impl TextArena {
             let n = n.min(room);
             self.len.set(len + n);
             // SAFETY: the caller's promise: these `n` bytes are initialised UTF-8.
-            unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(self.block.ptr.as_ptr().add(len).cast::<u8>(), n)) }
+            unsafe {
+                std::str::from_utf8_unchecked(std::slice::from_raw_parts(
+                    self.block.ptr.as_ptr().add(len).cast::<u8>(),
+                    n,
+                ))
+            }
         }))
     }
 
@@ -119,7 +127,9 @@ mod tests {
         let b = unsafe { arena.write_str(20, |w| put(w, "world")) }.unwrap().unwrap();
         assert_eq!((a, b, arena.len()), ("héllo", "world", 11));
         assert_eq!(unsafe { arena.write_str(22, |w| put(w, "x")) }, None, "only 21 bytes are free");
-        let nested = unsafe { arena.write_str(4, |_| if arena.write_str(1, |w| put(w, "y")).is_none() { Ok(0) } else { Err(()) }) };
+        let nested = unsafe {
+            arena.write_str(4, |_| if arena.write_str(1, |w| put(w, "y")).is_none() { Ok(0) } else { Err(()) })
+        };
         assert_eq!(nested, Some(Ok("")), "a window is refused while another is open");
 
         let shared = arena.share();

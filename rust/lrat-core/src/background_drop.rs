@@ -20,7 +20,8 @@ pub fn drop_in_background<T: Send + 'static>(value: T) {
     let mut slot = DROPPER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if !matches!(slot.as_ref(), Some((owner, _)) if *owner == pid) {
         let (tx, rx) = bounded::<Garbage>(QUEUE);
-        let started = std::thread::Builder::new().name("lrat-dropper".into()).spawn(move || rx.into_iter().for_each(drop));
+        let started =
+            std::thread::Builder::new().name("lrat-dropper".into()).spawn(move || rx.into_iter().for_each(drop));
         if started.is_err() {
             return;
         }

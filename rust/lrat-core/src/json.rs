@@ -192,7 +192,15 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(text: &'a str, arena: Option<&'a TextArena>, allow_wide: bool) -> Self {
-        Reader { text, bytes: text.as_bytes(), at: 0, depth: 0, arena, scratch: Vec::new(), wide: allow_wide && wide_copies() }
+        Reader {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+            depth: 0,
+            arena,
+            scratch: Vec::new(),
+            wide: allow_wide && wide_copies(),
+        }
     }
 
     fn error(&self, message: &'static str) -> JsonError {
@@ -362,13 +370,23 @@ impl<'a> Reader<'a> {
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn unescape_avx2(&mut self, start: usize, at: usize, out: &mut [MaybeUninit<u8>]) -> Result<usize, JsonError> {
+    unsafe fn unescape_avx2(
+        &mut self,
+        start: usize,
+        at: usize,
+        out: &mut [MaybeUninit<u8>],
+    ) -> Result<usize, JsonError> {
         self.unescape_with::<true>(start, at, out)
     }
 
     /// `unescape`, copying plain runs 32 bytes at a time when `WIDE` (only where AVX2 is enabled).
     #[inline(always)]
-    fn unescape_with<const WIDE: bool>(&mut self, start: usize, mut at: usize, out: &mut [MaybeUninit<u8>]) -> Result<usize, JsonError> {
+    fn unescape_with<const WIDE: bool>(
+        &mut self,
+        start: usize,
+        mut at: usize,
+        out: &mut [MaybeUninit<u8>],
+    ) -> Result<usize, JsonError> {
         let mut o = put(out, 0, &self.bytes[start..at]);
         loop {
             match self.bytes.get(at) {
@@ -614,7 +632,12 @@ fn put(out: &mut [MaybeUninit<u8>], o: usize, bytes: &[u8]) -> usize {
 /// bytes when `WIDE`, else 16) are stored before they are looked at, so a string dense with escapes
 /// costs no call per escape.
 #[inline(always)]
-fn copy_plain<const WIDE: bool>(bytes: &[u8], mut at: usize, out: &mut [MaybeUninit<u8>], mut o: usize) -> (usize, usize) {
+fn copy_plain<const WIDE: bool>(
+    bytes: &[u8],
+    mut at: usize,
+    out: &mut [MaybeUninit<u8>],
+    mut o: usize,
+) -> (usize, usize) {
     #[cfg(target_arch = "x86_64")]
     {
         if WIDE {
@@ -641,7 +664,12 @@ fn copy_plain<const WIDE: bool>(bytes: &[u8], mut at: usize, out: &mut [MaybeUni
 /// With `N` = 32 the CPU must have AVX2.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn copy_blocks<const N: usize>(bytes: &[u8], mut at: usize, out: &mut [MaybeUninit<u8>], mut o: usize) -> Result<(usize, usize), (usize, usize)> {
+unsafe fn copy_blocks<const N: usize>(
+    bytes: &[u8],
+    mut at: usize,
+    out: &mut [MaybeUninit<u8>],
+    mut o: usize,
+) -> Result<(usize, usize), (usize, usize)> {
     use std::arch::x86_64::*;
     while at + N <= bytes.len() && o + N <= out.len() {
         let (from, to) = (bytes.as_ptr().add(at), out.as_mut_ptr().add(o));
@@ -739,7 +767,9 @@ mod tests {
                 x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
             }
             (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b)),
-            (V::Object(x), V::Object(y)) => x.len() == y.len() && x.iter().zip(y).all(|((k, a), (l, b))| k == l && same(a, b)),
+            (V::Object(x), V::Object(y)) => {
+                x.len() == y.len() && x.iter().zip(y).all(|((k, a), (l, b))| k == l && same(a, b))
+            }
             _ => a == b,
         }
     }
@@ -752,7 +782,10 @@ mod tests {
         assert_eq!((e.message, e.line, e.column), ("expected value", 1, 10));
         assert_eq!(Json::parse("{} x").unwrap_err().to_string(), "trailing characters at line 1 column 4");
         assert_eq!(Json::parse("\"a\\qb\"").unwrap_err().message, "invalid escape");
-        assert_eq!(Json::parse("\"a\u{1}b\"").unwrap_err().message, "control character (\\u0000-\\u001F) found while parsing a string");
+        assert_eq!(
+            Json::parse("\"a\u{1}b\"").unwrap_err().message,
+            "control character (\\u0000-\\u001F) found while parsing a string"
+        );
         assert_eq!(Json::parse("\"\\ud800x\"").unwrap_err().message, "lone leading surrogate in hex escape");
         assert_eq!(Json::parse("01").unwrap_err().message, "invalid number");
     }
@@ -828,4 +861,3 @@ mod tests {
         }
     }
 }
-

@@ -24,14 +24,8 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
-        Format::BrowseComp,
-        Format::ChatCompletions,
-        Format::Responses,
-        Format::Qwen,
-        Format::SearchR1,
-        Format::React,
-    ];
+    pub const ALL: [Format; 6] =
+        [Format::BrowseComp, Format::ChatCompletions, Format::Responses, Format::Qwen, Format::SearchR1, Format::React];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -91,9 +85,7 @@ impl Outcome {
     pub fn from_status(status: &str) -> Outcome {
         let s = status.trim().to_ascii_lowercase();
         match s.as_str() {
-            "completed" | "complete" | "success" | "succeeded" | "finished" | "done" | "correct" => {
-                Outcome::Completed
-            }
+            "completed" | "complete" | "success" | "succeeded" | "finished" | "done" | "correct" => Outcome::Completed,
             "" | "unknown" => Outcome::Unknown,
             _ => Outcome::Failed,
         }

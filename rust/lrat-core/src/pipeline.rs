@@ -123,7 +123,8 @@ impl TrajectoryStream {
         }
         let files = inputs.files;
         let unreadable = inputs.unreadable;
-        let notices: Vec<Issue> = inputs.repeated.into_iter().map(|error| Issue { severity: Severity::Warning, error }).collect();
+        let notices: Vec<Issue> =
+            inputs.repeated.into_iter().map(|error| Issue { severity: Severity::Warning, error }).collect();
         let (chunk_tx, chunk_rx) = bounded::<Chunk>(1);
         let (batch_tx, batch_rx) = bounded::<Result<Batch>>(1);
         let (batch_size, batch_bytes, max_record) = (options.batch_size, options.batch_bytes, options.max_record_bytes);
@@ -166,7 +167,13 @@ impl TrajectoryStream {
                 }
             }),
         )?;
-        Ok(TrajectoryStream { rx: Some(batch_rx), threads: vec![reader, parser], totals: Totals::default(), finished: false, notices })
+        Ok(TrajectoryStream {
+            rx: Some(batch_rx),
+            threads: vec![reader, parser],
+            totals: Totals::default(),
+            finished: false,
+            notices,
+        })
     }
 
     pub fn totals(&self) -> Totals {
@@ -205,7 +212,9 @@ impl Iterator for TrajectoryStream {
                 self.finish();
                 return Some(Err(e));
             }
-            Err(_) if !self.notices.is_empty() => Batch { issues: std::mem::take(&mut self.notices), ..Batch::default() },
+            Err(_) if !self.notices.is_empty() => {
+                Batch { issues: std::mem::take(&mut self.notices), ..Batch::default() }
+            }
             Err(_) => {
                 self.finish();
                 return None;
@@ -251,19 +260,27 @@ fn parse_chunk(chunk: Chunk, options: &ReadOptions) -> Result<Batch> {
 }
 
 /// Parses one raw record. A `.json` file that turns out to hold JSON lines is read line by line.
-fn parse_item(item: std::result::Result<RawRecord, RecordError>, options: &FormatOptions) -> Vec<std::result::Result<Parsed, RecordError>> {
+fn parse_item(
+    item: std::result::Result<RawRecord, RecordError>,
+    options: &FormatOptions,
+) -> Vec<std::result::Result<Parsed, RecordError>> {
     let raw = match item {
         Ok(raw) => raw,
         Err(e) => return vec![Err(e)],
     };
     let first = parse_record(&raw.text, &raw.location, options);
     match first {
-        Err(e) if raw.layout == Layout::Document && e.reason.contains("trailing characters") && raw.text.trim().contains('\n') => {
+        Err(e)
+            if raw.layout == Layout::Document
+                && e.reason.contains("trailing characters")
+                && raw.text.trim().contains('\n') =>
+        {
             let mut out = Vec::new();
             let mut offset = raw.location.byte_offset;
             for (i, line) in raw.text.split('\n').enumerate() {
                 if !line.trim().is_empty() {
-                    let location = Location { source: raw.location.source.clone(), line: i as u64 + 1, byte_offset: offset };
+                    let location =
+                        Location { source: raw.location.source.clone(), line: i as u64 + 1, byte_offset: offset };
                     out.push(parse_record(line, &location, options));
                 }
                 offset += line.len() as u64 + 1;

@@ -30,12 +30,8 @@ pub fn pool() -> Arc<ThreadPool> {
         // Its worker threads were not copied by fork; dropping it would signal threads that do not exist.
         std::mem::forget(inherited);
     }
-    let build = |n: usize| {
-        ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("lrat-worker-{i}")).build()
-    };
-    let pool = build(num_threads())
-        .or_else(|_| build(1))
-        .expect("could not start even one worker thread");
+    let build = |n: usize| ThreadPoolBuilder::new().num_threads(n).thread_name(|i| format!("lrat-worker-{i}")).build();
+    let pool = build(num_threads()).or_else(|_| build(1)).expect("could not start even one worker thread");
     let pool = Arc::new(pool);
     *slot = Some((pid, Arc::clone(&pool)));
     pool

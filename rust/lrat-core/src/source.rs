@@ -45,7 +45,11 @@ pub struct RawRecord {
 pub enum RecordText {
     Owned(String),
     /// Bytes `start..end` of the map, checked to be UTF-8 when the record was cut.
-    Mapped { map: Arc<Mmap>, start: usize, end: usize },
+    Mapped {
+        map: Arc<Mmap>,
+        start: usize,
+        end: usize,
+    },
 }
 
 impl RecordText {
@@ -124,13 +128,16 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Inputs> {
             walk_dir(path, &mut seen, &mut found, &mut out)?;
             found.sort();
             if found.is_empty() && out.unreadable.is_empty() && out.repeated.is_empty() {
-                return Err(Error::NoInput(format!("{input} (a directory with no .json, .jsonl, .txt, .gz or .zst files)")));
+                return Err(Error::NoInput(format!(
+                    "{input} (a directory with no .json, .jsonl, .txt, .gz or .zst files)"
+                )));
             }
             out.files.extend(found);
         } else if path.exists() {
             add_file(path.to_path_buf(), &mut seen, &mut out.files, &mut out.repeated);
         } else if input.contains(['*', '?', '[']) {
-            let matches = glob::glob(input).map_err(|e| Error::InvalidOption(format!("bad glob pattern {input:?}: {e}")))?;
+            let matches =
+                glob::glob(input).map_err(|e| Error::InvalidOption(format!("bad glob pattern {input:?}: {e}")))?;
             let mut found: Vec<PathBuf> = matches.filter_map(|m| m.ok()).filter(|p| p.is_file()).collect();
             found.sort();
             if found.is_empty() {
@@ -140,7 +147,10 @@ pub fn expand_inputs(inputs: &[String]) -> Result<Inputs> {
                 add_file(file, &mut seen, &mut out.files, &mut out.repeated);
             }
         } else {
-            return Err(Error::io(input.clone(), std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory")));
+            return Err(Error::io(
+                input.clone(),
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            ));
         }
     }
     Ok(out)
@@ -164,7 +174,10 @@ fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, files: &mut Vec<PathBuf>, o
         }
     };
     if !seen.insert(canonical.clone()) {
-        out.repeated.push(problem(dir, format!("a symlink back to {} (a loop, or a second path to it); read once", canonical.display())));
+        out.repeated.push(problem(
+            dir,
+            format!("a symlink back to {} (a loop, or a second path to it); read once", canonical.display()),
+        ));
         return Ok(());
     }
     let entries = match std::fs::read_dir(dir) {
@@ -190,7 +203,11 @@ fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, files: &mut Vec<PathBuf>, o
     for (_, path) in listed {
         if path.is_dir() {
             walk_dir(&path, seen, files, out)?;
-        } else if path.extension().and_then(|e| e.to_str()).is_some_and(|e| KNOWN_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())) {
+        } else if path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| KNOWN_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        {
             add_file(path, seen, files, &mut out.repeated);
         }
     }
@@ -305,11 +322,17 @@ impl MappedLines {
             let (line_len, consumed) = match memchr::memchr(b'\n', data) {
                 Some(i) => (i, i as u64 + 1),
                 None if reaches_end => (data.len(), data.len() as u64),
-                None if data.len() > max => return Ok(Some((MappedLine::TooLong, self.skip_line(offset + data.len() as u64)? - offset))),
+                None if data.len() > max => {
+                    return Ok(Some((MappedLine::TooLong, self.skip_line(offset + data.len() as u64)? - offset)))
+                }
                 None => {
                     // The line runs past the window: map a window that starts with it, and grow
                     // that window while the line is longer.
-                    remap = Some(if start == offset { data.len().saturating_mul(2).min(max.saturating_add(1)) } else { self.window_len });
+                    remap = Some(if start == offset {
+                        data.len().saturating_mul(2).min(max.saturating_add(1))
+                    } else {
+                        self.window_len
+                    });
                     continue;
                 }
             };
@@ -364,7 +387,8 @@ struct FileRecords {
 impl FileRecords {
     fn open(path: &Path, max_record_bytes: usize) -> std::result::Result<Self, RecordError> {
         let source = path.display().to_string();
-        let at_start = |reason: String| RecordError::new(Location { source: source.clone(), line: 0, byte_offset: 0 }, reason);
+        let at_start =
+            |reason: String| RecordError::new(Location { source: source.clone(), line: 0, byte_offset: 0 }, reason);
         let file = File::open(path).map_err(|e| at_start(format!("cannot open: {e}")))?;
         let (compression, stem) = compression_and_stem(path);
         let for_map = if compression == Compression::None { file.try_clone().ok() } else { None };
@@ -372,7 +396,8 @@ impl FileRecords {
             Compression::None => Box::new(file),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file))),
             Compression::Zstd => Box::new(
-                zstd::stream::read::Decoder::new(file).map_err(|e| at_start(format!("cannot read zstd stream: {e}")))?,
+                zstd::stream::read::Decoder::new(file)
+                    .map_err(|e| at_start(format!("cannot read zstd stream: {e}")))?,
             ),
         };
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 20, raw));
@@ -471,7 +496,10 @@ impl FileRecords {
                 Ok(None) => return None,
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(RecordError::new(self.location(self.line + 1, start), format!("read error: {e}"))));
+                    return Some(Err(RecordError::new(
+                        self.location(self.line + 1, start),
+                        format!("read error: {e}"),
+                    )));
                 }
             };
             self.offset += consumed;
@@ -499,7 +527,10 @@ impl FileRecords {
                 Ok(s) => s,
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(RecordError::new(self.location(self.line + 1, start), format!("read error: {e}"))));
+                    return Some(Err(RecordError::new(
+                        self.location(self.line + 1, start),
+                        format!("read error: {e}"),
+                    )));
                 }
             };
             let fits = status?;
@@ -539,7 +570,11 @@ impl FileRecords {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return None;
         }
-        Some(self.utf8(bytes, 1, 0).map(|text| RawRecord { location: self.location(1, 0), text, layout: Layout::Document }))
+        Some(self.utf8(bytes, 1, 0).map(|text| RawRecord {
+            location: self.location(1, 0),
+            text,
+            layout: Layout::Document,
+        }))
     }
 
     fn next_text_block(&mut self) -> Option<std::result::Result<RawRecord, RecordError>> {
@@ -554,7 +589,10 @@ impl FileRecords {
                 Ok(s) => s,
                 Err(e) => {
                     self.done = true;
-                    return Some(Err(RecordError::new(self.location(self.line + 1, start), format!("read error: {e}"))));
+                    return Some(Err(RecordError::new(
+                        self.location(self.line + 1, start),
+                        format!("read error: {e}"),
+                    )));
                 }
             };
             let Some(fits) = status else { break };
@@ -690,7 +728,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.jsonl");
         let long = "x".repeat(40);
-        let lines = ["{\"a\":1}", "{\"b\":\"0123456789\"}", "", long.as_str(), "{\"c\":\"\u{e9}\"}", "\u{e9}\u{ff}", "{\"d\":4}"];
+        let lines = [
+            "{\"a\":1}",
+            "{\"b\":\"0123456789\"}",
+            "",
+            long.as_str(),
+            "{\"c\":\"\u{e9}\"}",
+            "\u{e9}\u{ff}",
+            "{\"d\":4}",
+        ];
         std::fs::write(&p, lines.join("\n")).unwrap();
         let mut bytes = std::fs::read(&p).unwrap();
         let bad = bytes.len() - 9 - 1;
@@ -709,7 +755,19 @@ mod tests {
                 offset += consumed;
             }
             assert_eq!(offset, bytes.len() as u64);
-            assert_eq!(got, ["{\"a\":1}", "{\"b\":\"0123456789\"}", "blank", "too long", "{\"c\":\"\u{e9}\"}", "bad at 2", "{\"d\":4}"], "window {window}");
+            assert_eq!(
+                got,
+                [
+                    "{\"a\":1}",
+                    "{\"b\":\"0123456789\"}",
+                    "blank",
+                    "too long",
+                    "{\"c\":\"\u{e9}\"}",
+                    "bad at 2",
+                    "{\"d\":4}"
+                ],
+                "window {window}"
+            );
         }
     }
 
@@ -719,8 +777,16 @@ mod tests {
         let p = dir.path().join("runs.json");
         std::fs::write(&p, "{\"a\":1}\n{\"b\":2}\n\n{\"c\":3}\n").unwrap();
         let r: Vec<_> = records(&p, 12).into_iter().map(|r| r.unwrap()).collect();
-        let got: Vec<_> = r.iter().map(|r| (r.text.as_str(), r.location.line, r.location.byte_offset, r.layout)).collect();
-        assert_eq!(got, [("{\"a\":1}", 1, 0, Layout::Lines), ("{\"b\":2}", 2, 8, Layout::Lines), ("{\"c\":3}", 4, 17, Layout::Lines)]);
+        let got: Vec<_> =
+            r.iter().map(|r| (r.text.as_str(), r.location.line, r.location.byte_offset, r.layout)).collect();
+        assert_eq!(
+            got,
+            [
+                ("{\"a\":1}", 1, 0, Layout::Lines),
+                ("{\"b\":2}", 2, 8, Layout::Lines),
+                ("{\"c\":3}", 4, 17, Layout::Lines)
+            ]
+        );
         // One document over the limit is still an error.
         std::fs::write(&p, "{\n\"a\": [1, 2, 3, 4, 5, 6]\n}\n").unwrap();
         let r = records(&p, 12);

@@ -99,12 +99,15 @@ pub struct TableChunks {
 }
 
 /// Builds the tables on the pool, in slices of at least `min_slice` trajectories.
-pub fn build_chunks(trajectories: &[Trajectory], issues: &[Issue], include_content: bool) -> Result<TableChunks, ArrowError> {
+pub fn build_chunks(
+    trajectories: &[Trajectory],
+    issues: &[Issue],
+    include_content: bool,
+) -> Result<TableChunks, ArrowError> {
     let threads = pool().current_num_threads().max(1);
     let slice = trajectories.len().div_ceil(threads * 2).max(256);
-    let parts: Vec<Result<Tables, ArrowError>> = pool().install(|| {
-        trajectories.par_chunks(slice.max(1)).map(|part| build(part, &[], include_content)).collect()
-    });
+    let parts: Vec<Result<Tables, ArrowError>> = pool()
+        .install(|| trajectories.par_chunks(slice.max(1)).map(|part| build(part, &[], include_content)).collect());
     let mut chunks = TableChunks {
         trajectories: Vec::new(),
         steps: Vec::new(),
@@ -355,7 +358,13 @@ pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: boo
         )?,
         steps: finish(
             steps_schema(),
-            vec![Arc::new(s_id.finish()), Arc::new(s_step.finish()), Arc::new(s_kind.finish()), Arc::new(s_tool.finish()), Arc::new(s_text.finish())],
+            vec![
+                Arc::new(s_id.finish()),
+                Arc::new(s_step.finish()),
+                Arc::new(s_kind.finish()),
+                Arc::new(s_tool.finish()),
+                Arc::new(s_text.finish()),
+            ],
         )?,
         search_results: finish(
             search_results_schema(),
@@ -454,6 +463,9 @@ mod tests {
         assert_eq!(content.data_buffers().len(), 1);
         assert_eq!(content.data_buffers()[0].as_ptr(), record_texts);
         assert!(texts.data_buffers().iter().any(|b| b.as_ptr() == record_texts));
-        assert!(texts.data_buffers().iter().any(|b| b.as_ptr() != record_texts), "the joined thought and the one without escapes are copies");
+        assert!(
+            texts.data_buffers().iter().any(|b| b.as_ptr() != record_texts),
+            "the joined thought and the one without escapes are copies"
+        );
     }
 }

@@ -34,11 +34,7 @@ fn hit_keys(t: &Trajectory, search: usize) -> Vec<&str> {
 }
 
 fn browses(t: &Trajectory) -> Vec<(Option<&str>, bool)> {
-    t.steps
-        .iter()
-        .filter_map(|s| s.browse.as_ref())
-        .map(|b| (b.doc_key.as_deref(), b.ok))
-        .collect()
+    t.steps.iter().filter_map(|s| s.browse.as_ref()).map(|b| (b.doc_key.as_deref(), b.ok)).collect()
 }
 
 #[test]
@@ -53,7 +49,18 @@ fn chat_completions_fixture() {
     assert_eq!(hit_keys(t, 0), ["41203", "7719", "90215"]);
     assert_eq!(hit_keys(t, 1), ["7719", "5530"]);
     assert_eq!(browses(t), [(Some("7719"), true)]);
-    assert!(t.steps.iter().find(|s| s.kind == StepKind::Browse).unwrap().browse.as_ref().unwrap().content.as_deref().unwrap().contains("rue Rabelais"));
+    assert!(t
+        .steps
+        .iter()
+        .find(|s| s.kind == StepKind::Browse)
+        .unwrap()
+        .browse
+        .as_ref()
+        .unwrap()
+        .content
+        .as_deref()
+        .unwrap()
+        .contains("rue Rabelais"));
     assert_eq!(t.final_answer.as_deref(), Some("Paris"));
     assert_eq!(t.gold_answer.as_deref(), Some("Paris"));
     assert_eq!(t.metadata.as_deref(), Some(r#"{"model":"gpt-4.1-mini","retriever":"bm25"}"#));
@@ -70,7 +77,10 @@ fn chat_completions_fixture() {
     );
     assert_eq!(
         browses(t),
-        [(Some("https://en.wikipedia.org/wiki/Pulp_Fiction"), true), (Some("https://www.imdb.com/title/tt0110912/"), false)]
+        [
+            (Some("https://en.wikipedia.org/wiki/Pulp_Fiction"), true),
+            (Some("https://www.imdb.com/title/tt0110912/"), false)
+        ]
     );
     assert_eq!(t.final_answer.as_deref(), Some("Quentin Tarantino"));
     assert_eq!(t.outcome, Outcome::Unknown);
@@ -82,7 +92,10 @@ fn responses_fixture() {
     let t = &ts[0];
     assert_eq!(t.format, Format::Responses);
     assert_eq!((t.id.as_str(), t.query_id.as_deref()), ("resp_68a1", Some("77")));
-    assert_eq!(t.question.as_deref(), Some("What year was the university attended by the author of 'Norwegian Wood' founded?"));
+    assert_eq!(
+        t.question.as_deref(),
+        Some("What year was the university attended by the author of 'Norwegian Wood' founded?")
+    );
     assert_eq!((t.count(StepKind::Search), t.count(StepKind::Browse), t.count(StepKind::Reason)), (1, 2, 2));
     assert_eq!(t.steps[1].text, "Haruki Murakami university");
     assert_eq!(hit_keys(t, 0), ["3301", "9140", "1276"]);
@@ -166,13 +179,19 @@ fn react_fixture() {
     let second = read_record("react.txt", 12, &text[starts[1]..]);
 
     assert_eq!(first.format, Format::React);
-    assert_eq!(first.question.as_deref(), Some("Which magazine was started first Arthur's Magazine or First for Women?"));
+    assert_eq!(
+        first.question.as_deref(),
+        Some("Which magazine was started first Arthur's Magazine or First for Women?")
+    );
     assert_eq!((first.count(StepKind::Search), first.count(StepKind::Browse)), (0, 2));
     assert_eq!(browses(&first), [(Some("Arthur's Magazine"), true), (Some("First for Women"), true)]);
     assert_eq!(first.final_answer.as_deref(), Some("Arthur's Magazine"));
 
     assert_eq!(second.format, Format::React);
-    assert_eq!((second.count(StepKind::Search), second.count(StepKind::Browse), second.count(StepKind::Tool)), (1, 1, 1));
+    assert_eq!(
+        (second.count(StepKind::Search), second.count(StepKind::Browse), second.count(StepKind::Tool)),
+        (1, 1, 1)
+    );
     assert_eq!(second.steps[1].text, "Oberoi family hotel company");
     assert_eq!(
         hit_keys(&second, 0),

@@ -163,7 +163,9 @@ fn save_load_and_view_round_trip() {
             assert_eq!(reopened.contains(&Keys::Str(vec!["doc-0".into(), "doc-1".into()])).unwrap(), vec![false, true]);
         }
         let view = Index::view(path).unwrap();
-        assert!(matches!(view.add(&Keys::Str(vec!["x".into()]), &queries[..dim], dim), Err(IndexError::InvalidArgument(m)) if m.contains("read-only")));
+        assert!(
+            matches!(view.add(&Keys::Str(vec!["x".into()]), &queries[..dim], dim), Err(IndexError::InvalidArgument(m)) if m.contains("read-only"))
+        );
     }
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
@@ -254,7 +256,11 @@ fn cosine_distances_within(dtype: Dtype, tolerance: f32) {
     let dim = 20;
     let index = Index::new(IndexOptions::new(dim, Metric::Cos, dtype)).unwrap();
     // Rows of very different lengths: the index scales them to unit length itself.
-    let data: Vec<f32> = vectors(300, dim, 5).chunks(dim).enumerate().flat_map(|(i, row)| row.iter().map(move |x| x * (1 + i % 7) as f32 * 3.0)).collect();
+    let data: Vec<f32> = vectors(300, dim, 5)
+        .chunks(dim)
+        .enumerate()
+        .flat_map(|(i, row)| row.iter().map(move |x| x * (1 + i % 7) as f32 * 3.0))
+        .collect();
     index.add(&doc_keys(300), &data, dim).unwrap();
     let query: Vec<f32> = vectors(1, dim, 8).iter().map(|x| x * 0.01).collect();
     let found = index.search(&query, dim, 5, true, None).unwrap();

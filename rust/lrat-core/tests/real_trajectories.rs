@@ -42,7 +42,10 @@ fn result_lists_and_browses_of_trajectory_1() {
     assert_eq!(search.hits[0].title.as_deref(), Some("Bedřich Havlíček"));
     let mut keys: Vec<&str> = search.hits.iter().map(|h| h.doc_key.as_str()).collect();
     keys.sort();
-    assert_eq!(keys, ["10121870", "1675639", "1888799", "2690620", "3896914", "5406386", "5601468", "5992926", "7177735", "9358159"]);
+    assert_eq!(
+        keys,
+        ["10121870", "1675639", "1888799", "2690620", "3896914", "5406386", "5601468", "5992926", "7177735", "9358159"]
+    );
     let browse = t.steps.iter().find(|s| s.kind == StepKind::Browse).unwrap();
     let record = browse.browse.as_ref().unwrap();
     assert_eq!(record.doc_key.as_deref(), Some("9358159"));

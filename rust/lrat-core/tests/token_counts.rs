@@ -39,7 +39,13 @@ fn hand_picked_texts() {
         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         "https://en.wikipedia.org/wiki/Bed%C5%99ich_Havl%C3%AD%C4%8Dek?x=1&y=2#section",
         "xqzvvkkjjh zzzzyyyyxxxx supercalifragilisticexpialidocious antidisestablishmentarianism",
-        "", "   ", "\n\t", "a", ".", "##", "##ing",
+        "",
+        "   ",
+        "\n\t",
+        "a",
+        ".",
+        "##",
+        "##ing",
     ] {
         assert_same(counter, text);
     }

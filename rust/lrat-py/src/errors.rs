@@ -2,11 +2,9 @@
 
 use lrat_core::index::IndexError;
 use lrat_core::{Error, RecordError};
-use pyo3::exceptions::{
-    PyException, PyFileNotFoundError, PyKeyError, PyOSError, PyTypeError, PyValueError,
-};
-use pyo3::prelude::*;
 use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyFileNotFoundError, PyKeyError, PyOSError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
 
 create_exception!(lrat, LratError, PyException, "Base class of lrat's errors.");
 create_exception!(
@@ -16,12 +14,7 @@ create_exception!(
     "A trajectory record could not be read. Attributes: source, line, byte_offset, reason."
 );
 
-create_exception!(
-    lrat,
-    IndexFileError,
-    LratError,
-    "A file is not an lrat index, is truncated, or fails its checksum."
-);
+create_exception!(lrat, IndexFileError, LratError, "A file is not an lrat index, is truncated, or fails its checksum.");
 
 pub fn record_error(py: Python<'_>, e: &RecordError) -> PyErr {
     let err = TrajectoryParseError::new_err(e.to_string());
@@ -71,9 +64,7 @@ pub fn index_error(e: IndexError) -> PyErr {
         IndexError::InvalidArgument(_)
         | IndexError::NonFinite { .. }
         | IndexError::DuplicateKey(_)
-        | IndexError::RepeatedKey(_) => {
-            PyValueError::new_err(message)
-        }
+        | IndexError::RepeatedKey(_) => PyValueError::new_err(message),
         IndexError::KeyType(_) => PyTypeError::new_err(message),
         IndexError::MissingKey(_) => PyKeyError::new_err(message),
         IndexError::File { .. } => IndexFileError::new_err(message),

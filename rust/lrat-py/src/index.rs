@@ -4,9 +4,7 @@
 use std::path::PathBuf;
 
 use lrat_core::index::{self as core, Dtype, IndexOptions, KeyKind, Keys, Metric, ResultKeys};
-use numpy::{
-    PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
-};
+use numpy::{PyArray1, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
@@ -32,12 +30,12 @@ impl<'py> Matrix<'py> {
             Ok(array) => array.clone(),
             Err(_) => {
                 let numpy = py.import("numpy")?;
-                let converted = numpy.call_method1("asarray", (object,)).map_err(|_| {
-                    wrong_type(format!("{what} must be a float array; got {}", type_name(object)))
-                })?;
-                converted.cast_into::<PyUntypedArray>().map_err(|_| {
-                    wrong_type(format!("{what} must be a float array; got {}", type_name(object)))
-                })?
+                let converted = numpy
+                    .call_method1("asarray", (object,))
+                    .map_err(|_| wrong_type(format!("{what} must be a float array; got {}", type_name(object))))?;
+                converted
+                    .cast_into::<PyUntypedArray>()
+                    .map_err(|_| wrong_type(format!("{what} must be a float array; got {}", type_name(object))))?
             }
         };
         let dtype = array.dtype();
@@ -114,10 +112,7 @@ fn extract_keys(object: &Bound<'_, PyAny>, allow_scalar: bool) -> PyResult<Keys>
     if let Ok(ints) = object.extract::<Vec<i64>>() {
         return Ok(Keys::Int(ints));
     }
-    Err(wrong_type(format!(
-        "keys must be a sequence of all strings or all integers; got {}",
-        type_name(object)
-    )))
+    Err(wrong_type(format!("keys must be a sequence of all strings or all integers; got {}", type_name(object))))
 }
 
 fn path_string(path: PathBuf) -> String {
@@ -152,10 +147,7 @@ impl Index {
         let keys = extract_keys(keys, false)?;
         let matrix = Matrix::extract("vectors", vectors)?;
         if matrix.one_dimensional && keys.len() != 1 {
-            return Err(invalid_argument(format!(
-                "got a single 1-D vector for {} keys; pass a 2-D array",
-                keys.len()
-            )));
+            return Err(invalid_argument(format!("got a single 1-D vector for {} keys; pass a 2-D array", keys.len())));
         }
         let (readonly, copy) = matrix.values()?;
         let values: &[f32] = match &copy {
@@ -186,9 +178,7 @@ impl Index {
         };
         let cols = matrix.cols;
         let inner = &self.inner;
-        let results = py
-            .detach(|| inner.search(values, cols, k, exact, allowed.as_ref()))
-            .map_err(index_error)?;
+        let results = py.detach(|| inner.search(values, cols, k, exact, allowed.as_ref())).map_err(index_error)?;
         let shape: Vec<usize> = if matrix.one_dimensional { vec![k] } else { vec![results.rows, k] };
         let keys = match results.keys {
             ResultKeys::Int(keys) => PyArray1::from_vec(py, keys).reshape(shape.clone())?.into_any(),

@@ -121,7 +121,10 @@ pub fn mine_batch<'py>(
         (_, Some(g)) => {
             let expected = batch.batch.trajectories.len();
             if g.len() != expected {
-                return Err(invalid_argument(format!("judge verdicts cover {} trajectories, the batch has {expected}", g.len())));
+                return Err(invalid_argument(format!(
+                    "judge verdicts cover {} trajectories, the batch has {expected}",
+                    g.len()
+                )));
             }
             Verdicts::Given(g)
         }

@@ -177,7 +177,8 @@ pub struct TablesWriter {
 impl TablesWriter {
     #[new]
     fn new(py: Python<'_>, directory: std::path::PathBuf) -> PyResult<Self> {
-        let writer = py.detach(|| lrat_core::parquet_out::TablesWriter::create(&directory)).map_err(|e| to_py(py, e))?;
+        let writer =
+            py.detach(|| lrat_core::parquet_out::TablesWriter::create(&directory)).map_err(|e| to_py(py, e))?;
         Ok(TablesWriter { writer: std::sync::Mutex::new(Some(writer)) })
     }
 
@@ -187,7 +188,8 @@ impl TablesWriter {
         let slot = &self.writer;
         py.detach(|| {
             let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
-            let writer = guard.as_mut().ok_or_else(|| lrat_core::Error::InvalidOption("the writer is closed".into()))?;
+            let writer =
+                guard.as_mut().ok_or_else(|| lrat_core::Error::InvalidOption("the writer is closed".into()))?;
             let chunks = tables::build_chunks(&b.trajectories, &b.issues, include_content)
                 .map_err(|e| lrat_core::Error::Other(e.to_string()))?;
             writer.write(&chunks)

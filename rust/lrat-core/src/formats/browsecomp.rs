@@ -44,20 +44,26 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         };
         match kind {
             StepType::Reasoning => {
-                let text = item.get_any(&["output", "text", "content", "summary"]).and_then(|c| ctx.content(c)).unwrap_or_default();
+                let text = item
+                    .get_any(&["output", "text", "content", "summary"])
+                    .and_then(|c| ctx.content(c))
+                    .unwrap_or_default();
                 t.steps.push(Step::reason(text));
             }
             StepType::ToolCall => {
                 let name = match item.get_any(&["tool_name", "name"]) {
                     Some(Json::Str(s)) => s.as_ref(),
-                    Some(other) => return Err(format!("result[{i}].tool_name is {}, expected a string", other.type_name())),
+                    Some(other) => {
+                        return Err(format!("result[{i}].tool_name is {}, expected a string", other.type_name()))
+                    }
                     None => return Err(format!("result[{i}] is a tool call without `tool_name`")),
                 };
                 let arguments = item.field("arguments");
                 tool_call_steps(ctx, name, arguments, item.get("output"), &mut t.steps);
             }
             StepType::Answer => {
-                let text = item.get_any(&["output", "text", "content"]).and_then(|c| ctx.content(c)).unwrap_or_default();
+                let text =
+                    item.get_any(&["output", "text", "content"]).and_then(|c| ctx.content(c)).unwrap_or_default();
                 t.push_answer(text);
             }
             StepType::Unknown => {

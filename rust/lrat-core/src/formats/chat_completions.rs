@@ -4,8 +4,8 @@
 //! `function_call{name, arguments}`); `{role: tool, tool_call_id, content}` messages answer them, matched
 //! by id and otherwise in order.
 
-use super::field_types;
 use super::common::{content_text, read_record_fields, tool_call_steps, tool_output};
+use super::field_types;
 use super::{Ctx, MESSAGE_KEYS};
 use crate::json::Json;
 use crate::model::{Format, Step, Trajectory};
@@ -63,7 +63,8 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
                     }
                 }
                 let has_calls = calls.peek().is_some_and(|c| c.message == i);
-                let content = m.get_any(&["content", "value"]).and_then(|c| ctx.content(c)).filter(|s| !s.trim().is_empty());
+                let content =
+                    m.get_any(&["content", "value"]).and_then(|c| ctx.content(c)).filter(|s| !s.trim().is_empty());
                 match content {
                     Some(text) if !has_calls && Some(i) == last_assistant => {
                         t.push_answer(text);
@@ -93,7 +94,9 @@ fn message_list<'v, 'a>(v: &'v Json<'a>) -> Result<(&'v [Json<'a>], String), Str
                 .iter()
                 .find_map(|k| v.get(k).filter(|l| !l.is_null()).map(|l| (*k, l)))
                 .ok_or("no message list: expected a list of messages or an object with `messages`")?;
-            let items = list.as_array().ok_or_else(|| format!("field `{key}` is {}, expected a list of messages", list.type_name()))?;
+            let items = list
+                .as_array()
+                .ok_or_else(|| format!("field `{key}` is {}, expected a list of messages", list.type_name()))?;
             Ok((items, key.to_string()))
         }
         other => Err(format!("a chat record must be a list of messages or an object, found {}", other.type_name())),
@@ -273,7 +276,8 @@ mod tests {
 
     #[test]
     fn empty_final_message_is_no_answer() {
-        let (t, _) = parse_str(r#"[{"role": "user", "content": "q"}, {"role": "assistant", "content": "  "}]"#).unwrap();
+        let (t, _) =
+            parse_str(r#"[{"role": "user", "content": "q"}, {"role": "assistant", "content": "  "}]"#).unwrap();
         assert_eq!(t.final_answer, None);
         assert!(t.steps.is_empty());
     }
@@ -282,7 +286,9 @@ mod tests {
     fn errors_name_the_bad_field() {
         let err = |s: &str| parse_str(s).unwrap_err();
         assert_eq!(
-            err(r#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [{"id": "x", "function": {"name": "search", "arguments": 5}}]}]}"#),
+            err(
+                r#"{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "tool_calls": [{"id": "x", "function": {"name": "search", "arguments": 5}}]}]}"#
+            ),
             "messages[1].tool_calls[0].function.arguments is a number, expected a string or object"
         );
         assert_eq!(err(r#"{"messages": [{"content": "q"}]}"#), "messages[0] has no `role`");
@@ -295,6 +301,7 @@ mod tests {
             err(r#"[{"role": "assistant", "tool_calls": [{"function": {"arguments": "{}"}}]}]"#),
             "messages[0].tool_calls[0].function has no `name`"
         );
-        assert!(err(r#"{"status": 3, "messages": [{"role": "user", "content": "q"}]}"#).contains("field `status` is a number"));
+        assert!(err(r#"{"status": 3, "messages": [{"role": "user", "content": "q"}]}"#)
+            .contains("field `status` is a number"));
     }
 }

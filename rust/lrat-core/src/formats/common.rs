@@ -47,7 +47,8 @@ impl Arguments<'_> {
     }
 }
 
-const QUERY_KEYS: &[&str] = &["query", "queries", "q", "search_query", "keywords", "keyword", "input", "text", "question"];
+const QUERY_KEYS: &[&str] =
+    &["query", "queries", "q", "search_query", "keywords", "keyword", "input", "text", "question"];
 const DOC_KEYS: &[&str] = &["docid", "doc_id", "document_id", "id", "url", "urls", "link", "uri", "page", "title"];
 
 /// The query a search ran: the first when the call carries a list.
@@ -72,7 +73,11 @@ pub fn browse_targets(args: &Arguments) -> Vec<String> {
     match args {
         Arguments::Text(t) => {
             let t = t.trim().trim_matches('"');
-            if t.is_empty() { Vec::new() } else { vec![t.to_string()] }
+            if t.is_empty() {
+                Vec::new()
+            } else {
+                vec![t.to_string()]
+            }
         }
         Arguments::Json(v) => {
             let (key, target) = match v {
@@ -107,10 +112,9 @@ pub fn content_text(v: &Json) -> Option<String> {
                 .iter()
                 .filter_map(|p| match p {
                     Json::Str(s) => Some(Cow::Borrowed(s.as_ref())),
-                    Json::Object(_) => p
-                        .get_any(&["text", "content", "summary", "output"])
-                        .and_then(content_text)
-                        .map(Cow::Owned),
+                    Json::Object(_) => {
+                        p.get_any(&["text", "content", "summary", "output"]).and_then(content_text).map(Cow::Owned)
+                    }
                     _ => None,
                 })
                 .collect();
@@ -271,8 +275,7 @@ pub fn parse_titled_passages(text: &str) -> Vec<SearchHit> {
     let mut n = 1;
     loop {
         let open = [format!("Doc {n}(Title:"), format!("Doc {n} (Title:")];
-        let Some((start, marker_len)) =
-            open.iter().filter_map(|m| rest.find(m.as_str()).map(|i| (i, m.len()))).min()
+        let Some((start, marker_len)) = open.iter().filter_map(|m| rest.find(m.as_str()).map(|i| (i, m.len()))).min()
         else {
             break;
         };
@@ -337,7 +340,11 @@ fn parse_markdown_links(text: &str) -> Vec<SearchHit> {
 fn markdown_link(line: &str) -> Option<(&str, &str)> {
     let start = line.find('[')?;
     let prefix = line[..start].trim();
-    if !(prefix.is_empty() || prefix.trim_end_matches('.').chars().all(|c| c.is_ascii_digit()) || prefix == "-" || prefix == "*") {
+    if !(prefix.is_empty()
+        || prefix.trim_end_matches('.').chars().all(|c| c.is_ascii_digit())
+        || prefix == "-"
+        || prefix == "*")
+    {
         return None;
     }
     let rest = &line[start + 1..];
@@ -350,8 +357,21 @@ fn markdown_link(line: &str) -> Option<(&str, &str)> {
 }
 
 const ERROR_PREFIXES: &[&str] = &[
-    "error", "[error", "failed", "[failed", "exception", "traceback", "could not", "cannot ", "unable to",
-    "no document", "document not found", "not found", "404", "[visit] failed", "the page could not",
+    "error",
+    "[error",
+    "failed",
+    "[failed",
+    "exception",
+    "traceback",
+    "could not",
+    "cannot ",
+    "unable to",
+    "no document",
+    "document not found",
+    "not found",
+    "404",
+    "[visit] failed",
+    "the page could not",
 ];
 
 const BROWSED_ID_KEYS: &[&str] = &["docid", "doc_id", "id", "url"];
@@ -406,7 +426,9 @@ pub fn tool_output<'a>(content: &Json<'a>) -> Json<'a> {
         Json::Array(parts)
             if !parts.is_empty()
                 && parts.iter().all(|p| {
-                    p.get("type").and_then(Json::as_str).is_some_and(|t| matches!(t, "text" | "input_text" | "output_text"))
+                    p.get("type")
+                        .and_then(Json::as_str)
+                        .is_some_and(|t| matches!(t, "text" | "input_text" | "output_text"))
                 }) =>
         {
             content_text(content).map(|t| Json::Str(Cow::Owned(t))).unwrap_or(Json::Null)
@@ -419,7 +441,8 @@ pub fn tool_output<'a>(content: &Json<'a>) -> Json<'a> {
 const ID_KEYS: &[&str] = &["trajectory_id", "id"];
 const QUERY_ID_KEYS: &[&str] = &["query_id", "question_id", "qid", "task_id", "question_idx"];
 const QUESTION_KEYS: &[&str] = &["question", "query", "question_text", "problem"];
-const GOLD_KEYS: &[&str] = &["gold_answer", "gt_answer", "ground_truth", "golden_answers", "reference_answer", "expected_answer"];
+const GOLD_KEYS: &[&str] =
+    &["gold_answer", "gt_answer", "ground_truth", "golden_answers", "reference_answer", "expected_answer"];
 /// Fields holding the agent's own answer, read when the log's steps end without one.
 const PREDICTION_KEYS: &[&str] = &["final_answer", "predicted_answer", "prediction", "pred"];
 const OUTCOME_KEYS: &[&str] = &["status", "outcome", "success", "correct"];
@@ -762,7 +785,8 @@ mod tests {
 
     #[test]
     fn titled_passages() {
-        let hits = parse_titled_passages("Doc 1(Title: \"Paris (city)\") Capital of France. Doc 2(Title: Lyon) A city.");
+        let hits =
+            parse_titled_passages("Doc 1(Title: \"Paris (city)\") Capital of France. Doc 2(Title: Lyon) A city.");
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].doc_key, "Paris (city)");
         assert_eq!(hits[0].snippet.as_deref(), Some("Capital of France."));
@@ -771,7 +795,9 @@ mod tests {
 
     #[test]
     fn markdown_results() {
-        let hits = parse_search_text("## Web Results\n1. [Alpha](https://a.example/x)\nabout alpha\n2. [Beta](https://b.example)\n");
+        let hits = parse_search_text(
+            "## Web Results\n1. [Alpha](https://a.example/x)\nabout alpha\n2. [Beta](https://b.example)\n",
+        );
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].doc_key, "https://a.example/x");
         assert_eq!(hits[0].snippet.as_deref(), Some("about alpha"));
@@ -798,7 +824,8 @@ mod tests {
 
     #[test]
     fn multi_query_search_output_splits_per_query() {
-        let (tools, location) = (crate::ToolNames::default(), crate::Location { source: "test".into(), line: 1, byte_offset: 0 });
+        let (tools, location) =
+            (crate::ToolNames::default(), crate::Location { source: "test".into(), line: 1, byte_offset: 0 });
         let mut ctx = Ctx::new(&location, &tools);
         let mut steps = Vec::new();
         let args = Json::parse(r#"{"query": ["alpha", "beta"]}"#).unwrap();
@@ -819,9 +846,15 @@ mod tests {
 
     #[test]
     fn tags_split_text() {
-        let segs = tag_segments("pre <think> a </think>mid<search>q</search></information> <answer>x", &["think", "search", "information", "answer"]);
+        let segs = tag_segments(
+            "pre <think> a </think>mid<search>q</search></information> <answer>x",
+            &["think", "search", "information", "answer"],
+        );
         let got: Vec<_> = segs.iter().map(|s| (s.tag, s.body.trim())).collect();
-        assert_eq!(got, [(None, "pre"), (Some("think"), "a"), (None, "mid"), (Some("search"), "q"), (Some("answer"), "x")]);
+        assert_eq!(
+            got,
+            [(None, "pre"), (Some("think"), "a"), (None, "mid"), (Some("search"), "q"), (Some("answer"), "x")]
+        );
         let open = tag_segments("<think>cut off <search>q</search>", &["think", "search"]);
         assert_eq!(open[0].body, "cut off ");
         assert_eq!(open[1], Segment { tag: Some("search"), body: "q" });
@@ -830,7 +863,11 @@ mod tests {
     #[test]
     fn chat_tokens_and_prompt_question() {
         assert_eq!(strip_chat_tokens("<|im_start|>user\nhi<|im_end|> a <|x y"), "\nhi a <|x y");
-        assert_eq!(question_in_prompt("Answer it. For example <answer> Beijing </answer>. Question: who won?\n<|im_end|>").as_deref(), Some("who won?"));
+        assert_eq!(
+            question_in_prompt("Answer it. For example <answer> Beijing </answer>. Question: who won?\n<|im_end|>")
+                .as_deref(),
+            Some("who won?")
+        );
         assert_eq!(question_in_prompt("  plain  ").as_deref(), Some("plain"));
     }
 }

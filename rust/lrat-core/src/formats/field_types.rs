@@ -136,14 +136,21 @@ mod tests {
         });
         assert_eq!(out, [None, None, None]);
         let reasons: Vec<String> = met.iter().map(WrongType::reason).collect();
-        assert_eq!(reasons, ["wrong type: `query_id` is a boolean, ignored", "wrong type: `question` is a list, ignored"]);
+        assert_eq!(
+            reasons,
+            ["wrong type: `query_id` is a boolean, ignored", "wrong type: `question` is a list, ignored"]
+        );
     }
 
     #[test]
     fn numbers_in_tool_arguments_are_ids_as_the_agent_wrote_them() {
-        let ((id, query), met) = collect(|| (argument_text(&Json::Int(6053813), "docid"), argument_text(&Json::Bool(true), "query")));
+        let ((id, query), met) =
+            collect(|| (argument_text(&Json::Int(6053813), "docid"), argument_text(&Json::Bool(true), "query")));
         assert_eq!((id.as_deref(), query), (Some("6053813"), None));
-        assert_eq!(met.iter().map(WrongType::reason).collect::<Vec<_>>(), ["wrong type: `query` is a boolean, ignored"]);
+        assert_eq!(
+            met.iter().map(WrongType::reason).collect::<Vec<_>>(),
+            ["wrong type: `query` is a boolean, ignored"]
+        );
     }
 
     #[test]

@@ -171,7 +171,10 @@ fn parse_json(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Vec
 }
 
 fn is_trajectory_object(v: &Json) -> bool {
-    matches!(v, Json::Object(_)) && (v.get("result").is_some() || messages_of(v).is_some() || response_items_of(v).is_some() && v.get("type").is_none())
+    matches!(v, Json::Object(_))
+        && (v.get("result").is_some()
+            || messages_of(v).is_some()
+            || response_items_of(v).is_some() && v.get("type").is_none())
 }
 
 /// Parses one trajectory.
@@ -208,7 +211,18 @@ fn parse_text(text: &str, format: Option<Format>, ctx: &mut Ctx) -> Result<Traje
 /// Keys under which logs keep a message list.
 pub const MESSAGE_KEYS: &[&str] = &["messages", "conversation", "conversations", "history", "chat", "trajectory"];
 /// Keys under which logs keep a text transcript.
-pub const TEXT_KEYS: &[&str] = &["trajectory", "output", "response", "completion", "prediction", "generation", "text", "log", "transcript", "traj"];
+pub const TEXT_KEYS: &[&str] = &[
+    "trajectory",
+    "output",
+    "response",
+    "completion",
+    "prediction",
+    "generation",
+    "text",
+    "log",
+    "transcript",
+    "traj",
+];
 
 /// The message list of a chat record (an object holding one, or the list itself).
 pub fn messages_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {
@@ -220,15 +234,26 @@ pub fn messages_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {
     (!list.is_empty() && list.iter().all(|m| m.get("role").is_some() || m.get("from").is_some())).then_some(list)
 }
 
-const RESPONSE_ITEM_TYPES: &[&str] = &["reasoning", "function_call", "function_call_output", "message", "web_search_call", "custom_tool_call", "custom_tool_call_output"];
+const RESPONSE_ITEM_TYPES: &[&str] = &[
+    "reasoning",
+    "function_call",
+    "function_call_output",
+    "message",
+    "web_search_call",
+    "custom_tool_call",
+    "custom_tool_call_output",
+];
 
 /// The item list of an OpenAI Responses record.
 pub fn response_items_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {
     let is_items = |items: &[Json]| {
         !items.is_empty()
-            && items.iter().any(|i| i.get("type").and_then(Json::as_str).is_some_and(|t| t == "function_call" || t == "reasoning"))
+            && items
+                .iter()
+                .any(|i| i.get("type").and_then(Json::as_str).is_some_and(|t| t == "function_call" || t == "reasoning"))
             && items.iter().all(|i| {
-                i.get("type").and_then(Json::as_str).is_some_and(|t| RESPONSE_ITEM_TYPES.contains(&t)) || i.get("role").is_some()
+                i.get("type").and_then(Json::as_str).is_some_and(|t| RESPONSE_ITEM_TYPES.contains(&t))
+                    || i.get("role").is_some()
             })
     };
     match v {

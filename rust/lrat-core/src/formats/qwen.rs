@@ -7,8 +7,10 @@
 
 use std::borrow::Cow;
 
+use super::common::{
+    content_text, question_in_prompt, read_record_fields, strip_chat_tokens, tag_segments, tool_call_steps,
+};
 use super::field_types;
-use super::common::{content_text, question_in_prompt, read_record_fields, strip_chat_tokens, tag_segments, tool_call_steps};
 use super::{Ctx, MESSAGE_KEYS, TEXT_KEYS};
 use crate::json::Json;
 use crate::model::{Format, Step, Trajectory};
@@ -74,8 +76,9 @@ fn read_messages(list: &[Json], key: &str, turns: &mut Vec<(Speaker, String)>) -
         let text = match m.get_any(&["content", "value"]) {
             None => String::new(),
             Some(Json::Array(parts)) if parts.is_empty() => String::new(),
-            Some(c) => content_text(c)
-                .ok_or_else(|| format!("{key}[{i}].content is {}, expected text or a list of text parts", c.type_name()))?,
+            Some(c) => content_text(c).ok_or_else(|| {
+                format!("{key}[{i}].content is {}, expected text or a list of text parts", c.type_name())
+            })?,
         };
         turns.push((speaker, text));
     }
@@ -196,9 +199,7 @@ fn build(turns: &[(Speaker, String)], t: &mut Trajectory, ctx: &mut Ctx) {
                 let output = outputs[call_index].map(|o| Json::Str(Cow::Borrowed(o)));
                 call_index += 1;
                 match read_call(body) {
-                    Some((name, arguments)) => {
-                        tool_call_steps(ctx, &name, &arguments, output.as_ref(), &mut t.steps)
-                    }
+                    Some((name, arguments)) => tool_call_steps(ctx, &name, &arguments, output.as_ref(), &mut t.steps),
                     None => t.steps.push(Step::tool(None, *body)),
                 }
             }
@@ -270,7 +271,11 @@ mod tests {
         assert_eq!(b.content_chars, b.content.as_deref().unwrap().chars().count() as u64);
         let second = t.steps[4].browse.as_ref().unwrap();
         assert_eq!(second.doc_key.as_deref(), Some("https://v.example"));
-        assert_eq!((&second.content, second.content_chars, second.ok), (&b.content, b.content_chars, b.ok), "one output, read for both URLs");
+        assert_eq!(
+            (&second.content, second.content_chars, second.ok),
+            (&b.content, b.content_chars, b.ok),
+            "one output, read for both URLs"
+        );
     }
 
     #[test]
@@ -301,7 +306,10 @@ mod tests {
         assert_eq!(t.steps[1].hits[0].doc_key, "5");
         let b = t.steps[2].browse.as_ref().unwrap();
         assert_eq!((b.doc_key.as_deref(), b.ok), (Some("5"), false));
-        assert_eq!((t.steps[3].kind, t.steps[3].tool_name.as_deref(), t.steps[3].text.as_str()), (StepKind::Tool, None, "not json"));
+        assert_eq!(
+            (t.steps[3].kind, t.steps[3].tool_name.as_deref(), t.steps[3].text.as_str()),
+            (StepKind::Tool, None, "not json")
+        );
         assert_eq!(t.final_answer.as_deref(), Some("It was Z."), "closing text without <answer> is the answer");
     }
 
@@ -315,7 +323,10 @@ mod tests {
         assert_eq!(t.steps.len(), 2);
 
         let v = Json::parse(r#"{"messages": [{"role": "user", "content": true}]}"#).unwrap();
-        assert_eq!(run(|ctx| parse_json(&v, ctx)).0.unwrap_err(), "messages[0].content is a boolean, expected text or a list of text parts");
+        assert_eq!(
+            run(|ctx| parse_json(&v, ctx)).0.unwrap_err(),
+            "messages[0].content is a boolean, expected text or a list of text parts"
+        );
         let v = Json::parse(r#"{"foo": 1}"#).unwrap();
         assert!(run(|ctx| parse_json(&v, ctx)).0.unwrap_err().starts_with("no messages or transcript"));
     }

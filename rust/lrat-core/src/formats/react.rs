@@ -183,7 +183,14 @@ fn split_action(body: &str) -> (String, String, bool) {
     }
 }
 
-fn action_steps(name: &str, argument: &str, bracketed: bool, observation: Option<&str>, t: &mut Trajectory, ctx: &mut Ctx) {
+fn action_steps(
+    name: &str,
+    argument: &str,
+    bracketed: bool,
+    observation: Option<&str>,
+    t: &mut Trajectory,
+    ctx: &mut Ctx,
+) {
     let lower = name.to_ascii_lowercase();
     match lower.as_str() {
         "finish" if bracketed => {
@@ -199,7 +206,11 @@ fn action_steps(name: &str, argument: &str, bracketed: bool, observation: Option
                 }
                 _ => {
                     let ok = obs.is_some_and(|o| browse_text_status(o).1);
-                    let record = BrowseRecord::new(Some(argument.to_string()).filter(|a| !a.is_empty()), ok, obs.map(SharedText::from));
+                    let record = BrowseRecord::new(
+                        Some(argument.to_string()).filter(|a| !a.is_empty()),
+                        ok,
+                        obs.map(SharedText::from),
+                    );
                     t.steps.push(Step::browse(tool, argument, record));
                 }
             }

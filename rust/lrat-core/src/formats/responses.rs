@@ -5,8 +5,8 @@
 //! `output` / `items` / `input` / `response_items` (an `input` list is read before the `output` list),
 //! or under `response`.
 
-use super::field_types;
 use super::common::{read_record_fields, tool_call_steps, tool_output};
+use super::field_types;
 use super::Ctx;
 use crate::json::Json;
 use crate::model::{BrowseRecord, Format, Step, Trajectory};
@@ -89,7 +89,9 @@ fn item_lists<'v, 'a>(v: &'v Json<'a>) -> Result<Vec<(String, &'v [Json<'a>])>, 
                 match v.get(key) {
                     Some(Json::Array(items)) => lists.push((key.to_string(), items.as_slice())),
                     Some(Json::Null | Json::Str(_)) | None => {}
-                    Some(other) => return Err(format!("field `{key}` is {}, expected a list of items", other.type_name())),
+                    Some(other) => {
+                        return Err(format!("field `{key}` is {}, expected a list of items", other.type_name()))
+                    }
                 }
             }
             if lists.is_empty() {
@@ -97,7 +99,9 @@ fn item_lists<'v, 'a>(v: &'v Json<'a>) -> Result<Vec<(String, &'v [Json<'a>])>, 
                     return item_lists(inner)
                         .map(|ls| ls.into_iter().map(|(p, l)| (format!("response.{p}"), l)).collect());
                 }
-                return Err("no item list: expected a list of items or an object with `output`, `input` or `items`".into());
+                return Err(
+                    "no item list: expected a list of items or an object with `output`, `input` or `items`".into()
+                );
             }
             Ok(lists)
         }
@@ -144,10 +148,17 @@ fn is_assistant(item: &Json) -> bool {
 
 /// The output item answering the call at `call`: the one with its `call_id`, else the first unused
 /// output after it.
-fn find_output(items: &[(String, &Json)], kinds: &[Kind], used: &mut [bool], call: usize, call_id: Option<String>) -> Option<usize> {
+fn find_output(
+    items: &[(String, &Json)],
+    kinds: &[Kind],
+    used: &mut [bool],
+    call: usize,
+    call_id: Option<String>,
+) -> Option<usize> {
     let is_free_output = |o: usize| kinds[o] == Kind::Output && !used[o];
     let by_id = call_id.and_then(|id| {
-        (0..items.len()).find(|&o| is_free_output(o) && items[o].1.get("call_id").and_then(Json::as_key).as_deref() == Some(&id))
+        (0..items.len())
+            .find(|&o| is_free_output(o) && items[o].1.get("call_id").and_then(Json::as_key).as_deref() == Some(&id))
     });
     let found = by_id.or_else(|| (call + 1..items.len()).find(|&o| is_free_output(o)));
     if let Some(o) = found {
@@ -172,10 +183,7 @@ fn web_search_steps(item: &Json, steps: &mut Vec<Step>) {
             steps.push(Step::tool(tool, action.to_json_string()));
         }
         _ => {
-            let query = action
-                .get_any(&["query", "queries"])
-                .and_then(super::common::first_text)
-                .unwrap_or_default();
+            let query = action.get_any(&["query", "queries"]).and_then(super::common::first_text).unwrap_or_default();
             steps.push(Step::search(tool, query, Vec::new()));
         }
     }
@@ -243,12 +251,18 @@ mod tests {
     #[test]
     fn errors_name_the_item() {
         let err = |s: &str| parse_str(s).unwrap_err();
-        assert_eq!(err(r#"{"output": [{"type": "reasoning"}, {"type": "thing"}]}"#), "output[1] has unknown type \"thing\"");
+        assert_eq!(
+            err(r#"{"output": [{"type": "reasoning"}, {"type": "thing"}]}"#),
+            "output[1] has unknown type \"thing\""
+        );
         assert_eq!(
             err(r#"[{"type": "function_call", "name": "search", "arguments": 7}]"#),
             "items[0].arguments is a number, expected a string or object"
         );
-        assert_eq!(err(r#"[{"type": "function_call", "arguments": "{}"}]"#), "items[0] is a function call without `name`");
+        assert_eq!(
+            err(r#"[{"type": "function_call", "arguments": "{}"}]"#),
+            "items[0] is a function call without `name`"
+        );
         assert_eq!(err(r#"{"output": 5}"#), "field `output` is a number, expected a list of items");
     }
 }

@@ -3,7 +3,9 @@
 //! (`Question: …`). Results have titles, not ids: the title is the document key. Search-R1 has no browse
 //! tool, so a trajectory holds reasoning, searches and the answer only.
 
-use super::common::{content_text, parse_search_text, question_in_prompt, read_record_fields, strip_chat_tokens, tag_segments};
+use super::common::{
+    content_text, parse_search_text, question_in_prompt, read_record_fields, strip_chat_tokens, tag_segments,
+};
 use super::{Ctx, MESSAGE_KEYS, TEXT_KEYS};
 use crate::json::Json;
 use crate::model::{Format, Step, Trajectory};
@@ -22,11 +24,15 @@ pub fn parse_json(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         let mut prompt = None;
         let mut stream = String::new();
         for (i, m) in list.iter().enumerate() {
-            let role = m.get_any(&["role", "from"]).and_then(Json::as_str).ok_or_else(|| format!("{key}[{i}] has no string `role`"))?;
+            let role = m
+                .get_any(&["role", "from"])
+                .and_then(Json::as_str)
+                .ok_or_else(|| format!("{key}[{i}] has no string `role`"))?;
             let text = match m.get_any(&["content", "value"]) {
                 None => String::new(),
-                Some(c) => content_text(c)
-                    .ok_or_else(|| format!("{key}[{i}].content is {}, expected text or a list of text parts", c.type_name()))?,
+                Some(c) => content_text(c).ok_or_else(|| {
+                    format!("{key}[{i}].content is {}, expected text or a list of text parts", c.type_name())
+                })?,
             };
             match role {
                 "system" | "developer" => {}
@@ -99,10 +105,7 @@ fn read_stream(prompt: Option<&str>, stream: &str, t: &mut Trajectory) -> bool {
                 }
             }
             Some("search") => {
-                let results = segments[i + 1..]
-                    .iter()
-                    .take_while(|n| n.tag.is_none())
-                    .count();
+                let results = segments[i + 1..].iter().take_while(|n| n.tag.is_none()).count();
                 let hits = match segments.get(i + 1 + results) {
                     Some(n) if n.tag == Some("information") => {
                         i += results + 1;
@@ -158,7 +161,10 @@ mod tests {
         assert_eq!(kinds, [StepKind::Reason, StepKind::Search, StepKind::Reason, StepKind::Answer]);
         let s = &t.steps[1];
         assert_eq!(s.text, "Titanic theme song singer");
-        assert_eq!(s.hits.iter().map(|h| h.doc_key.as_str()).collect::<Vec<_>>(), ["My Heart Will Go On", "Titanic (1997 film)"]);
+        assert_eq!(
+            s.hits.iter().map(|h| h.doc_key.as_str()).collect::<Vec<_>>(),
+            ["My Heart Will Go On", "Titanic (1997 film)"]
+        );
         assert_eq!(s.hits[0].snippet.as_deref(), Some("sung by Celine Dion."));
         assert_eq!(t.final_answer.as_deref(), Some("Celine Dion"));
         assert_eq!(t.count(StepKind::Browse), 0);

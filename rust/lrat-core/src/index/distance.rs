@@ -57,7 +57,10 @@ pub fn unit_cos_kernel() -> Kernel {
 pub fn unit_cos_f16_kernel() -> Option<HalfKernel> {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("f16c") {
+        if std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c")
+        {
             // SAFETY: AVX2, FMA and F16C were detected above.
             return Some(|a, b| (1.0 - unsafe { avx2::dot_f16(a, b) }).max(0.0));
         }
@@ -239,7 +242,8 @@ mod avx2 {
         }
         let mut sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
         while i < n {
-            let (x, y) = (_mm_cvtph_ps(_mm_set1_epi16(*pa.add(i) as i16)), _mm_cvtph_ps(_mm_set1_epi16(*pb.add(i) as i16)));
+            let (x, y) =
+                (_mm_cvtph_ps(_mm_set1_epi16(*pa.add(i) as i16)), _mm_cvtph_ps(_mm_set1_epi16(*pb.add(i) as i16)));
             sum += _mm_cvtss_f32(_mm_mul_ss(x, y));
             i += 1;
         }

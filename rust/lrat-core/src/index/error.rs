@@ -7,7 +7,10 @@ pub enum IndexError {
     /// A bad argument: an unknown metric, `k = 0`, a wrong dimension, an empty index, a read-only view.
     InvalidArgument(String),
     /// A vector holding NaN or an infinite value; `row` is its 0-based position in the batch.
-    NonFinite { row: usize, column: usize },
+    NonFinite {
+        row: usize,
+        column: usize,
+    },
     /// Keys of the wrong kind: strings added to an integer-keyed index, a negative integer.
     KeyType(String),
     /// A key already in the index.
@@ -17,8 +20,14 @@ pub enum IndexError {
     /// A key that is not in the index.
     MissingKey(String),
     /// A file that is not an lrat index, was truncated, or does not match its checksum.
-    File { path: String, reason: String },
-    Io { path: String, source: std::io::Error },
+    File {
+        path: String,
+        reason: String,
+    },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     /// An error reported by the usearch engine (out of memory, mostly).
     Engine(String),
 }

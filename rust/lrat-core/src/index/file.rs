@@ -87,9 +87,7 @@ impl Header {
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
         let version = u32_at(8);
         if version != FORMAT_VERSION {
-            return Err(bad(format!(
-                "index format version {version}, but this lrat reads version {FORMAT_VERSION}"
-            )));
+            return Err(bad(format!("index format version {version}, but this lrat reads version {FORMAT_VERSION}")));
         }
         if crc32fast::hash(&bytes[..HEADER_CRC_AT]) != u32_at(HEADER_CRC_AT) {
             return Err(bad("corrupt index file: the header checksum does not match".into()));
@@ -120,10 +118,7 @@ impl Header {
             )));
         }
         if bytes.len() as u64 > expected_len {
-            return Err(bad(format!(
-                "corrupt index file: {} bytes, the header announces {expected_len}",
-                bytes.len()
-            )));
+            return Err(bad(format!("corrupt index file: {} bytes, the header announces {expected_len}", bytes.len())));
         }
         if crc32fast::hash(&bytes[HEADER_LEN..]) != u32_at(PAYLOAD_CRC_AT) {
             return Err(bad("corrupt index file: the checksum of its contents does not match".into()));
@@ -160,10 +155,8 @@ pub fn write_atomically(path: &str, header: &Header, engine: &[u8], keys: &[u8])
         .file_name()
         .ok_or_else(|| IndexError::InvalidArgument(format!("{path}: not a file path")))?
         .to_string_lossy();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let temporary = target.with_file_name(format!(".{file_name}.tmp-{}-{nanos}", std::process::id()));
     let result = (|| -> std::io::Result<()> {
         let mut hasher = crc32fast::Hasher::new();

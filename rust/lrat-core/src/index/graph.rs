@@ -40,7 +40,11 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
         let end = self.at.checked_add(n).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
-            format!("the graph section ends at byte {} inside {what} (needs {n} bytes from byte {})", self.bytes.len(), self.at)
+            format!(
+                "the graph section ends at byte {} inside {what} (needs {n} bytes from byte {})",
+                self.bytes.len(),
+                self.at
+            )
         })?;
         let out = &self.bytes[self.at..end];
         self.at = end;
@@ -66,7 +70,10 @@ pub fn check(engine: &[u8], expected: &Expected) -> Result<Vec<u64>, String> {
     let rows = r.u32("the vector table's row count")? as u64;
     let row_bytes = r.u32("the vector table's row width")? as usize;
     if row_bytes != expected.bytes_per_vector {
-        return Err(format!("vector rows are {row_bytes} bytes, the header's dimension and dtype make {}", expected.bytes_per_vector));
+        return Err(format!(
+            "vector rows are {row_bytes} bytes, the header's dimension and dtype make {}",
+            expected.bytes_per_vector
+        ));
     }
     let table = (rows as usize).checked_mul(row_bytes).ok_or("the vector table's size overflows")?;
     r.take(table, "the vector table")?;
@@ -84,7 +91,9 @@ pub fn check(engine: &[u8], expected: &Expected) -> Result<Vec<u64>, String> {
     }
     let (key_kind, slot_kind) = (head[15], head[16]);
     if key_kind != SCALAR_U64 || slot_kind != SCALAR_U32 {
-        return Err(format!("the graph uses key kind {key_kind} and slot kind {slot_kind}; lrat writes u64 keys and u32 slots"));
+        return Err(format!(
+            "the graph uses key kind {key_kind} and slot kind {slot_kind}; lrat writes u64 keys and u32 slots"
+        ));
     }
     let u64_in_head = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8 bytes"));
     let (present, deleted, dims, multi) = (u64_in_head(17), u64_in_head(25), u64_in_head(33), head[41]);

@@ -186,10 +186,7 @@ impl KeyMap {
         }
         self.check_kind(keys)?;
         match keys {
-            Keys::Int(values) => values
-                .iter()
-                .map(|&v| if v < 0 { Ok(None) } else { Ok(Some(v as u64)) })
-                .collect(),
+            Keys::Int(values) => values.iter().map(|&v| if v < 0 { Ok(None) } else { Ok(Some(v as u64)) }).collect(),
             Keys::Str(values) => Ok(values.iter().map(|v| self.ids.get(v.as_str()).copied()).collect()),
         }
     }
@@ -215,13 +212,7 @@ impl KeyMap {
         match self.kind {
             KeyKind::Str => ResultKeys::Str(
                 ids.iter()
-                    .map(|&id| {
-                        if id == NO_KEY {
-                            None
-                        } else {
-                            self.names.get(id as usize).and_then(|n| n.clone())
-                        }
-                    })
+                    .map(|&id| if id == NO_KEY { None } else { self.names.get(id as usize).and_then(|n| n.clone()) })
                     .collect(),
             ),
             KeyKind::Int | KeyKind::Unset => {
@@ -329,10 +320,7 @@ mod tests {
         map.forget(1);
         let back = KeyMap::from_bytes(KeyKind::Str, &map.to_bytes()).unwrap();
         assert_eq!(back.lookup(&strs(&["a", "b", "c"])).unwrap(), vec![Some(0), None, Some(2)]);
-        assert_eq!(
-            back.to_result_keys(&[2, NO_KEY]),
-            ResultKeys::Str(vec![Some(Arc::from("c")), None])
-        );
+        assert_eq!(back.to_result_keys(&[2, NO_KEY]), ResultKeys::Str(vec![Some(Arc::from("c")), None]));
         let mut back = back;
         assert_eq!(back.insert(&strs(&["b"]), |_| false).unwrap(), vec![3]);
     }
@@ -345,7 +333,9 @@ mod tests {
         assert!(matches!(map.insert(&strs(&["y", "y"]), |_| false), Err(IndexError::RepeatedKey(_))));
         assert_eq!(map.lookup(&strs(&["x", "y"])).unwrap(), vec![None, None]);
         let mut ints = KeyMap::default();
-        assert!(matches!(ints.insert(&Keys::Int(vec![1, 2]), |id| id == 2), Err(IndexError::DuplicateKey(k)) if k == "2"));
+        assert!(
+            matches!(ints.insert(&Keys::Int(vec![1, 2]), |id| id == 2), Err(IndexError::DuplicateKey(k)) if k == "2")
+        );
         assert_eq!(ints.kind(), KeyKind::Unset);
     }
 

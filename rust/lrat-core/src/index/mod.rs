@@ -287,14 +287,19 @@ impl Index {
             }
             Dtype::F16 if unit_vectors => {
                 if let Some(kernel) = distance::unit_cos_f16_kernel() {
-                    engine.change_metric::<usearch::f16>(Box::new(move |a: *const usearch::f16, b: *const usearch::f16| {
-                        // SAFETY: usearch passes two vectors of the index's dimension; its `f16`
-                        // wraps the raw bits of an IEEE half in one `i16`, as `f16::from_i16s` assumes.
-                        let (a, b) = unsafe {
-                            (std::slice::from_raw_parts(a as *const u16, dim), std::slice::from_raw_parts(b as *const u16, dim))
-                        };
-                        kernel(a, b)
-                    }));
+                    engine.change_metric::<usearch::f16>(Box::new(
+                        move |a: *const usearch::f16, b: *const usearch::f16| {
+                            // SAFETY: usearch passes two vectors of the index's dimension; its `f16`
+                            // wraps the raw bits of an IEEE half in one `i16`, as `f16::from_i16s` assumes.
+                            let (a, b) = unsafe {
+                                (
+                                    std::slice::from_raw_parts(a as *const u16, dim),
+                                    std::slice::from_raw_parts(b as *const u16, dim),
+                                )
+                            };
+                            kernel(a, b)
+                        },
+                    ));
                 }
             }
             _ => {}
@@ -633,8 +638,10 @@ impl Index {
     }
 
     fn decode_keys(path: &str, header: &Header, bytes: &[u8]) -> IndexResult<KeyMap> {
-        KeyMap::from_bytes(header.key_kind, &bytes[header.keys_range()])
-            .map_err(|reason| IndexError::File { path: path.to_string(), reason: format!("corrupt index file: {reason}") })
+        KeyMap::from_bytes(header.key_kind, &bytes[header.keys_range()]).map_err(|reason| IndexError::File {
+            path: path.to_string(),
+            reason: format!("corrupt index file: {reason}"),
+        })
     }
 
     /// usearch trusts the bytes it reads: a crafted graph must be refused before it sees them.
@@ -658,7 +665,10 @@ impl Index {
             connectivity: options.connectivity,
             count: header.count,
         };
-        let bad = |reason: String| IndexError::File { path: path.to_string(), reason: format!("corrupt index file: {reason}") };
+        let bad = |reason: String| IndexError::File {
+            path: path.to_string(),
+            reason: format!("corrupt index file: {reason}"),
+        };
         let node_keys = graph::check(engine, &expected).map_err(bad)?;
         if let Some((node, key)) = node_keys.iter().enumerate().find(|(_, &k)| !keys.knows(k)) {
             return Err(bad(format!("graph node {node} has key {key}, which the key table does not hold")));
@@ -667,7 +677,10 @@ impl Index {
     }
 
     fn engine_file_error(path: &str, e: impl std::fmt::Display) -> IndexError {
-        IndexError::File { path: path.to_string(), reason: format!("corrupt index file: usearch could not read it ({e})") }
+        IndexError::File {
+            path: path.to_string(),
+            reason: format!("corrupt index file: usearch could not read it ({e})"),
+        }
     }
 
     fn check_engine(path: &str, header: &Header, engine: &usearch::Index) -> IndexResult<()> {
@@ -691,7 +704,10 @@ impl Index {
 
 enum Filter {
     /// Few enough keys to compare each: their usearch keys and vectors.
-    Listed { ids: Vec<u64>, vectors: Vec<f32> },
+    Listed {
+        ids: Vec<u64>,
+        vectors: Vec<f32>,
+    },
     Set(HashSet<u64>),
 }
 
@@ -725,7 +741,8 @@ fn engine_search<T: usearch::VectorType>(
         let n = matches.keys.len();
         let tie_past_margin = n > k && n < size && matches.distances[k - 1] == matches.distances[n - 1];
         if !tie_past_margin {
-            let mut ranked: Vec<(f32, u64)> = matches.distances.iter().copied().zip(matches.keys.iter().copied()).collect();
+            let mut ranked: Vec<(f32, u64)> =
+                matches.distances.iter().copied().zip(matches.keys.iter().copied()).collect();
             ranked.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             for (i, (d, id)) in ranked.into_iter().take(keys_out.len()).enumerate() {
                 keys_out[i] = id;

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, GenericListArray, LargeListArray, OffsetSizeTrait, RecordBatch, StringViewArray, UInt32Array};
+use arrow_array::{
+    Array, ArrayRef, GenericListArray, LargeListArray, OffsetSizeTrait, RecordBatch, StringViewArray, UInt32Array,
+};
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rustc_hash::FxHashMap;
@@ -77,7 +79,11 @@ impl DocumentTexts {
                 row_of.entry(id).or_insert(row as u32);
             }
         }
-        let mut uses = Uses { positive: vec![0; self.ids.len()], negative: vec![0; self.ids.len()], counts: AttachCounts::default() };
+        let mut uses = Uses {
+            positive: vec![0; self.ids.len()],
+            negative: vec![0; self.ids.len()],
+            counts: AttachCounts::default(),
+        };
         let mut out = Vec::with_capacity(examples.len());
         for batch in examples {
             let pos_id = string_view(column(batch, "examples", "pos_id")?.as_ref(), "pos_id")?;
@@ -85,7 +91,9 @@ impl DocumentTexts {
             let texts = match neg_id.data_type() {
                 DataType::List(_) => self.attach_batch(&row_of, &pos_id, neg_id.as_list::<i32>(), &mut uses),
                 DataType::LargeList(_) => self.attach_batch(&row_of, &pos_id, neg_id.as_list::<i64>(), &mut uses),
-                other => Err(ArrowError::InvalidArgumentError(format!("neg_id must be a list of strings, not {other}"))),
+                other => {
+                    Err(ArrowError::InvalidArgumentError(format!("neg_id must be a list of strings, not {other}")))
+                }
             }?;
             out.push(RecordBatch::try_new(texts_schema(), texts)?);
         }
@@ -103,7 +111,11 @@ impl DocumentTexts {
         uses: &mut Uses,
     ) -> Result<Vec<ArrayRef>, ArrowError> {
         if pos_id.len() != neg_id.len() {
-            return Err(ArrowError::InvalidArgumentError(format!("{} pos_id values but {} neg_id lists", pos_id.len(), neg_id.len())));
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "{} pos_id values but {} neg_id lists",
+                pos_id.len(),
+                neg_id.len()
+            )));
         }
         let neg_values = string_view(neg_id.values().as_ref(), "neg_id")?;
         let offsets = neg_id.value_offsets();
@@ -173,13 +185,17 @@ impl DocumentTexts {
 }
 
 fn column<'b>(batch: &'b RecordBatch, table: &str, name: &str) -> Result<&'b ArrayRef, ArrowError> {
-    batch.column_by_name(name).ok_or_else(|| ArrowError::InvalidArgumentError(format!("the {table} have no {name} column")))
+    batch
+        .column_by_name(name)
+        .ok_or_else(|| ArrowError::InvalidArgumentError(format!("the {table} have no {name} column")))
 }
 
 fn string_view(array: &dyn Array, name: &str) -> Result<StringViewArray, ArrowError> {
     match array.data_type() {
         DataType::Utf8View => Ok(array.as_string_view().clone()),
-        DataType::Utf8 | DataType::LargeUtf8 => Ok(arrow_cast::cast(array, &DataType::Utf8View)?.as_string_view().clone()),
+        DataType::Utf8 | DataType::LargeUtf8 => {
+            Ok(arrow_cast::cast(array, &DataType::Utf8View)?.as_string_view().clone())
+        }
         other => Err(ArrowError::InvalidArgumentError(format!("{name} must hold strings, not {other}"))),
     }
 }
@@ -196,7 +212,9 @@ mod tests {
 
     fn lists(array: &ArrayRef) -> Vec<Vec<String>> {
         let list = array.as_list::<i64>();
-        (0..list.len()).map(|i| list.value(i).as_string_view().iter().map(|s| s.unwrap().to_string()).collect()).collect()
+        (0..list.len())
+            .map(|i| list.value(i).as_string_view().iter().map(|s| s.unwrap().to_string()).collect())
+            .collect()
     }
 
     fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
@@ -215,7 +233,9 @@ mod tests {
     }
 
     fn documents(rows: &[(&str, &str, &str)]) -> RecordBatch {
-        let column = |i: usize| -> ArrayRef { Arc::new(StringArray::from(rows.iter().map(|r| [r.0, r.1, r.2][i]).collect::<Vec<_>>())) };
+        let column = |i: usize| -> ArrayRef {
+            Arc::new(StringArray::from(rows.iter().map(|r| [r.0, r.1, r.2][i]).collect::<Vec<_>>()))
+        };
         batch(vec![("doc_id", column(0)), ("text", column(1)), ("text_source", column(2))])
     }
 
@@ -231,7 +251,8 @@ mod tests {
         let second = examples(vec![Some("b")], &[&[]]);
         let (out, counts) = docs.attach(&[first, second]).unwrap();
         assert_eq!(out.len(), 2);
-        let column = |name: &str| -> Vec<ArrayRef> { out.iter().map(|b| b.column_by_name(name).unwrap().clone()).collect() };
+        let column =
+            |name: &str| -> Vec<ArrayRef> { out.iter().map(|b| b.column_by_name(name).unwrap().clone()).collect() };
         let all_strings = |name: &str| column(name).iter().flat_map(strings).collect::<Vec<_>>();
         let all_lists = |name: &str| column(name).iter().flat_map(lists).collect::<Vec<_>>();
         assert_eq!(all_strings("pos"), vec![Some("text a".into()), None, Some("text b".into())]);
@@ -264,7 +285,10 @@ mod tests {
         let err = DocumentTexts::from_batches(&[numbers]).err().unwrap();
         assert!(err.to_string().contains("text must hold strings, not UInt32"), "{err}");
         let docs = DocumentTexts::from_batches(&[documents(&[("a", "t", "corpus")])]).unwrap();
-        let flat = batch(vec![("pos_id", Arc::new(StringArray::from(vec!["a"])) as ArrayRef), ("neg_id", Arc::new(StringArray::from(vec!["b"])))]);
+        let flat = batch(vec![
+            ("pos_id", Arc::new(StringArray::from(vec!["a"])) as ArrayRef),
+            ("neg_id", Arc::new(StringArray::from(vec!["b"]))),
+        ]);
         let err = docs.attach(&[flat]).err().unwrap();
         assert!(err.to_string().contains("neg_id must be a list of strings"), "{err}");
     }

@@ -118,7 +118,9 @@ fn trajectory_texts(t: &Trajectory) -> Vec<DocumentText<'_>> {
             }
             StepKind::Browse => {
                 let Some(b) = step.browse.as_ref() else { continue };
-                let (Some(key), Some(content), true) = (b.doc_key.as_deref(), b.content.as_deref(), b.ok) else { continue };
+                let (Some(key), Some(content), true) = (b.doc_key.as_deref(), b.content.as_deref(), b.ok) else {
+                    continue;
+                };
                 let text = clean_browse_text(content);
                 if text.trim().is_empty() {
                     continue;
@@ -206,8 +208,15 @@ mod tests {
     #[test]
     fn browse_text_wins_keeps_the_title_and_does_not_depend_on_batches() {
         let trajectories = vec![
-            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("a", Some("A"), "short"), hit("b", None, "b snippet")])]),
-            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("a", None, "a longer snippet")]), browse("a", "Document a:\nfull text\n")]),
+            Trajectory::of_steps(vec![Step::search(
+                None,
+                "q",
+                vec![hit("a", Some("A"), "short"), hit("b", None, "b snippet")],
+            )]),
+            Trajectory::of_steps(vec![
+                Step::search(None, "q", vec![hit("a", None, "a longer snippet")]),
+                browse("a", "Document a:\nfull text\n"),
+            ]),
             Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("b", Some("B"), "b, a longer snippet")])]),
         ];
         let mut whole = DocumentStore::default();
@@ -219,8 +228,14 @@ mod tests {
         assert_eq!(whole.documents(), split.documents());
         let docs = whole.documents();
         assert_eq!(docs.len(), 2);
-        assert_eq!((docs[0].key.as_str(), docs[0].title.as_deref(), docs[0].text.as_str(), docs[0].source), ("a", Some("A"), "full text", TextSource::Browse));
-        assert_eq!((docs[1].key.as_str(), docs[1].title.as_deref(), docs[1].text.as_str(), docs[1].source), ("b", Some("B"), "b, a longer snippet", TextSource::Snippet));
+        assert_eq!(
+            (docs[0].key.as_str(), docs[0].title.as_deref(), docs[0].text.as_str(), docs[0].source),
+            ("a", Some("A"), "full text", TextSource::Browse)
+        );
+        assert_eq!(
+            (docs[1].key.as_str(), docs[1].title.as_deref(), docs[1].text.as_str(), docs[1].source),
+            ("b", Some("B"), "b, a longer snippet", TextSource::Snippet)
+        );
     }
 
     #[test]

@@ -95,7 +95,8 @@ const ACCEPTANCES: &[&str] = &[
 
 /// Adverbs that may stand between a negation and its verb ("does not directly answer"); they are
 /// dropped before matching so that the rejection phrases see "does not answer".
-const HEDGES: &[&str] = &["directly", "really", "actually", "explicitly", "clearly", "specifically", "even", "seem to", "appear to"];
+const HEDGES: &[&str] =
+    &["directly", "really", "actually", "explicitly", "clearly", "specifically", "even", "seem to", "appear to"];
 
 /// Words that, just before a phrase, turn it around ("not irrelevant", "isn't unrelated").
 const NEGATORS: &[&str] = &["nothing", "not", "isn't", "wasn't", "no", "never", "hardly", "nor", "aren't", "weren't"];
@@ -232,7 +233,9 @@ mod tests {
         assert!(!judge_reasoning(
             "The page does not mention the treaty, but we already have it from the other source.\n\nThus answer: 1848."
         ));
-        assert!(judge_reasoning("Great, this is the right page. An earlier one was unrelated, but this confirms the date."));
+        assert!(judge_reasoning(
+            "Great, this is the right page. An earlier one was unrelated, but this confirms the date."
+        ));
         assert!(judge_reasoning("The page does not mention his brother, but it confirms the birthplace."));
     }
 

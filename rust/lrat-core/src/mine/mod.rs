@@ -169,7 +169,12 @@ fn browse_runs(t: &Trajectory) -> Vec<Vec<usize>> {
 }
 
 /// Decides each browse of the trajectory; returns per browse step the decision.
-fn decide<'t>(t: &'t Trajectory, verdicts: &Verdicts, given: Option<&[bool]>, stats: &mut MineStats) -> Vec<Option<Browse<'t>>> {
+fn decide<'t>(
+    t: &'t Trajectory,
+    verdicts: &Verdicts,
+    given: Option<&[bool]>,
+    stats: &mut MineStats,
+) -> Vec<Option<Browse<'t>>> {
     let mut out: Vec<Option<Browse>> = (0..t.steps.len()).map(|_| None).collect();
     let mut n = 0;
     for (i, step) in t.steps.iter().enumerate() {
@@ -279,7 +284,14 @@ impl<'t> Negatives<'t> {
     }
 }
 
-fn make_example<'t>(t: &'t Trajectory, trajectory: usize, b: &Browse<'t>, search: &Search<'t>, rank: u32, negatives: Negatives<'t>) -> Example<'t> {
+fn make_example<'t>(
+    t: &'t Trajectory,
+    trajectory: usize,
+    b: &Browse<'t>,
+    search: &Search<'t>,
+    rank: u32,
+    negatives: Negatives<'t>,
+) -> Example<'t> {
     Example {
         trajectory,
         step: b.step as u32,
@@ -296,7 +308,12 @@ fn make_example<'t>(t: &'t Trajectory, trajectory: usize, b: &Browse<'t>, search
     }
 }
 
-fn mine_segments<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<Browse<'t>>], stats: &mut MineStats) -> Vec<Example<'t>> {
+fn mine_segments<'t>(
+    t: &'t Trajectory,
+    trajectory: usize,
+    decisions: &[Option<Browse<'t>>],
+    stats: &mut MineStats,
+) -> Vec<Example<'t>> {
     let mut examples = Vec::new();
     let mut history: Vec<Search> = Vec::new();
     let mut rejected: Vec<&str> = Vec::new();
@@ -307,7 +324,11 @@ fn mine_segments<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<B
     while i < t.steps.len() {
         let step = &t.steps[i];
         if step.kind == StepKind::Search {
-            history.push(Search { step: i, query: &step.text, keys: step.hits.iter().map(|h| h.doc_key.as_str()).collect() });
+            history.push(Search {
+                step: i,
+                query: &step.text,
+                keys: step.hits.iter().map(|h| h.doc_key.as_str()).collect(),
+            });
             i += 1;
             continue;
         }
@@ -322,10 +343,8 @@ fn mine_segments<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<B
         let browsed: HashSet<&str> = browses.iter().map(|b| b.key).chain(rejected.iter().copied()).collect();
 
         for b in &browses {
-            let Some((rank, _)) = history
-                .iter()
-                .rev()
-                .find_map(|s| s.keys.iter().position(|k| *k == b.key).map(|p| (p as u32 + 1, s)))
+            let Some((rank, _)) =
+                history.iter().rev().find_map(|s| s.keys.iter().position(|k| *k == b.key).map(|p| (p as u32 + 1, s)))
             else {
                 stats.not_in_results += 1;
                 continue;
@@ -350,15 +369,22 @@ fn mine_segments<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<B
     examples
 }
 
-fn mine_per_search<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option<Browse<'t>>], stats: &mut MineStats) -> Vec<Example<'t>> {
+fn mine_per_search<'t>(
+    t: &'t Trajectory,
+    trajectory: usize,
+    decisions: &[Option<Browse<'t>>],
+    stats: &mut MineStats,
+) -> Vec<Example<'t>> {
     let mut examples = Vec::new();
-    let search_steps: Vec<usize> = t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect();
+    let search_steps: Vec<usize> =
+        t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect();
     let first_search = search_steps.first().copied().unwrap_or(t.steps.len());
     stats.not_in_results += decisions[..first_search].iter().flatten().count() as u64;
     for (n, &start) in search_steps.iter().enumerate() {
         let end = search_steps.get(n + 1).copied().unwrap_or(t.steps.len());
         let step = &t.steps[start];
-        let search = Search { step: start, query: &step.text, keys: step.hits.iter().map(|h| h.doc_key.as_str()).collect() };
+        let search =
+            Search { step: start, query: &step.text, keys: step.hits.iter().map(|h| h.doc_key.as_str()).collect() };
         let browses: Vec<&Browse> = decisions[start + 1..end].iter().flatten().collect();
         let window_rejected: Vec<&str> = browses.iter().filter(|b| !b.accepted).map(|b| b.key).collect();
         let window_accepted: HashSet<&str> = browses.iter().filter(|b| b.accepted).map(|b| b.key).collect();
@@ -383,7 +409,12 @@ fn mine_per_search<'t>(t: &'t Trajectory, trajectory: usize, decisions: &[Option
 mod tests;
 
 /// Mines a batch of trajectories on the pool. Examples come out in trajectory order.
-pub fn mine_batch<'t>(trajectories: &'t [Trajectory], rule: Rule, verdicts: &Verdicts, counter: &TokenCounter) -> (Vec<Example<'t>>, MineStats) {
+pub fn mine_batch<'t>(
+    trajectories: &'t [Trajectory],
+    rule: Rule,
+    verdicts: &Verdicts,
+    counter: &TokenCounter,
+) -> (Vec<Example<'t>>, MineStats) {
     use rayon::prelude::*;
     let parts: Vec<(Vec<Example<'t>>, MineStats)> = crate::pool::pool().install(|| {
         trajectories

@@ -61,7 +61,8 @@ impl TokenCounter {
     /// loaded by `tokenizers` at once, so that a file it cannot load fails here.
     pub fn from_file(path: &Path) -> Result<Self> {
         let file = if path.is_dir() { path.join("tokenizer.json") } else { path.to_path_buf() };
-        let bytes = std::fs::read(&file).map_err(|e| Error::InvalidOption(format!("cannot load tokenizer {}: {e}", file.display())))?;
+        let bytes = std::fs::read(&file)
+            .map_err(|e| Error::InvalidOption(format!("cannot load tokenizer {}: {e}", file.display())))?;
         let wordpiece = std::str::from_utf8(&bytes)
             .ok()
             .and_then(|text| crate::json::Json::parse(text).ok())
@@ -94,7 +95,9 @@ impl TokenCounter {
     /// error if it cannot be loaded.
     pub fn count_without_fast_path(&self, text: &str) -> Result<u32> {
         match self {
-            TokenCounter::Tokenizer { tokenizer, .. } if !text.trim().is_empty() => Ok(full_count(tokenizer.get()?, text)),
+            TokenCounter::Tokenizer { tokenizer, .. } if !text.trim().is_empty() => {
+                Ok(full_count(tokenizer.get()?, text))
+            }
             _ => Ok(self.count(text)),
         }
     }

@@ -44,7 +44,9 @@ impl BertWordPiece {
     /// this counts exactly.
     pub fn from_json(json: &Json) -> Option<Self> {
         let normalizer = json.get("normalizer")?;
-        if normalizer.get("type")?.as_str()? != "BertNormalizer" || normalizer.get("clean_text")?.as_bool() != Some(true) {
+        if normalizer.get("type")?.as_str()? != "BertNormalizer"
+            || normalizer.get("clean_text")?.as_bool() != Some(true)
+        {
             return None;
         }
         let lowercase = normalizer.get("lowercase")?.as_bool()?;
@@ -76,7 +78,9 @@ impl BertWordPiece {
         for token in json.get("added_tokens").and_then(Json::as_array).unwrap_or_default() {
             // Tokens matched on normalised text, or with whitespace rules, are not reproduced here.
             let flag = |name: &str| token.get(name).and_then(Json::as_bool);
-            if flag("normalized") != Some(false) || [flag("single_word"), flag("lstrip"), flag("rstrip")].iter().any(|f| *f != Some(false)) {
+            if flag("normalized") != Some(false)
+                || [flag("single_word"), flag("lstrip"), flag("rstrip")].iter().any(|f| *f != Some(false))
+            {
                 return None;
             }
             let content = token.get("content")?.as_str()?;
@@ -134,8 +138,11 @@ impl BertWordPiece {
             return found;
         }
         let mut next: Vec<Option<usize>> = self.added.iter().map(|f| f.find(text)).collect();
-        while let Some((start, len)) =
-            next.iter().zip(&self.added).filter_map(|(at, f)| at.map(|at| (at, f.needle().len()))).min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)))
+        while let Some((start, len)) = next
+            .iter()
+            .zip(&self.added)
+            .filter_map(|(at, f)| at.map(|at| (at, f.needle().len())))
+            .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)))
         {
             let end = start + len;
             found.push((start, end));

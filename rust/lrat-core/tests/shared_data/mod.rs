@@ -13,5 +13,8 @@ pub fn shared_data(name: &str) -> Option<PathBuf> {
         eprintln!("SKIPPED (LRAT_SKIP_SHARED_DATA=1): {} is absent", dir.display());
         return None;
     }
-    panic!("{} is absent; the shared data must sit beside the repository (set LRAT_SKIP_SHARED_DATA=1 to skip)", dir.display());
+    panic!(
+        "{} is absent; the shared data must sit beside the repository (set LRAT_SKIP_SHARED_DATA=1 to skip)",
+        dir.display()
+    );
 }
