@@ -4,13 +4,34 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from os import PathLike
 from pathlib import Path
-from typing import Any, Literal, Protocol, Sequence, TypedDict, final
+from typing import Any, Literal, Protocol, TypedDict, final
 
 import numpy as np
 import numpy.typing as npt
-from os import PathLike
+
+__all__ = [
+    "__version__",
+    "LratError",
+    "TrajectoryParseError",
+    "TrajectoryReader",
+    "TrajectoryBatch",
+    "TablesWriter",
+    "Table",
+    "empty_tables",
+    "TokenCounter",
+    "DocumentStore",
+    "browse_reasonings",
+    "mine_batch",
+    "judge_reasonings",
+    "attach_texts",
+    "DEFAULT_SEARCH_TOOLS",
+    "DEFAULT_BROWSE_TOOLS",
+    "IndexFileError",
+    "Index",
+]
 
 __version__: str
 
@@ -122,6 +143,7 @@ class IndexFileError(LratError):
 
 _Keys = Sequence[str] | Sequence[int] | npt.NDArray[np.integer] | npt.NDArray[np.str_]
 
+@final
 class Index:
     """Approximate nearest-neighbour search (HNSW, on the usearch engine) over float vectors.
 
@@ -175,7 +197,7 @@ class Index:
     def remove(self, keys: str | int | _Keys) -> int:
         """Removes keys; all must be present, else nothing is removed and KeyError is raised."""
     def contains(self, keys: _Keys) -> npt.NDArray[np.bool_]: ...
-    def __contains__(self, key: object) -> bool: ...
+    def __contains__(self, key: object, /) -> bool: ...
     def __len__(self) -> int: ...
     def save(self, path: str | PathLike[str]) -> None:
         """Writes the index atomically: a temporary file beside `path`, then a rename."""
@@ -206,7 +228,6 @@ class Index:
     @property
     def memory_usage(self) -> int:
         """Bytes held by the graph and the stored vectors."""
-
 
 class _MineStats(TypedDict):
     browses: int
