@@ -24,7 +24,6 @@ import polars as pl  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hotpotqa_to_beir import ROOT, convert  # noqa: E402
-
 from lrat import bench  # noqa: E402
 from lrat.beir import read_collection  # noqa: E402
 from lrat.cli import build_parser  # noqa: E402
@@ -40,19 +39,32 @@ def main() -> None:
     load_before = os.getloadavg()
     wall = time.perf_counter()
     cpu = resource.getrusage(resource.RUSAGE_SELF)
-    result = bench.run(read_collection(root), config, model=args.model, out=args.out,
-                       cache_dir=args.cache or ROOT / "bench-data" / "cache", progress=not args.quiet,
-                       resume=args.resume)
+    result = bench.run(
+        read_collection(root),
+        config,
+        model=args.model,
+        out=args.out,
+        cache_dir=args.cache or ROOT / "bench-data" / "cache",
+        progress=not args.quiet,
+        resume=args.resume,
+    )
     wall = time.perf_counter() - wall
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu_s = (after.ru_utime - cpu.ru_utime) + (after.ru_stime - cpu.ru_stime)
     print("\nsupervision against the qrels (training questions; mean over folds and seeds):")
     quality = pl.DataFrame([{k: v for k, v in s.items() if k != "mining"} for s in result.supervision])
-    print(quality.group_by("variant", maintain_order=True).agg(
-        pl.col("examples").mean().round(1), pl.col("positives_evidence").mean().round(3),
-        pl.col("negatives").mean().round(1), pl.col("negatives_evidence").mean().round(4)))
-    print(f"wall {wall:.0f} s, CPU {cpu_s:.0f} s (this process and its threads), "
-          f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}")
+    print(
+        quality.group_by("variant", maintain_order=True).agg(
+            pl.col("examples").mean().round(1),
+            pl.col("positives_evidence").mean().round(3),
+            pl.col("negatives").mean().round(1),
+            pl.col("negatives_evidence").mean().round(4),
+        )
+    )
+    print(
+        f"wall {wall:.0f} s, CPU {cpu_s:.0f} s (this process and its threads), "
+        f"load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

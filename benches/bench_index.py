@@ -107,8 +107,14 @@ def ground_truth(data: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
 def build_lrat(data, args, dtype):
     import lrat
 
-    index = lrat.Index(data.shape[1], metric="cos", dtype=dtype, connectivity=args.m,
-                       expansion_add=args.ef_construction, expansion_search=args.ef_search)
+    index = lrat.Index(
+        data.shape[1],
+        metric="cos",
+        dtype=dtype,
+        connectivity=args.m,
+        expansion_add=args.ef_construction,
+        expansion_search=args.ef_search,
+    )
     index.add(np.arange(len(data)), data)
 
     def set_ef(ef):
@@ -120,8 +126,14 @@ def build_lrat(data, args, dtype):
 def build_usearch(data, args, dtype):
     from usearch.index import Index
 
-    index = Index(ndim=data.shape[1], metric="cos", dtype=dtype, connectivity=args.m,
-                  expansion_add=args.ef_construction, expansion_search=args.ef_search)
+    index = Index(
+        ndim=data.shape[1],
+        metric="cos",
+        dtype=dtype,
+        connectivity=args.m,
+        expansion_add=args.ef_construction,
+        expansion_search=args.ef_search,
+    )
     index.add(np.arange(len(data)), data, threads=args.threads)
 
     def search(q, k):
@@ -203,8 +215,12 @@ def worker(args) -> None:
     build, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
     memory = anon_rss() - memory_before
     del data
-    result = {"build_s": build, "build_cpu_s": build_cpu, "memory_mb": memory / 2**20,
-              **measure(search, queries, truth, args.k, args.single_queries)}
+    result = {
+        "build_s": build,
+        "build_cpu_s": build_cpu,
+        "memory_mb": memory / 2**20,
+        **measure(search, queries, truth, args.k, args.single_queries),
+    }
     # Raise efSearch until recall reaches the target; report the first setting that does.
     sweep = []
     for ef in sorted({int(e) for e in args.ef_sweep.split(",") if e} | {args.ef_search}):
@@ -224,11 +240,34 @@ def worker(args) -> None:
 
 def run_worker(lib: str, dtype: str, files: dict[str, Path], args) -> dict:
     command = [
-        sys.executable, __file__, "--worker", lib, "--dtype", dtype,
-        "--data-file", str(files["data"]), "--queries-file", str(files["queries"]), "--truth-file", str(files["truth"]),
-        "--k", str(args.k), "--m", str(args.m), "--ef-construction", str(args.ef_construction),
-        "--ef-search", str(args.ef_search), "--threads", str(args.threads), "--single-queries", str(args.single_queries),
-        "--ef-sweep", args.ef_sweep, "--target-recall", str(args.target_recall),
+        sys.executable,
+        __file__,
+        "--worker",
+        lib,
+        "--dtype",
+        dtype,
+        "--data-file",
+        str(files["data"]),
+        "--queries-file",
+        str(files["queries"]),
+        "--truth-file",
+        str(files["truth"]),
+        "--k",
+        str(args.k),
+        "--m",
+        str(args.m),
+        "--ef-construction",
+        str(args.ef_construction),
+        "--ef-search",
+        str(args.ef_search),
+        "--threads",
+        str(args.threads),
+        "--single-queries",
+        str(args.single_queries),
+        "--ef-sweep",
+        args.ef_sweep,
+        "--target-recall",
+        str(args.target_recall),
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -256,28 +295,38 @@ def print_table(name: str, rows: list[tuple[str, dict]], target: float) -> None:
 
     print(f"\n## {name} (load average {load_average()})")
     print("equal parameters:")
-    print(f"{'library':<14}{'build s':>9}{'x best':>8}{'cpu s':>8}{'x best':>8}{'QPS 1-by-1':>12}{'x best':>8}"
-          f"{'QPS batch':>11}{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}{'recall@k':>10}{'memory MB':>11}")
+    print(
+        f"{'library':<14}{'build s':>9}{'x best':>8}{'cpu s':>8}{'x best':>8}{'QPS 1-by-1':>12}{'x best':>8}"
+        f"{'QPS batch':>11}{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}{'recall@k':>10}{'memory MB':>11}"
+    )
     for label, r in rows:
         if "error" in r:
             print(f"{label:<14}  failed: {r['error']}")
             continue
-        print(f"{label:<14}{r['build_s']:>9.2f}{ratio(r, 'build_s', True):>8}{r['build_cpu_s']:>8.1f}"
-              f"{ratio(r, 'build_cpu_s', True):>8}{r['qps_single']:>12.0f}{ratio(r, 'qps_single'):>8}"
-              f"{r['qps_batch']:>11.0f}{ratio(r, 'qps_batch'):>8}{r['qpcpus_batch']:>9.0f}{ratio(r, 'qpcpus_batch'):>8}"
-              f"{r['recall']:>10.3f}{r['memory_mb']:>11.1f}")
+        print(
+            f"{label:<14}{r['build_s']:>9.2f}{ratio(r, 'build_s', True):>8}{r['build_cpu_s']:>8.1f}"
+            f"{ratio(r, 'build_cpu_s', True):>8}{r['qps_single']:>12.0f}{ratio(r, 'qps_single'):>8}"
+            f"{r['qps_batch']:>11.0f}{ratio(r, 'qps_batch'):>8}{r['qpcpus_batch']:>9.0f}{ratio(r, 'qpcpus_batch'):>8}"
+            f"{r['recall']:>10.3f}{r['memory_mb']:>11.1f}"
+        )
 
-    matched = {label: next((p for p in r["sweep"] if p["recall"] >= target), None)
-               for label, r in rows if "error" not in r}
-    best_batch = max((p["qps_batch"] for label, p in matched.items()
-                      if p and label.split()[0] in BASELINES), default=None)
-    best_cpu = max((p["qpcpus_batch"] for label, p in matched.items()
-                    if p and label.split()[0] in BASELINES), default=None)
-    best_single = max((p["qps_single"] for label, p in matched.items()
-                       if p and label.split()[0] in BASELINES), default=None)
+    matched = {
+        label: next((p for p in r["sweep"] if p["recall"] >= target), None) for label, r in rows if "error" not in r
+    }
+    best_batch = max(
+        (p["qps_batch"] for label, p in matched.items() if p and label.split()[0] in BASELINES), default=None
+    )
+    best_cpu = max(
+        (p["qpcpus_batch"] for label, p in matched.items() if p and label.split()[0] in BASELINES), default=None
+    )
+    best_single = max(
+        (p["qps_single"] for label, p in matched.items() if p and label.split()[0] in BASELINES), default=None
+    )
     print(f"matched recall (smallest efSearch on the sweep with recall@k >= {target}):")
-    print(f"{'library':<14}{'efSearch':>9}{'recall@k':>10}{'QPS 1-by-1':>12}{'x best':>8}{'QPS batch':>11}"
-          f"{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}")
+    print(
+        f"{'library':<14}{'efSearch':>9}{'recall@k':>10}{'QPS 1-by-1':>12}{'x best':>8}{'QPS batch':>11}"
+        f"{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}"
+    )
     for label, point in matched.items():
         if point is None:
             top = rows[[lbl for lbl, _ in rows].index(label)][1]["sweep"][-1]
@@ -286,10 +335,14 @@ def print_table(name: str, rows: list[tuple[str, dict]], target: float) -> None:
         single = f"{point['qps_single'] / best_single:.2f}" if best_single else "-"
         batch = f"{point['qps_batch'] / best_batch:.2f}" if best_batch else "-"
         per_cpu = f"{point['qpcpus_batch'] / best_cpu:.2f}" if best_cpu else "-"
-        print(f"{label:<14}{point['ef']:>9}{point['recall']:>10.3f}{point['qps_single']:>12.0f}{single:>8}"
-              f"{point['qps_batch']:>11.0f}{batch:>8}{point['qpcpus_batch']:>9.0f}{per_cpu:>8}")
-    print("(x best: ratio to the best baseline row (usearch of any dtype, faiss, hnswlib) in this run; above 1 is better;"
-          " cpu s: CPU seconds of the build;\n Q/cpu-s: batch queries per CPU second, the figure least disturbed by other load)")
+        print(
+            f"{label:<14}{point['ef']:>9}{point['recall']:>10.3f}{point['qps_single']:>12.0f}{single:>8}"
+            f"{point['qps_batch']:>11.0f}{batch:>8}{point['qpcpus_batch']:>9.0f}{per_cpu:>8}"
+        )
+    print(
+        "(x best: ratio to the best baseline row (usearch of any dtype, faiss, hnswlib) in this run; above 1 is better;"
+        " cpu s: CPU seconds of the build;\n Q/cpu-s: batch queries per CPU second, the figure least disturbed by other load)"
+    )
 
 
 def main() -> None:
@@ -308,10 +361,15 @@ def main() -> None:
     parser.add_argument("--quantized", default="f16,i8", help="extra lrat and usearch dtypes (empty: none)")
     parser.add_argument("--quantized-libs", default="lrat,usearch", help="libraries run at the --quantized dtypes")
     parser.add_argument("--target-recall", type=float, default=0.95)
-    parser.add_argument("--ef-sweep", default="16,32,64,96,128,192,256,384,512,768,1024,1536,2048,3072,4096",
-                        help="efSearch values tried, in order, until recall@k reaches --target-recall")
-    parser.add_argument("--hotpotqa", help="HotpotQA dev_subsampled.jsonl for the MiniLM data set "
-                        "(default: ../shared/data or /work/shared/data)")
+    parser.add_argument(
+        "--ef-sweep",
+        default="16,32,64,96,128,192,256,384,512,768,1024,1536,2048,3072,4096",
+        help="efSearch values tried, in order, until recall@k reaches --target-recall",
+    )
+    parser.add_argument(
+        "--hotpotqa",
+        help="HotpotQA dev_subsampled.jsonl for the MiniLM data set (default: ../shared/data or /work/shared/data)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--dtype", default="f32", help=argparse.SUPPRESS)
@@ -326,9 +384,11 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     libs = [lib for lib in args.libs.split(",") if lib]
     quantized = [d for d in args.quantized.split(",") if d]
-    print(f"n={args.n} dim={args.dim} queries={args.queries} k={args.k} M={args.m} "
-          f"efConstruction={args.ef_construction} efSearch={args.ef_search} threads={args.threads} metric=cos "
-          f"cpus={os.cpu_count()}")
+    print(
+        f"n={args.n} dim={args.dim} queries={args.queries} k={args.k} M={args.m} "
+        f"efConstruction={args.ef_construction} efSearch={args.ef_search} threads={args.threads} metric=cos "
+        f"cpus={os.cpu_count()}"
+    )
     with tempfile.TemporaryDirectory(prefix="lrat-bench-") as tmp:
         for name in args.datasets.split(","):
             total = args.n + args.queries

@@ -38,7 +38,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_parse import (  # noqa: E402
-    MB, ROOT, _first_query, _search_hits, build_corpus, find_sources, interleaved_runs, median_run, warm_page_cache,
+    MB,
+    ROOT,
+    _first_query,
+    _search_hits,
+    build_corpus,
+    find_sources,
+    interleaved_runs,
+    median_run,
+    warm_page_cache,
 )
 
 TARGET = 15.0
@@ -56,15 +64,30 @@ def run_lrat(path: str):
 def lrat_rows(df) -> list[tuple]:
     """The compared fields of lrat's DataFrame as Python tuples (after the clock stops: a user of
     lrat keeps the DataFrame)."""
-    return list(zip(df["query"].to_list(), df["pos_id"].to_list(), df["neg_id"].to_list(), df["reasoning_tokens"].to_list()))
+    return list(
+        zip(df["query"].to_list(), df["pos_id"].to_list(), df["neg_id"].to_list(), df["reasoning_tokens"].to_list())
+    )
 
 
 # ----------------------------------------------------------------------------------------------------
 # Pure Python: the same rules with json and loops
 
 ERROR_PREFIXES = (
-    "error", "[error", "failed", "[failed", "exception", "traceback", "could not", "cannot ", "unable to",
-    "no document", "document not found", "not found", "404", "[visit] failed", "the page could not",
+    "error",
+    "[error",
+    "failed",
+    "[failed",
+    "exception",
+    "traceback",
+    "could not",
+    "cannot ",
+    "unable to",
+    "no document",
+    "document not found",
+    "not found",
+    "404",
+    "[visit] failed",
+    "the page could not",
 )
 BROWSE_TOOLS = {"get_document", "visit", "open", "open_page", "fetch", "browse", "read", "scrape"}
 
@@ -79,7 +102,7 @@ def _clean_browse_text(text: str) -> str:
     t = text.lstrip()
     if t.startswith("Document "):
         head, sep, rest = t.partition(":")
-        if sep and " " not in head[len("Document "):].strip():
+        if sep and " " not in head[len("Document ") :].strip():
             return rest.strip()
     return t.strip()
 
@@ -180,9 +203,8 @@ def _segment_examples(steps: list[tuple]) -> list[tuple]:
 
 
 def run_pure_python(path: str) -> list[tuple]:
-    from tokenizers import Tokenizer
-
     from lrat.mining import default_tokenizer_path
+    from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(default_tokenizer_path()))
     tokenizer.no_truncation()
@@ -198,7 +220,9 @@ def run_pure_python(path: str) -> list[tuple]:
             for kind, payload in steps:
                 if kind == "search":
                     for key, title, snippet in payload[1]:
-                        if snippet and (key not in texts or (texts[key][0] == "snippet" and len(snippet) > len(texts[key][1]))):
+                        if snippet and (
+                            key not in texts or (texts[key][0] == "snippet" and len(snippet) > len(texts[key][1]))
+                        ):
                             texts[key] = ("snippet", snippet, title)
                 elif kind == "browse" and payload[0] is not None and payload[1]:
                     body = _clean_browse_text(payload[2])
@@ -216,7 +240,11 @@ def run_pure_python(path: str) -> list[tuple]:
         rows.append([query, pos, neg_ids, tokens, texts[pos][1], [texts[k][1] for k in neg_ids]])
 
     lengths = sorted(r[3] for r in rows)
-    beta = lengths[len(lengths) // 2] if len(lengths) % 2 else (lengths[len(lengths) // 2 - 1] + lengths[len(lengths) // 2]) / 2
+    beta = (
+        lengths[len(lengths) // 2]
+        if len(lengths) % 2
+        else (lengths[len(lengths) // 2 - 1] + lengths[len(lengths) // 2]) / 2
+    )
     raw = [1 - math.exp(-math.log(2) * r[3] / beta) if beta > 0 and r[3] > 0 else None for r in rows]
     mean = sum(x for x in raw if x is not None) / max(1, sum(x is not None for x in raw))
     for r, x in zip(rows, raw):
@@ -243,7 +271,9 @@ def worker(name: str, path: str, out: str) -> None:
 
 
 def measure(name: str, path: Path, out: Path) -> dict:
-    proc = subprocess.Popen([sys.executable, __file__, "--worker", name, str(path), str(out)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--worker", name, str(path), str(out)], stdout=subprocess.PIPE, text=True
+    )
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     code = os.waitstatus_to_exitcode(status)
@@ -259,7 +289,9 @@ def main() -> None:
     p.add_argument("--size-mb", type=float, default=128, help="corpus size in MB (default 128)")
     p.add_argument("--data-dir", type=Path, default=ROOT / "bench-data", help="where the corpus is built")
     p.add_argument(
-        "--repeat", type=int, default=5,
+        "--repeat",
+        type=int,
+        default=5,
         help="rounds; each runs every contender once, in a fresh process, and each contender's median run is reported (default 5)",
     )
     p.add_argument("--worker", nargs=3, metavar=("NAME", "FILE", "OUT"), help=argparse.SUPPRESS)
@@ -271,18 +303,29 @@ def main() -> None:
     corpus = args.data_dir / f"corpus-{args.size_mb:g}MB.jsonl"
     t0 = time.perf_counter()
     n_bytes, n_traj = build_corpus(corpus, args.size_mb, find_sources())
-    print(f"corpus: {corpus} — {n_bytes / MB:.0f} MB, {n_traj} trajectories ({time.perf_counter() - t0:.1f} s to build or find)")
+    print(
+        f"corpus: {corpus} — {n_bytes / MB:.0f} MB, {n_traj} trajectories ({time.perf_counter() - t0:.1f} s to build or find)"
+    )
     import lrat
 
     threads = os.environ.get("LRAT_NUM_THREADS") or str(os.cpu_count())
     print(f"lrat {lrat.__version__}, {threads} threads for lrat (LRAT_NUM_THREADS), {os.cpu_count()} cores")
-    print("load average at start: {:.1f} {:.1f} {:.1f} (other work on the machine slows every contender)".format(*os.getloadavg()))
+    print(
+        "load average at start: {:.1f} {:.1f} {:.1f} (other work on the machine slows every contender)".format(
+            *os.getloadavg()
+        )
+    )
     warm_page_cache(corpus)
 
     results, outputs = {}, {}
-    print(f"{args.repeat} rounds, each running every contender once in a fresh process; the figures are each contender's median run")
-    print(f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'examples/s':>11} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)")
+    print(
+        f"{args.repeat} rounds, each running every contender once in a fresh process; the figures are each contender's median run"
+    )
+    print(
+        f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'examples/s':>11} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
+
         def output(name: str) -> Path:
             return Path(tmp) / f"{name}.pickle"
 
@@ -295,19 +338,27 @@ def main() -> None:
             r["mb_s"] = n_bytes / MB / r["seconds"]
             r["examples_s"] = r["examples"] / r["seconds"]
             results[name] = r
-            print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.1f} {r['examples_s']:>11.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
-                  f"  (runs: {all_runs} s)")
+            print(
+                f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.1f} {r['examples_s']:>11.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
+                f"  (runs: {all_runs} s)"
+            )
 
     a, b = outputs["lrat"], outputs["pure-python"]
     mismatches = sum(1 for x, y in zip(a, b) if tuple(x[:3]) != tuple(y[:3]) or x[3] != y[3]) + abs(len(a) - len(b))
-    print(f"\nexamples: lrat {len(a)}, pure-python {len(b)}; mismatches of (query, pos_id, neg_id, reasoning tokens): {mismatches}")
+    print(
+        f"\nexamples: lrat {len(a)}, pure-python {len(b)}; mismatches of (query, pos_id, neg_id, reasoning tokens): {mismatches}"
+    )
     ratio = results["pure-python"]["seconds"] / results["lrat"]["seconds"]
     cpu_ratio = results["pure-python"]["cpu_seconds"] / results["lrat"]["cpu_seconds"]
     verdict = "met" if ratio >= TARGET else "MISSED"
-    print(f"lrat speed-up vs pure-python: {ratio:.1f}x wall clock (>= {TARGET:g}x: {verdict}), {cpu_ratio:.1f}x CPU seconds")
+    print(
+        f"lrat speed-up vs pure-python: {ratio:.1f}x wall clock (>= {TARGET:g}x: {verdict}), {cpu_ratio:.1f}x CPU seconds"
+    )
     rounds = [p["seconds"] / l["seconds"] for l, p in zip(every_run["lrat"], every_run["pure-python"])]
     print(f"  round by round: {', '.join(f'{r:.1f}x' for r in rounds)} (median {statistics.median(rounds):.1f}x)")
-    print(f"peak RSS: lrat {results['lrat']['peak_rss_mb']:.0f} MB, pure-python {results['pure-python']['peak_rss_mb']:.0f} MB, corpus {n_bytes / MB:.0f} MB")
+    print(
+        f"peak RSS: lrat {results['lrat']['peak_rss_mb']:.0f} MB, pure-python {results['pure-python']['peak_rss_mb']:.0f} MB, corpus {n_bytes / MB:.0f} MB"
+    )
     print("load average at end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     if mismatches:
         sys.exit(1)

@@ -162,8 +162,21 @@ def run_pure_python(path: str, batch_size: int) -> int:
                     steps.append((tid, i, "answer", None, final))
             extra = {k: v for k, v in r.items() if k not in KNOWN_FIELDS}
             trajectories.append(
-                (tid, r.get("query_id"), path, line_no, "browsecomp", r.get("query"), final, r.get("answer"),
-                 r.get("status"), len(r["result"]), n_search, n_browse, json.dumps(extra) if extra else None)
+                (
+                    tid,
+                    r.get("query_id"),
+                    path,
+                    line_no,
+                    "browsecomp",
+                    r.get("query"),
+                    final,
+                    r.get("answer"),
+                    r.get("status"),
+                    len(r["result"]),
+                    n_search,
+                    n_browse,
+                    json.dumps(extra) if extra else None,
+                )
             )
     return len(trajectories)
 
@@ -253,11 +266,15 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path, default=ROOT / "bench-data", help="where the corpus is built")
     p.add_argument("--batch-size", type=int, default=4096, help="records per batch for lrat")
     p.add_argument(
-        "--memory-batch-size", type=int, default=256,
+        "--memory-batch-size",
+        type=int,
+        default=256,
         help="records per batch for the two-size iteration run (default 256, about 15 MB of these records)",
     )
     p.add_argument(
-        "--repeat", type=int, default=3,
+        "--repeat",
+        type=int,
+        default=3,
         help="rounds; each runs every contender once, in a fresh process, and each contender's median run is reported (default 3)",
     )
     p.add_argument("--only", nargs="+", choices=list(CONTENDERS), help="run only these contenders")
@@ -273,18 +290,30 @@ def main() -> None:
     corpus = args.data_dir / f"corpus-{size_tag}MB.jsonl"
     t0 = time.perf_counter()
     n_bytes, n_traj = build_corpus(corpus, args.size_mb, sources)
-    print(f"corpus: {corpus} — {n_bytes / MB:.0f} MB, {n_traj} trajectories ({time.perf_counter() - t0:.1f} s to build or find)")
+    print(
+        f"corpus: {corpus} — {n_bytes / MB:.0f} MB, {n_traj} trajectories ({time.perf_counter() - t0:.1f} s to build or find)"
+    )
     import lrat
 
     threads = os.environ.get("LRAT_NUM_THREADS") or str(os.cpu_count())
-    print(f"lrat {lrat.__version__}, {threads} threads for lrat (LRAT_NUM_THREADS), {os.cpu_count()} cores; batch_size {args.batch_size}")
-    print("load average at start: {:.1f} {:.1f} {:.1f} (other work on the machine slows every contender)".format(*os.getloadavg()))
+    print(
+        f"lrat {lrat.__version__}, {threads} threads for lrat (LRAT_NUM_THREADS), {os.cpu_count()} cores; batch_size {args.batch_size}"
+    )
+    print(
+        "load average at start: {:.1f} {:.1f} {:.1f} (other work on the machine slows every contender)".format(
+            *os.getloadavg()
+        )
+    )
     warm_page_cache(corpus)
 
     names = args.only or list(CONTENDERS)
     results = {}
-    print(f"{args.repeat} rounds, each running every contender once in a fresh process; the figures are each contender's median run")
-    print(f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'traj/s':>9} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)")
+    print(
+        f"{args.repeat} rounds, each running every contender once in a fresh process; the figures are each contender's median run"
+    )
+    print(
+        f"\n{'contender':<12} {'seconds':>8} {'MB/s':>8} {'traj/s':>9} {'peak RSS MB':>12} {'CPU s':>7}  (CPU s: all threads, work only)"
+    )
     every_run = interleaved_runs(names, args.repeat, lambda name: measure(name, corpus, args.batch_size))
     for name in names:
         runs = every_run[name]
@@ -295,8 +324,10 @@ def main() -> None:
         r["mb_s"] = n_bytes / MB / r["seconds"]
         r["traj_s"] = n_traj / r["seconds"]
         results[name] = r
-        print(f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.0f} {r['traj_s']:>9.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
-              f"  (runs: {all_runs} s)")
+        print(
+            f"{name:<12} {r['seconds']:>8.2f} {r['mb_s']:>8.0f} {r['traj_s']:>9.0f} {r['peak_rss_mb']:>12.0f} {r['cpu_seconds']:>7.1f}"
+            f"  (runs: {all_runs} s)"
+        )
 
     targets = {"pure-python": 8.0, "orjson": 1.5, "polars": 4.0}
     for contender in ("lrat", "lrat-iter"):
@@ -318,7 +349,9 @@ def main() -> None:
         print(f"\nlrat.iter_trajectories peak RSS by input size (batch_size {args.memory_batch_size}):")
         for path, size in ((small, small_bytes), (corpus, n_bytes)):
             r = measure("lrat-iter", path, args.memory_batch_size)
-            print(f"  {size / MB:>6.0f} MB input: peak RSS {r['peak_rss_mb']:>6.0f} MB, {size / MB / r['seconds']:.0f} MB/s")
+            print(
+                f"  {size / MB:>6.0f} MB input: peak RSS {r['peak_rss_mb']:>6.0f} MB, {size / MB / r['seconds']:.0f} MB/s"
+            )
     print("load average at end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 

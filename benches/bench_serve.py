@@ -52,8 +52,8 @@ def prepare(work: Path, scale: float, model: str | None) -> tuple[list[str], Pat
     import dataclasses
 
     import lrat
-    from lrat.server import CorpusSearch
     from lrat.harness.synthetic import SyntheticConfig, generate
+    from lrat.server import CorpusSearch
 
     base = SyntheticConfig()
     counts = ("n_people", "n_cities", "n_organisations", "n_works", "n_events", "n_questions")
@@ -89,15 +89,26 @@ def in_process(queries: list[str], index_path: Path, corpus_path: Path, model: s
         searcher.index.search(vectors[i % len(distinct)], k)
         index_latencies.append(time.perf_counter() - t0)
     return {
-        "search": {"n": n, "qps": n / wall, "p50_ms": 1e3 * percentile(latencies, 50),
-                   "p99_ms": 1e3 * percentile(latencies, 99), "cpu_s": cpu, "wall_s": wall},
-        "index": {"n": n, "qps": n / sum(index_latencies), "p50_ms": 1e3 * percentile(index_latencies, 50),
-                  "p99_ms": 1e3 * percentile(index_latencies, 99)},
+        "search": {
+            "n": n,
+            "qps": n / wall,
+            "p50_ms": 1e3 * percentile(latencies, 50),
+            "p99_ms": 1e3 * percentile(latencies, 99),
+            "cpu_s": cpu,
+            "wall_s": wall,
+        },
+        "index": {
+            "n": n,
+            "qps": n / sum(index_latencies),
+            "p50_ms": 1e3 * percentile(index_latencies, 50),
+            "p99_ms": 1e3 * percentile(index_latencies, 99),
+        },
     }
 
 
-async def level(base_url: str, queries: list[str], concurrency: int, n: int, k: int, max_seconds: float,
-                label: str = "") -> dict:
+async def level(
+    base_url: str, queries: list[str], concurrency: int, n: int, k: int, max_seconds: float, label: str = ""
+) -> dict:
     import httpx
 
     latencies: list[float] = []
@@ -107,6 +118,7 @@ async def level(base_url: str, queries: list[str], concurrency: int, n: int, k: 
     sessions = [f"{label}c{concurrency}-w{w}" for w in range(concurrency)]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60.0) as client:
+
         async def worker(w: int) -> None:
             nonlocal sent
             while sent < n and time.perf_counter() < deadline:
@@ -133,16 +145,23 @@ async def level(base_url: str, queries: list[str], concurrency: int, n: int, k: 
         for sid in sessions[1:]:  # the first stays open: the graceful shutdown must write it
             r = await client.post(f"/sessions/{sid}/end", json={"answer": "Exact Answer: none"})
             ended += r.status_code == 200
-    return {"concurrency": concurrency, "n": len(latencies), "wall_s": wall, "qps": len(latencies) / wall,
-            "p50_ms": 1e3 * percentile(latencies, 50), "p99_ms": 1e3 * percentile(latencies, 99),
-            "errors": errors, "sessions": len(sessions), "ended": ended}
+    return {
+        "concurrency": concurrency,
+        "n": len(latencies),
+        "wall_s": wall,
+        "qps": len(latencies) / wall,
+        "p50_ms": 1e3 * percentile(latencies, 50),
+        "p99_ms": 1e3 * percentile(latencies, 99),
+        "errors": errors,
+        "sessions": len(sessions),
+        "ended": ended,
+    }
 
 
 def count_logged(log_dir: Path) -> tuple[int, int, int]:
     """(trajectory lines in the files, trajectories read by lrat, search steps read by lrat)."""
-    import polars as pl
-
     import lrat
+    import polars as pl
 
     lines = sum(len(p.read_bytes().splitlines()) for p in log_dir.glob("trajectories-*.jsonl"))
     t = lrat.read_trajectories(log_dir, "browsecomp", strict=True)
@@ -157,8 +176,12 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--scale", type=float, default=0.3, help="synthetic corpus size relative to ~3,000 documents")
     parser.add_argument("--model", help="encoder folder (default: the bundled all-MiniLM-L6-v2)")
-    parser.add_argument("--torch-threads", type=int, default=1,
-                        help="encoder threads, the same in-process and in the server (1: best on a shared CPU)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="encoder threads, the same in-process and in the server (1: best on a shared CPU)",
+    )
     parser.add_argument("--fsync", default="session", choices=["always", "session", "never"])
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
@@ -173,9 +196,26 @@ def main() -> int:
 
         port = free_port()
         log_dir = work / "logs"
-        command = [sys.executable, "-m", "lrat", "serve", "--index", str(index_path), "--corpus", str(corpus_path),
-                   "--log-dir", str(log_dir), "--port", str(port), "--device", "cpu", "--fsync", args.fsync,
-                   "--torch-threads", str(args.torch_threads)]
+        command = [
+            sys.executable,
+            "-m",
+            "lrat",
+            "serve",
+            "--index",
+            str(index_path),
+            "--corpus",
+            str(corpus_path),
+            "--log-dir",
+            str(log_dir),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            "--fsync",
+            args.fsync,
+            "--torch-threads",
+            str(args.torch_threads),
+        ]
         if args.model:
             command += ["--model", args.model]
         server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
@@ -210,18 +250,30 @@ def main() -> int:
         sessions = 1 + sum(r["sessions"] for r in results)
 
     in_search, in_index = baseline["search"], baseline["index"]
-    print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; k = {args.k}; "
-          f"{len(queries)} distinct queries; fsync = {args.fsync}; torch threads = {args.torch_threads}")
-    print(f"{'path':<22}{'requests':>9}{'qps':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}{'server CPU s':>14}{'errors':>8}")
-    print(f"{'in-process index':<22}{in_index['n']:>9}{in_index['qps']:>9.0f}{in_index['p50_ms']:>9.2f}{in_index['p99_ms']:>9.2f}{'':>15}{'':>14}{'':>8}")
-    print(f"{'in-process search':<22}{in_search['n']:>9}{in_search['qps']:>9.1f}{in_search['p50_ms']:>9.2f}{in_search['p99_ms']:>9.2f}{'1.00x':>15}{in_search['cpu_s']:>14.1f}{'':>8}")
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; k = {args.k}; "
+        f"{len(queries)} distinct queries; fsync = {args.fsync}; torch threads = {args.torch_threads}"
+    )
+    print(
+        f"{'path':<22}{'requests':>9}{'qps':>9}{'p50 ms':>9}{'p99 ms':>9}{'vs in-process':>15}{'server CPU s':>14}{'errors':>8}"
+    )
+    print(
+        f"{'in-process index':<22}{in_index['n']:>9}{in_index['qps']:>9.0f}{in_index['p50_ms']:>9.2f}{in_index['p99_ms']:>9.2f}{'':>15}{'':>14}{'':>8}"
+    )
+    print(
+        f"{'in-process search':<22}{in_search['n']:>9}{in_search['qps']:>9.1f}{in_search['p50_ms']:>9.2f}{in_search['p99_ms']:>9.2f}{'1.00x':>15}{in_search['cpu_s']:>14.1f}{'':>8}"
+    )
     for r in results:
         ratio = r["qps"] / in_search["qps"]
-        print(f"{'HTTP c=' + str(r['concurrency']):<22}{r['n']:>9}{r['qps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
-              f"{ratio:>14.2f}x{r['server_cpu_s']:>14.1f}{sum(r['errors'].values()):>8}")
+        print(
+            f"{'HTTP c=' + str(r['concurrency']):<22}{r['n']:>9}{r['qps']:>9.1f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+            f"{ratio:>14.2f}x{r['server_cpu_s']:>14.1f}{sum(r['errors'].values()):>8}"
+        )
     lost_sessions, lost_steps = sessions - trajectories, sent - searches
-    print(f"logged: {lines} trajectory lines, {trajectories} trajectories read back (sessions {sessions}), "
-          f"{searches} search steps (searches sent {sent}): lost sessions {lost_sessions}, lost steps {lost_steps}")
+    print(
+        f"logged: {lines} trajectory lines, {trajectories} trajectories read back (sessions {sessions}), "
+        f"{searches} search steps (searches sent {sent}): lost sessions {lost_sessions}, lost steps {lost_steps}"
+    )
     failed = any(r["errors"] for r in results) or lost_sessions or lost_steps or lines != trajectories
     print(json.dumps({"baseline": baseline, "levels": results}, default=float), file=sys.stderr)
     return 1 if failed else 0

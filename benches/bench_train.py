@@ -54,7 +54,6 @@ def hotpotqa_examples() -> pl.DataFrame:
 def st_dataset(frame: pl.DataFrame, negatives: int, seed: int):
     """Anchor, positive and a fixed draw of `negatives` hard negatives per row (lrat's sampling rule)."""
     from datasets import Dataset
-
     from lrat.training.data import sample_negatives
 
     rng = random.Random(seed)
@@ -143,9 +142,8 @@ def run_lrat(frame, args, precision: str, workdir: Path) -> float:
 
 
 def main() -> None:
-    import torch
-
     import lrat
+    import torch
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="a mined training set (default: HotpotQA dev paragraphs)")
@@ -179,7 +177,9 @@ def main() -> None:
             results["sentence-transformers MNRL"].append(run_sentence_transformers(frame, args, bf16, workdir))
             results["lrat train"].append(run_lrat(frame, args, "bf16" if bf16 else "fp32", workdir))
 
-    device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
+    device = (
+        torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu ({torch.get_num_threads()} threads)"
+    )
     print(
         f"model {args.model}, {len(frame)} examples, batch {args.batch_size}, group {args.group_size}, "
         f"max length {args.max_length}, {args.steps} steps ({args.warmup_steps} untimed), "
@@ -188,7 +188,9 @@ def main() -> None:
     base = statistics.median(results["sentence-transformers MNRL"])
     for name, values in results.items():
         median = statistics.median(values)
-        print(f"{name:28s} {median:8.2f} examples/s   {median / base:5.2f}x   runs: {', '.join(f'{v:.2f}' for v in values)}")
+        print(
+            f"{name:28s} {median:8.2f} examples/s   {median / base:5.2f}x   runs: {', '.join(f'{v:.2f}' for v in values)}"
+        )
 
 
 if __name__ == "__main__":

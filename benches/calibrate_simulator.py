@@ -16,7 +16,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hotpotqa_to_beir import data_path, load  # noqa: E402
-
 from lrat.harness.calibration import behaviour, compare, format_comparison  # noqa: E402
 from lrat.harness.simulate import AgentConfig, LexicalSearcher, document_lookup, simulate, write_runs  # noqa: E402
 
@@ -25,8 +24,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--questions", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="override an AgentConfig field (to explore; the defaults are what is reported)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override an AgentConfig field (to explore; the defaults are what is reported)",
+    )
     args = parser.parse_args()
     overrides = {}
     for item in args.set:
@@ -36,14 +40,17 @@ def main() -> None:
     config = dataclasses.replace(AgentConfig(), **overrides)
     real_dir = data_path().parent.parent / "lrat-trajectories"
     corpus, questions = load(data_path())
-    records = simulate(questions.head(args.questions), LexicalSearcher(corpus), document_lookup(corpus), config,
-                       seed=args.seed)
+    records = simulate(
+        questions.head(args.questions), LexicalSearcher(corpus), document_lookup(corpus), config, seed=args.seed
+    )
     with tempfile.TemporaryDirectory() as tmp:
         runs = write_runs(records, Path(tmp) / "runs.jsonl")
         print(format_comparison(compare(behaviour(real_dir), behaviour(runs))))
     solved = sum(r["status"] == "completed" for r in records) / len(records)
-    print(f"simulated: {len(records)} HotpotQA questions, BM25, seed {args.seed}; solved {solved:.2f}; "
-          f"config overrides {overrides or 'none'}")
+    print(
+        f"simulated: {len(records)} HotpotQA questions, BM25, seed {args.seed}; solved {solved:.2f}; "
+        f"config overrides {overrides or 'none'}"
+    )
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import polars as pl
-
 from lrat.beir import write_collection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,12 +43,14 @@ def load(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
                 raise ValueError(f"{path}:{number}: title {title!r} has two different paragraphs")
             if c["is_supporting"] and title not in evidence:
                 evidence.append(title)
-        questions.append({
-            "query_id": record["question_id"],
-            "question": record["question_text"],
-            "answer": record["answers_objects"][0]["spans"][0],
-            "evidence": evidence,
-        })
+        questions.append(
+            {
+                "query_id": record["question_id"],
+                "question": record["question_text"],
+                "answer": record["answers_objects"][0]["spans"][0],
+                "evidence": evidence,
+            }
+        )
     corpus = pl.DataFrame({"doc_id": list(texts), "title": list(texts), "text": list(texts.values())})
     return corpus, pl.DataFrame(questions)
 

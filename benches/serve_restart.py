@@ -29,8 +29,12 @@ def fill(directory: Path, ended: int, steps: int) -> SessionLog:
         sid = f"s{i}"
         for j in range(steps):
             log.log_reasoning(sid, text)
-            log.log_search(sid, f"query {i} {j}", 10, [{"docid": f"d{k}", "title": "t", "snippet": text, "score": 0.5}
-                                                       for k in range(10)])
+            log.log_search(
+                sid,
+                f"query {i} {j}",
+                10,
+                [{"docid": f"d{k}", "title": "t", "snippet": text, "score": 0.5} for k in range(10)],
+            )
         if i < ended:
             log.end(sid)
     return log
@@ -55,7 +59,9 @@ def main() -> None:
     parser.add_argument("--sessions", default="2000,20000", help="ended sessions in the journal, comma-separated")
     parser.add_argument("--steps", type=int, default=8, help="searches (with reasoning) per session")
     args = parser.parse_args()
-    print(f"{'ended sessions':>15} {'journal MB':>11} {'restart s':>10} {'compacted MB':>13} {'restart s':>10} {'ratio':>7}")
+    print(
+        f"{'ended sessions':>15} {'journal MB':>11} {'restart s':>10} {'compacted MB':>13} {'restart s':>10} {'ratio':>7}"
+    )
     for ended in (int(x) for x in args.sessions.split(",")):
         rows = []
         for compact in (False, True):
@@ -72,7 +78,9 @@ def main() -> None:
             finally:
                 shutil.rmtree(directory, ignore_errors=True)
         (plain_mb, plain_s), (small_mb, small_s) = rows
-        print(f"{ended:>15} {plain_mb:>11.1f} {plain_s:>10.3f} {small_mb:>13.1f} {small_s:>10.3f} {plain_s / small_s:>6.1f}×")
+        print(
+            f"{ended:>15} {plain_mb:>11.1f} {plain_s:>10.3f} {small_mb:>13.1f} {small_s:>10.3f} {plain_s / small_s:>6.1f}×"
+        )
 
 
 if __name__ == "__main__":

@@ -54,8 +54,9 @@ def prepare(work: Path) -> tuple[Path, Path, Path, list[str]]:
     from lrat.harness.synthetic import SyntheticConfig, generate
 
     model = make_tiny_model(work / "model")
-    kb = generate(SyntheticConfig(n_people=60, n_cities=15, n_organisations=25, n_works=25, n_events=15,
-                                  n_questions=20), seed=0)
+    kb = generate(
+        SyntheticConfig(n_people=60, n_cities=15, n_organisations=25, n_works=25, n_events=15, n_questions=20), seed=0
+    )
     corpus = work / "corpus.jsonl"
     kb.corpus.write_ndjson(corpus)
     encoder = lrat.Encoder.load(model, device="cpu")
@@ -67,9 +68,28 @@ def prepare(work: Path) -> tuple[Path, Path, Path, list[str]]:
 
 class Server:
     def __init__(self, model: Path, corpus: Path, index: Path, logs: Path, port: int):
-        self.argv = [sys.executable, "-m", "lrat", "serve", "--index", str(index), "--corpus", str(corpus),
-                     "--model", str(model), "--log-dir", str(logs), "--port", str(port), "--device", "cpu",
-                     "--idle-timeout", "0", "--torch-threads", "1"]
+        self.argv = [
+            sys.executable,
+            "-m",
+            "lrat",
+            "serve",
+            "--index",
+            str(index),
+            "--corpus",
+            str(corpus),
+            "--model",
+            str(model),
+            "--log-dir",
+            str(logs),
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+            "--idle-timeout",
+            "0",
+            "--torch-threads",
+            "1",
+        ]
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
 
@@ -106,8 +126,9 @@ def post(url: str, body: dict, timeout: float = 10.0) -> bool:
         return False
 
 
-def agent(server: Server, stop: threading.Event, seed: int, doc_ids: list[str], acked: list[str],
-          unacked: list[str]) -> None:
+def agent(
+    server: Server, stop: threading.Event, seed: int, doc_ids: list[str], acked: list[str], unacked: list[str]
+) -> None:
     rng = random.Random(seed)
     words = "river city film actor born capital team country".split()
     while not stop.is_set():
@@ -144,8 +165,10 @@ def main() -> None:
     stop = threading.Event()
     acked: list[str] = []
     unacked: list[str] = []
-    threads = [threading.Thread(target=agent, args=(server, stop, args.seed * 1000 + i, doc_ids, acked, unacked), daemon=True)
-               for i in range(args.clients)]
+    threads = [
+        threading.Thread(target=agent, args=(server, stop, args.seed * 1000 + i, doc_ids, acked, unacked), daemon=True)
+        for i in range(args.clients)
+    ]
     started = time.perf_counter()
     for t in threads:
         t.start()
@@ -183,7 +206,9 @@ def main() -> None:
     repeated_runs = [u for u, c in uids.items() if c > 1]
     print(f"\n{args.kills} kills in {wall:.0f} s ({downtime:.0f} s restarting), {args.clients} clients")
     print(f"calls acknowledged {len(acked)}: lost {len(lost)}, written twice {len(doubled)}")
-    print(f"calls not acknowledged {len(unacked)}: logged {sum(1 for m in unacked if seen[m])}, twice {len(unacked_doubled)}")
+    print(
+        f"calls not acknowledged {len(unacked)}: logged {sum(1 for m in unacked if seen[m])}, twice {len(unacked_doubled)}"
+    )
     print(f"trajectories {len(t)} (session runs written twice: {len(repeated_runs)}); read strictly: ok")
     ok = not (lost or doubled or unacked_doubled or repeated_runs)
     print("PASS" if ok else "FAIL")

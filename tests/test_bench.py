@@ -10,11 +10,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-
 from lrat.beir import CollectionError, read_collection, write_collection
 from lrat.bench import agent_metrics, assign_folds
 from lrat.bootstrap import bootstrap_ratio, paired_bootstrap
-
 
 # ---------------------------------------------------------------------------------------------- bootstrap
 
@@ -79,13 +77,21 @@ def test_folds_partition_the_questions_evenly_and_reproducibly():
 
 def test_agent_metrics_cut_the_trajectory_at_each_budget():
     def search(q, docs):
-        return {"type": "tool_call", "tool_name": "search", "arguments": json.dumps({"query": [q]}),
-                "output": "A search for 'x' found 2 results:\n\n## Web Results\n"
-                          + "\n\n".join(f"DocID:{d}\n[{d}]\ntext" for d in docs)}
+        return {
+            "type": "tool_call",
+            "tool_name": "search",
+            "arguments": json.dumps({"query": [q]}),
+            "output": "A search for 'x' found 2 results:\n\n## Web Results\n"
+            + "\n\n".join(f"DocID:{d}\n[{d}]\ntext" for d in docs),
+        }
 
     def browse(d):
-        return {"type": "tool_call", "tool_name": "get_document", "arguments": json.dumps({"docid": d}),
-                "output": f"Document {d}:\n..."}
+        return {
+            "type": "tool_call",
+            "tool_name": "get_document",
+            "arguments": json.dumps({"docid": d}),
+            "output": f"Document {d}:\n...",
+        }
 
     record = {"result": [search("q", ["a", "x"]), browse("x"), browse("a"), search("r", ["b"]), browse("b")]}
     m = agent_metrics(record, ["a", "b"], budgets=(1, 3, 5))
@@ -112,8 +118,11 @@ def test_a_collection_reads_and_counts_qrels_of_unknown_documents(tmp_path):
     root = _write(
         tmp_path,
         [{"_id": "d1", "title": "One", "text": "first"}, {"_id": "d2", "text": "second"}],
-        [{"_id": "q1", "text": "what?", "metadata": {"answer": "one"}}, {"_id": "q2", "text": "who?"},
-         {"_id": "q3", "text": "none?"}],
+        [
+            {"_id": "q1", "text": "what?", "metadata": {"answer": "one"}},
+            {"_id": "q2", "text": "who?"},
+            {"_id": "q3", "text": "none?"},
+        ],
         "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\tghost\t1\nq2\td2\t2\nq2\td1\t0\nq9\td1\t1\n",
     )
     c = read_collection(root)
@@ -128,11 +137,24 @@ def test_a_collection_reads_and_counts_qrels_of_unknown_documents(tmp_path):
     [
         ('{"title": "x", "text": "y"}\n', '{"_id": "q", "text": "t"}\n', "h\th\th\n", "corpus.jsonl:1: missing `_id`"),
         ('{"_id": "d", "text": "y"}\n{"_id": "d", "text": "z"}\n', "", "", "corpus.jsonl:2: document id 'd' already"),
-        ('{"_id": "d", "text": "y"}\n', '{"_id": "q", "text": "t"}\n{"_id": "r"\n', "", "queries.jsonl:2: not valid JSON"),
-        ('{"_id": "d", "text": "y"}\n', '{"_id": "q", "text": "t"}\n', "query-id\tcorpus-id\tscore\nq\td\n",
-         "test.tsv:2: expected `query-id corpus-id score`, found 2"),
-        ('{"_id": "d", "text": "y"}\n', '{"_id": "q", "text": "t"}\n', "query-id\tcorpus-id\tscore\nq\td\thigh\n",
-         "test.tsv:2: score 'high' is not an integer"),
+        (
+            '{"_id": "d", "text": "y"}\n',
+            '{"_id": "q", "text": "t"}\n{"_id": "r"\n',
+            "",
+            "queries.jsonl:2: not valid JSON",
+        ),
+        (
+            '{"_id": "d", "text": "y"}\n',
+            '{"_id": "q", "text": "t"}\n',
+            "query-id\tcorpus-id\tscore\nq\td\n",
+            "test.tsv:2: expected `query-id corpus-id score`, found 2",
+        ),
+        (
+            '{"_id": "d", "text": "y"}\n',
+            '{"_id": "q", "text": "t"}\n',
+            "query-id\tcorpus-id\tscore\nq\td\thigh\n",
+            "test.tsv:2: score 'high' is not an integer",
+        ),
         ('{"_id": "d", "text": 5}\n', "", "", "corpus.jsonl:1: `text` is int, not a string"),
     ],
 )
@@ -176,8 +198,9 @@ def tiny(tmp_path_factory):
 def kb():
     from lrat.harness.synthetic import SyntheticConfig, generate
 
-    return generate(SyntheticConfig(n_people=40, n_cities=10, n_organisations=16, n_works=16, n_events=10,
-                                    n_questions=30), seed=5)
+    return generate(
+        SyntheticConfig(n_people=40, n_cities=10, n_organisations=16, n_works=16, n_events=10, n_questions=30), seed=5
+    )
 
 
 def _config():
@@ -187,8 +210,13 @@ def _config():
     # A random tiny encoder retrieves little of use: an agent that opens many results still completes
     # some questions, so that every training set has examples.
     agent = AgentConfig(max_steps=40, browse_floor=0.5, position_decay=0.95, max_browses_per_search=5)
-    return dataclasses.replace(QUICK, training=TrainingBudget(steps=2, batch_size=4), resamples=200, agent=agent,
-                               variants=("lrat", "oracle_question", "oracle_trajectory"))
+    return dataclasses.replace(
+        QUICK,
+        training=TrainingBudget(steps=2, batch_size=4),
+        resamples=200,
+        agent=agent,
+        variants=("lrat", "oracle_question", "oracle_trajectory"),
+    )
 
 
 def _collection(kb, tmp_path, questions=None):
@@ -209,8 +237,14 @@ def test_results_json_schema(bench_run):
     results = json.loads((bench_run / "results.json").read_text())
     assert results["variants"] == ["base", "lrat", "oracle_question", "oracle_trajectory"]
     metrics = results["metrics"]
-    for name in ("recall@10", "aq_recall@10", "evidence_browsed@5", "success@5", "evidence_recall@3",
-                 "calls_to_first_evidence"):
+    for name in (
+        "recall@10",
+        "aq_recall@10",
+        "evidence_browsed@5",
+        "success@5",
+        "evidence_recall@3",
+        "calls_to_first_evidence",
+    ):
         assert name in metrics
     assert metrics["misses@10"]["lower_is_better"] and metrics["aq_ndcg@10"]["level"] == "agent_queries"
     for variant in results["variants"]:
@@ -241,7 +275,9 @@ def test_poisoned_heldout_qrels_leave_the_training_data_unchanged(kb, tiny, benc
     junk = kb.corpus["doc_id"].to_list()[:2]
     poisoned = kb.questions.with_columns(
         pl.when(pl.col("query_id").replace_strict(folds, return_dtype=pl.Int64) == 0)
-        .then(pl.lit(junk, dtype=pl.List(pl.String))).otherwise(pl.col("evidence")).alias("evidence")
+        .then(pl.lit(junk, dtype=pl.List(pl.String)))
+        .otherwise(pl.col("evidence"))
+        .alias("evidence")
     )
     assert not poisoned.equals(kb.questions)
     out = tmp_path / "out"
@@ -262,8 +298,26 @@ def test_cli_bench_prints_the_table(kb, tiny, tmp_path, capsys):
     from lrat.cli import main
 
     root = write_collection(tmp_path / "kb", kb.corpus, kb.questions)
-    code = main(["bench", str(root), "--quick", "--steps", "1", "--batch-size", "4", "--resamples", "100",
-                 "--variants", "lrat", "--budgets", "3,5", "--model", str(tiny), "--quiet"])
+    code = main(
+        [
+            "bench",
+            str(root),
+            "--quick",
+            "--steps",
+            "1",
+            "--batch-size",
+            "4",
+            "--resamples",
+            "100",
+            "--variants",
+            "lrat",
+            "--budgets",
+            "3,5",
+            "--model",
+            str(tiny),
+            "--quiet",
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "agents' own queries" in out and "success@5" in out and "lrat" in out
@@ -287,25 +341,43 @@ def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypa
     assert len(calls) == 1  # only the unit whose evaluation was removed
     assert again.per_query.equals(first.per_query)
     with pytest.raises(ValueError, match="other settings"):
-        run(collection, dataclasses.replace(config, budgets=(3, 4)), model=tiny, out=out, progress=False,
-            print_table=False, resume=True)
+        run(
+            collection,
+            dataclasses.replace(config, budgets=(3, 4)),
+            model=tiny,
+            out=out,
+            progress=False,
+            print_table=False,
+            resume=True,
+        )
 
 
 def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):
     from lrat.bench import run
 
-    config = dataclasses.replace(_config(), variants=("lrat", "lrat_tiered", "lrat_context", "base_context"),
-                                 training=dataclasses.replace(_config().training, steps=1))
+    config = dataclasses.replace(
+        _config(),
+        variants=("lrat", "lrat_tiered", "lrat_context", "base_context"),
+        training=dataclasses.replace(_config().training, steps=1),
+    )
     out = tmp_path / "out"
     result = run(_collection(kb, tmp_path / "kb"), config, model=tiny, out=out, progress=False, print_table=False)
     fold = out / "work" / "seed0" / "fold0"
-    lrat_set, tiered, contextual = (pl.read_parquet(fold / f"train_{n}.parquet") for n in ("lrat", "lrat_tiered", "lrat_context"))
+    lrat_set, tiered, contextual = (
+        pl.read_parquet(fold / f"train_{n}.parquet") for n in ("lrat", "lrat_tiered", "lrat_context")
+    )
     assert lrat_set.height > 0 and tiered.equals(lrat_set), "tiers change the loss, not the examples"
     assert (lrat_set["neg"].list.len() == lrat_set["neg_tier"].list.len()).all()
     assert contextual["pos_id"].equals(lrat_set["pos_id"])
     for plain, joined, context in zip(lrat_set["query"], contextual["query"], contextual["context"]):
         assert joined == (f"{plain}\n{context.strip()}" if context.strip() else plain)
-    assert sorted(result.per_query["variant"].unique()) == ["base", "base_context", "lrat", "lrat_context", "lrat_tiered"]
+    assert sorted(result.per_query["variant"].unique()) == [
+        "base",
+        "base_context",
+        "lrat",
+        "lrat_context",
+        "lrat_tiered",
+    ]
     assert not (fold / "train_base_context.parquet").exists(), "the reference is not trained"
     rows = result.per_query.filter(pl.col("variant").is_in(["base", "base_context"])).sort("variant", "query_id")
     base_rows, context_rows = rows.filter(pl.col("variant") == "base"), rows.filter(pl.col("variant") == "base_context")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from lrat.cli import main
 
 TABLES = ["trajectories", "steps", "search_results", "browses", "errors"]
@@ -50,7 +49,8 @@ def test_parse_writes_a_row_group_per_batch_and_shows_progress(real_runs: Path, 
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "lrat", "parse", str(jsonl), "-o", str(out), "--batch-size", "3"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stderr
     assert pq.ParquetFile(out / "trajectories.parquet").metadata.num_row_groups == 4
@@ -61,8 +61,12 @@ def test_parse_writes_a_row_group_per_batch_and_shows_progress(real_runs: Path, 
 
 def test_parse_bad_records_exit_zero_and_list_them(tmp_path: Path, capsys) -> None:
     logs = tmp_path / "logs.jsonl"
-    good = {"query_id": "1", "query": "q", "status": "completed", "result": [
-        {"type": "output_text", "tool_name": "None", "arguments": "None", "output": "a"}]}
+    good = {
+        "query_id": "1",
+        "query": "q",
+        "status": "completed",
+        "result": [{"type": "output_text", "tool_name": "None", "arguments": "None", "output": "a"}],
+    }
     logs.write_text(json.dumps(good) + "\n{truncated\n" + json.dumps({**good, "query_id": "3"}) + "\n")
     out = tmp_path / "out"
     assert main(["parse", str(logs), "-o", str(out), "--no-progress"]) == 0
@@ -101,7 +105,8 @@ def test_parse_usage_errors(tmp_path: Path) -> None:
     assert "-o/--out" in proc.stderr
     proc = subprocess.run(
         [sys.executable, "-m", "lrat", "parse", str(tmp_path), "-o", str(tmp_path / "o"), "--log-format", "nope"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 1
     assert 'unknown format "nope"' in proc.stderr

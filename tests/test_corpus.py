@@ -6,7 +6,6 @@ import json
 
 import polars as pl
 import pytest
-
 from lrat import read_corpus
 from lrat.corpus import CorpusError
 
@@ -17,8 +16,10 @@ def _write(path, lines):
 
 
 def test_column_names_vary_and_titles_are_optional(tmp_path):
-    path = _write(tmp_path / "c.jsonl", [json.dumps({"_id": 1, "contents": "one"}), "",
-                                         json.dumps({"_id": 2, "contents": "two", "title": "T"})])
+    path = _write(
+        tmp_path / "c.jsonl",
+        [json.dumps({"_id": 1, "contents": "one"}), "", json.dumps({"_id": 2, "contents": "two", "title": "T"})],
+    )
     df = read_corpus(path)
     assert df.rows() == [("1", None, "one"), ("2", "T", "two")]
     pl.DataFrame({"docid": ["a"], "body": ["x"]}).write_parquet(tmp_path / "c.parquet")
@@ -30,8 +31,10 @@ def test_column_names_vary_and_titles_are_optional(tmp_path):
     [
         ([json.dumps({"id": "a", "text": "x"}), "", '{"id": "b", "text": '], r"c.jsonl:3: invalid JSON"),
         ([json.dumps({"id": "a", "text": "x"}), "[1, 2]"], r"c.jsonl:2: expected a JSON object, got list"),
-        ([json.dumps({"id": "a", "text": "x"}), json.dumps({"text": "y"}), json.dumps({"id": "c", "text": "z"})],
-         r"c.jsonl:2: the document has no id \(`id`\)"),
+        (
+            [json.dumps({"id": "a", "text": "x"}), json.dumps({"text": "y"}), json.dumps({"id": "c", "text": "z"})],
+            r"c.jsonl:2: the document has no id \(`id`\)",
+        ),
         ([json.dumps({"id": "a", "title": "x"})], r"has no text column \(looked for text, contents"),
         ([], r"holds no documents"),
     ],
@@ -42,8 +45,13 @@ def test_bad_files_are_named_with_their_line(tmp_path, lines, message):
 
 
 def test_duplicate_ids_follow_the_policy_and_are_reported(tmp_path):
-    path = _write(tmp_path / "c.jsonl", [json.dumps({"id": d, "text": t}) for d, t in
-                                         [("a", "first a"), ("b", "b"), ("a", "second a"), ("c", "c"), ("c", "c2")]])
+    path = _write(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps({"id": d, "text": t})
+            for d, t in [("a", "first a"), ("b", "b"), ("a", "second a"), ("c", "c"), ("c", "c2")]
+        ],
+    )
     with pytest.warns(UserWarning, match=r"2 document ids appear more than once \(first: 'a', 'c'\); kept the first"):
         assert read_corpus(path).rows() == [("a", None, "first a"), ("b", None, "b"), ("c", None, "c")]
     with pytest.warns(UserWarning, match="kept the last"):

@@ -4,6 +4,7 @@ questions kept out of training, reproducibility for a seed, and the dense retrie
 from __future__ import annotations
 
 import json
+
 import polars as pl
 import pytest
 
@@ -11,9 +12,8 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from _tiny_model import make_tiny_model  # noqa: E402
-
-from lrat.cli import main  # noqa: E402
 from lrat.bench import assign_folds  # noqa: E402
+from lrat.cli import main  # noqa: E402
 from lrat.harness.demo import QUICK, run_demo  # noqa: E402
 from lrat.harness.synthetic import generate  # noqa: E402
 
@@ -54,8 +54,9 @@ def test_demo_writes_the_bench_results_for_every_variant(ablation_run):
 def test_heldout_questions_never_reach_the_training_sets(ablation_run):
     kb = generate(QUICK.kb, seed=3)
     settings = json.loads((ablation_run / "settings.json").read_text())
-    folds = assign_folds(kb.questions["query_id"].to_list(), settings["config"]["folds"],
-                         settings["config"]["fold_seed"])
+    folds = assign_folds(
+        kb.questions["query_id"].to_list(), settings["config"]["folds"], settings["config"]["fold_seed"]
+    )
     texts = dict(kb.questions.select("query_id", "question").iter_rows())
     for fold in range(settings["config"]["folds"]):
         heldout = {q for q, f in folds.items() if f == fold}

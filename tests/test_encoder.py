@@ -14,9 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _tiny_model import make_tiny_model  # noqa: E402
-
 import lrat  # noqa: E402
+from _tiny_model import make_tiny_model  # noqa: E402
 from lrat.encoder import Encoder, pool  # noqa: E402
 
 TEXTS = [

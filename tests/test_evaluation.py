@@ -7,7 +7,6 @@ import random
 
 import polars as pl
 import pytest
-
 from lrat.evaluation import (
     answer_is_correct,
     evaluate_run,
@@ -47,8 +46,12 @@ def realistic(seed: int = 7):
 
 
 def reference(qrels, run):
-    measures = {f"recall.{','.join(map(str, KS))}", f"ndcg_cut.{','.join(map(str, KS))}", "recip_rank",
-                f"success.{','.join(map(str, KS))}"}
+    measures = {
+        f"recall.{','.join(map(str, KS))}",
+        f"ndcg_cut.{','.join(map(str, KS))}",
+        "recip_rank",
+        f"success.{','.join(map(str, KS))}",
+    }
     return pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
 
 
@@ -104,8 +107,13 @@ def test_trec_and_jsonl_files_read_the_same(tmp_path):
     qrels, run = realistic(3)
     trec_q, jsonl_q = tmp_path / "q.txt", tmp_path / "q.jsonl"
     trec_q.write_text("".join(f"{q} 0 {d} {r}\n" for q, ds in qrels.items() for d, r in ds.items()))
-    jsonl_q.write_text("".join(json.dumps({"query_id": q, "doc_id": d, "relevance": r}) + "\n"
-                               for q, ds in qrels.items() for d, r in ds.items()))
+    jsonl_q.write_text(
+        "".join(
+            json.dumps({"query_id": q, "doc_id": d, "relevance": r}) + "\n"
+            for q, ds in qrels.items()
+            for d, r in ds.items()
+        )
+    )
     trec_r, jsonl_r = tmp_path / "r.trec", tmp_path / "r.jsonl"
     lines, jlines = [], []
     for q, scores in run.items():
@@ -156,8 +164,9 @@ def small_logs():
             "doc_key": ["e1", "x", "e2", "e1", "y", "e3", None],
         }
     )
-    browses = pl.DataFrame({"trajectory_id": ["t1", "t1", "t3"], "step": [2, 4, 2], "doc_key": ["e1", "e2", "z"],
-                            "ok": [True, True, True]})
+    browses = pl.DataFrame(
+        {"trajectory_id": ["t1", "t1", "t3"], "step": [2, 4, 2], "doc_key": ["e1", "e2", "z"], "ok": [True, True, True]}
+    )
     qrels = {"q1": {"e1": 1, "e2": 2, "e9": 1, "n": 0}, "q2": {"e3": 1, "e4": 1}}
     return trajectories, search_results, browses, qrels
 
@@ -187,8 +196,9 @@ def test_trajectory_metrics_by_hand():
 
 def test_correct_flags_and_answer_mapping_override_gold():
     trajectories, search_results, _, qrels = small_logs()
-    report = evaluate_trajectories(trajectories, qrels, search_results=search_results,
-                                   correct={"t2": True}, answers={"q1": ["Harrowby"]})
+    report = evaluate_trajectories(
+        trajectories, qrels, search_results=search_results, correct={"t2": True}, answers={"q1": ["Harrowby"]}
+    )
     per = dict(report.per_trajectory.select("trajectory_id", "correct").iter_rows())
     assert per == {"t1": False, "t2": True, "t3": False}
     none = evaluate_trajectories(trajectories.drop("gold_answer"), qrels, search_results=search_results)
@@ -230,21 +240,25 @@ def test_eval_run_command_prints_and_writes_trec_eval_figures(tmp_path, capsys):
     qrels, run = realistic(5)
     qpath, rpath, out = tmp_path / "q.txt", tmp_path / "r.trec", tmp_path / "out" / "m.json"
     qpath.write_text("".join(f"{q} 0 {d} {r}\n" for q, ds in qrels.items() for d, r in ds.items()))
-    rpath.write_text("".join(f"{q} Q0 {d} {i} {s[d]} x\n" for q, s in run.items()
-                             for i, d in enumerate(trec_ranking(s), start=1)))
+    rpath.write_text(
+        "".join(f"{q} Q0 {d} {i} {s[d]} x\n" for q, s in run.items() for i, d in enumerate(trec_ranking(s), start=1))
+    )
     assert eval_main(["eval", "run", str(rpath), "--qrels", str(qpath), "-k", "10", "--json", str(out)]) == 0
     ref = reference(qrels, run)
     expected = sum(ref[q]["ndcg_cut_10"] for q in ref) / len(qrels)
     printed = capsys.readouterr().out
-    assert f"ndcg@10" in printed and f"{expected:.4f}" in printed
+    assert "ndcg@10" in printed and f"{expected:.4f}" in printed
     assert "unanswered queries (scored 0)  40" in printed
     payload = json.loads(out.read_text())
     assert payload["mean"]["ndcg@10"] == pytest.approx(expected)
     assert len(payload["per_query"]) == len(qrels)
-    assert eval_main(["eval", "run", str(rpath), "--qrels", str(qpath), "-k", "10", "--only-answered",
-                      "--json", str(out)]) == 0
+    assert (
+        eval_main(["eval", "run", str(rpath), "--qrels", str(qpath), "-k", "10", "--only-answered", "--json", str(out)])
+        == 0
+    )
     assert json.loads(out.read_text())["mean"]["ndcg@10"] == pytest.approx(
-        sum(ref[q]["ndcg_cut_10"] for q in ref) / len(ref))
+        sum(ref[q]["ndcg_cut_10"] for q in ref) / len(ref)
+    )
 
 
 def test_eval_trajectories_command_uses_read_trajectories(tmp_path, capsys, monkeypatch):
@@ -260,8 +274,13 @@ def test_eval_trajectories_command_uses_read_trajectories(tmp_path, capsys, monk
 
     monkeypatch.setattr(lrat, "read_trajectories", read_trajectories, raising=False)
     qpath = tmp_path / "q.jsonl"
-    qpath.write_text("".join(json.dumps({"query_id": q, "docid": d, "relevance": r}) + "\n"
-                             for q, ds in qrels.items() for d, r in ds.items()))
+    qpath.write_text(
+        "".join(
+            json.dumps({"query_id": q, "docid": d, "relevance": r}) + "\n"
+            for q, ds in qrels.items()
+            for d, r in ds.items()
+        )
+    )
     out = tmp_path / "t.json"
     logs = tmp_path / "run.jsonl"
     assert eval_main(["eval", "trajectories", str(logs), "--qrels", str(qpath), "--json", str(out)]) == 0

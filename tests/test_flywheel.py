@@ -12,10 +12,9 @@ pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 import lrat  # noqa: E402
+from _tiny_model import make_tiny_model  # noqa: E402
 from lrat.harness.flywheel import FlywheelConfig, format_reports, run_flywheel  # noqa: E402
 from lrat.harness.synthetic import SyntheticConfig, generate  # noqa: E402
-
-from _tiny_model import make_tiny_model  # noqa: E402
 
 TINY_KB = SyntheticConfig(n_people=40, n_cities=12, n_organisations=20, n_works=20, n_events=12, n_questions=24)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 import threading
 
+import lrat
 import numpy as np
 import pytest
-
-import lrat
 from lrat import Index, IndexFileError
 
 DIM = 32

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
+import lrat.cli
 import numpy as np
 import pytest
-
-import lrat.cli
 from lrat import Index
 
 
@@ -50,11 +49,15 @@ def test_build_then_search_jsonl(corpus, capsys) -> None:
 def test_search_writes_tsv_with_query_ids(corpus, capsys) -> None:
     tmp, embeddings, _ = corpus
     np.save(tmp / "ids.npy", np.arange(1000, 1300))
-    assert lrat_main("index", "build", tmp / "emb.npy", "--ids", tmp / "ids.npy", "--metric", "l2", "-o", tmp / "i") == 0
+    assert (
+        lrat_main("index", "build", tmp / "emb.npy", "--ids", tmp / "ids.npy", "--metric", "l2", "-o", tmp / "i") == 0
+    )
     np.save(tmp / "q.npy", embeddings[:2])
     (tmp / "qids.txt").write_text("first\nsecond\n", encoding="utf-8")
     out = tmp / "results.tsv"
-    code = lrat_main("index", "search", tmp / "i", tmp / "q.npy", "-k", "2", "--query-ids", tmp / "qids.txt", "-o", out, "--exact")
+    code = lrat_main(
+        "index", "search", tmp / "i", tmp / "q.npy", "-k", "2", "--query-ids", tmp / "qids.txt", "-o", out, "--exact"
+    )
     assert code == 0
     rows = [line.split("\t") for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r[:3] for r in rows[::2]] == [["first", "1", "1000"], ["second", "1", "1001"]]

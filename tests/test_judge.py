@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import lrat
+import pytest
 from lrat import _core
 from lrat.judges import rule_judge
 

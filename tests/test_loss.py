@@ -11,7 +11,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
-
 from lrat.training.loss import batch_loss, false_negative_mask, weighted_info_nce  # noqa: E402
 
 
@@ -150,8 +149,9 @@ def test_tiered_negative_weights_follow_the_formula():
         "document_weights": torch.tensor([1.0, 3.0, 0.3, 1.0, 1.0, 3.0, 1.0, 0.3, 0.3]),
     }
     loss = batch_loss(q, d, batch, temperature=0.05, in_batch_weight=0.3)
-    expected = _tiered_formula(q, d, batch["targets"], weights, 0.05, batch["document_owners"],
-                               batch["document_weights"], 0.3)
+    expected = _tiered_formula(
+        q, d, batch["targets"], weights, 0.05, batch["document_owners"], batch["document_weights"], 0.3
+    )
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     plain = batch_loss(q, d, batch, temperature=0.05)
     assert plain.item() == pytest.approx(_formula(q, d, batch["targets"], weights, 0.05), rel=1e-5)
@@ -213,8 +213,15 @@ def _single_process_loss_and_grad(in_batch_weight):
     torch.manual_seed(0)
     proj = _projection()
     q, d = F.normalize(proj(fq), dim=-1), F.normalize(proj(fd), dim=-1)
-    batch = {"targets": t, "weights": w, "query_keys": qk, "positive_keys": pk, "document_keys": dk,
-             "document_owners": owners, "document_weights": column_weights}
+    batch = {
+        "targets": t,
+        "weights": w,
+        "query_keys": qk,
+        "positive_keys": pk,
+        "document_keys": dk,
+        "document_owners": owners,
+        "document_weights": column_weights,
+    }
     loss = batch_loss(q, d, batch, temperature=0.05, in_batch_weight=in_batch_weight)
     loss.backward()
     return loss.item(), proj.weight.grad.clone()

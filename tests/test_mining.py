@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import math
 
+import lrat
 import polars as pl
 import pytest
-
-import lrat
 from lrat.mining import mine_with_report, write_flagembedding
 from lrat.weighting import intensity_weights
 
@@ -140,7 +139,10 @@ def test_corpus_texts_and_missing_texts_are_reported(tmp_path):
     path = write_jsonl(tmp_path / "t.jsonl", [run_record([search("q", ["a", "b", "c"]), browse("a"), reason(GOOD)])])
     corpus = tmp_path / "corpus.jsonl"
     corpus.write_text(
-        json.dumps({"id": "a", "title": "Alpha", "text": "alpha body"}) + "\n" + json.dumps({"id": "b", "text": "beta body"}) + "\n"
+        json.dumps({"id": "a", "title": "Alpha", "text": "alpha body"})
+        + "\n"
+        + json.dumps({"id": "b", "text": "beta body"})
+        + "\n"
     )
     df, report = mine_with_report(path, corpus=corpus, tokenizer="whitespace")
     row = df.row(0, named=True)
@@ -209,8 +211,9 @@ def test_documents_accepted_anywhere_in_a_trajectory_are_never_its_negatives(tmp
     from lrat.harness.simulate import LexicalSearcher, document_lookup, simulate, write_runs
     from lrat.harness.synthetic import SyntheticConfig, generate
 
-    kb = generate(SyntheticConfig(n_people=60, n_cities=15, n_organisations=25, n_works=25, n_events=15,
-                                  n_questions=60), seed=2)
+    kb = generate(
+        SyntheticConfig(n_people=60, n_cities=15, n_organisations=25, n_works=25, n_events=15, n_questions=60), seed=2
+    )
     records = simulate(kb.questions, LexicalSearcher(kb.corpus), document_lookup(kb.corpus), seed=1)
     runs = write_runs(records, tmp_path / "runs.jsonl")
     options = {"corpus": kb.corpus, "judge": "rules", "keep_rejected": True, "outcomes": "all"}
@@ -220,7 +223,9 @@ def test_documents_accepted_anywhere_in_a_trajectory_are_never_its_negatives(tmp
     for tid, pos, ok in kept.select("trajectory_id", "pos_id", "accepted").iter_rows():
         if ok:
             accepted.setdefault(tid, set()).add(pos)
-    leaks = sum(d in accepted.get(t, ()) for t, negs in kept.select("trajectory_id", "neg_id").iter_rows() for d in negs)
+    leaks = sum(
+        d in accepted.get(t, ()) for t, negs in kept.select("trajectory_id", "neg_id").iter_rows() for d in negs
+    )
     assert leaks > 0, "the simulated runs should show the problem the option solves"
     assert cleaned.height == kept.height
     for (tid, before), after in zip(kept.select("trajectory_id", "neg_id").iter_rows(), cleaned["neg_id"].to_list()):
@@ -250,7 +255,9 @@ def test_negative_tiers_stay_aligned_when_negatives_are_left_out(tmp_path):
     )
     corpus = pl.DataFrame({"doc_id": list("abcdfg"), "text": [f"text {d}" for d in "abcdfg"]})  # no e
     options = {"tokenizer": "whitespace", "weighting": "none", "corpus": corpus}
-    raw = mine_with_report(path, exclude_accepted=False, **options)[0].filter(pl.col("pos_id") == "g").row(0, named=True)
+    raw = (
+        mine_with_report(path, exclude_accepted=False, **options)[0].filter(pl.col("pos_id") == "g").row(0, named=True)
+    )
     assert (raw["neg_id"], raw["neg_tier"]) == (["f", "c"], [0, 1]), "e has no text"
     clean = lrat.mine(path, **options).filter(pl.col("pos_id") == "g").row(0, named=True)
     assert (clean["neg_id"], clean["neg_tier"], clean["neg"]) == (["f"], [0], ["text f"])
@@ -265,8 +272,9 @@ def test_contextual_queries_join_the_reasoning_before_the_search_as_the_bench_an
     from lrat.harness.simulate import LexicalSearcher, document_lookup, simulate, write_runs
     from lrat.harness.synthetic import SyntheticConfig, generate
 
-    kb = generate(SyntheticConfig(n_people=40, n_cities=10, n_organisations=15, n_works=15, n_events=10,
-                                  n_questions=30), seed=3)
+    kb = generate(
+        SyntheticConfig(n_people=40, n_cities=10, n_organisations=15, n_works=15, n_events=10, n_questions=30), seed=3
+    )
     seen: list[str] = []
 
     class Recording(LexicalSearcher):

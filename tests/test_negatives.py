@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-
 from lrat.negatives import filter_false_negatives
 
 
@@ -23,15 +22,25 @@ class Lookup:
 
 def test_negatives_scored_near_the_positive_are_dropped_in_order():
     guide = Lookup({"q": [1, 0], "pos": [1, 0.2], "twin": [1, 0.1], "far": [0, 1], "mid": [1, 1]})
-    df = pl.DataFrame({"query": ["q"], "pos": ["pos"], "neg": [["far", "twin", "mid"]], "pos_id": ["p"],
-                       "neg_id": [["f", "t", "m"]], "weight": [1.0]})
+    df = pl.DataFrame(
+        {
+            "query": ["q"],
+            "pos": ["pos"],
+            "neg": [["far", "twin", "mid"]],
+            "pos_id": ["p"],
+            "neg_id": [["f", "t", "m"]],
+            "weight": [1.0],
+        }
+    )
     out, dropped = filter_false_negatives(df, guide, relative_margin=0.95)
     # s(q, pos) = 0.981; twin 0.995 > 0.95 · 0.981 is dropped; mid 0.707 and far 0 stay, in order.
     assert dropped == 1
     assert out["neg_id"].to_list() == [["f", "m"]] and out["neg"].to_list() == [["far", "mid"]]
     assert out.drop("neg", "neg_id").equals(df.drop("neg", "neg_id"))
-    tiered = df.with_columns(pl.Series("neg_tier", [[2, 0, 1]], dtype=pl.List(pl.UInt8)),
-                             pl.Series("neg_source", [["corpus", "browse", "snippet"]]))
+    tiered = df.with_columns(
+        pl.Series("neg_tier", [[2, 0, 1]], dtype=pl.List(pl.UInt8)),
+        pl.Series("neg_source", [["corpus", "browse", "snippet"]]),
+    )
     out, _ = filter_false_negatives(tiered, guide, relative_margin=0.95)
     assert out["neg_tier"].to_list() == [[2, 1]] and out["neg_source"].to_list() == [["corpus", "snippet"]]
     everything, none_dropped = filter_false_negatives(df, guide, relative_margin=2.0)

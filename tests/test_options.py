@@ -6,9 +6,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import pytest
-
 import lrat
+import pytest
 from lrat.commands import mine as mine_command
 from lrat.commands import train as train_command
 from lrat.options import options_from_args
@@ -34,8 +33,22 @@ def test_every_setting_has_a_flag_and_the_defaults_are_the_configs() -> None:
 def test_flags_reach_the_config_with_their_conversions() -> None:
     from lrat.options import options_from_args
 
-    args = _parse("--lr", "1e-4", "--no-shuffle", "--no-fn-filter", "--max-grad-norm", "0", "--resume",
-                  "--negative-weights", "iter", "--quiet", "--max-steps", "7", "--precision", "fp32")
+    args = _parse(
+        "--lr",
+        "1e-4",
+        "--no-shuffle",
+        "--no-fn-filter",
+        "--max-grad-norm",
+        "0",
+        "--resume",
+        "--negative-weights",
+        "iter",
+        "--quiet",
+        "--max-steps",
+        "7",
+        "--precision",
+        "fp32",
+    )
     values = options_from_args(TrainingConfig, args)
     assert values["learning_rate"] == 1e-4 and values["max_steps"] == 7 and values["precision"] == "fp32"
     assert values["shuffle"] is False and values["show_progress"] is False
@@ -59,11 +72,29 @@ def test_mining_and_reading_flags_come_from_their_configs() -> None:
         values = options_from_args(config, _parse_mine())
         assert set(values) <= {f.name for f in dataclasses.fields(config)}
         assert config(**values) == config()
-    assert set(options_from_args(lrat.MiningConfig, _parse_mine())) == {f.name for f in dataclasses.fields(lrat.MiningConfig)}
-    args = _parse_mine("--all-outcomes", "--keep-accepted-negatives", "--clip", ",2.5", "--rule", "per_search",
-                       "--search-tools", "find, lookup", "--log-format", "browsecomp", "--strict")
+    assert set(options_from_args(lrat.MiningConfig, _parse_mine())) == {
+        f.name for f in dataclasses.fields(lrat.MiningConfig)
+    }
+    args = _parse_mine(
+        "--all-outcomes",
+        "--keep-accepted-negatives",
+        "--clip",
+        ",2.5",
+        "--rule",
+        "per_search",
+        "--search-tools",
+        "find, lookup",
+        "--log-format",
+        "browsecomp",
+        "--strict",
+    )
     mining = lrat.MiningConfig(**options_from_args(lrat.MiningConfig, args))
-    assert (mining.outcomes, mining.exclude_accepted, mining.clip, mining.rule) == ("all", False, (None, 2.5), "per_search")
+    assert (mining.outcomes, mining.exclude_accepted, mining.clip, mining.rule) == (
+        "all",
+        False,
+        (None, 2.5),
+        "per_search",
+    )
     reading = lrat.ReadOptions(**options_from_args(lrat.ReadOptions, args))
     assert (reading.search_tools, reading.format, reading.strict) == (("find", "lookup"), "browsecomp", True)
 
@@ -79,12 +110,24 @@ def test_lrat_mine_end_to_end_matches_the_library_call(lrat_trajectories, tmp_pa
     import json
 
     import polars as pl
-
     from lrat.cli import main
 
     out, report = tmp_path / "train.parquet", tmp_path / "report.json"
-    code = main(["mine", str(lrat_trajectories), "-o", str(out), "--no-filter", "--all-outcomes",
-                 "--tokenizer", "whitespace", "--report", str(report), "--no-progress"])
+    code = main(
+        [
+            "mine",
+            str(lrat_trajectories),
+            "-o",
+            str(out),
+            "--no-filter",
+            "--all-outcomes",
+            "--tokenizer",
+            "whitespace",
+            "--report",
+            str(report),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     expected = lrat.mine(lrat_trajectories, judge="none", outcomes="all", tokenizer="whitespace")
     written = pl.read_parquet(out)

@@ -10,18 +10,25 @@ import threading
 import time
 from pathlib import Path
 
+import lrat
 import polars as pl
 import pytest
-
-import lrat
 from lrat import _core
 
 # ---------------------------------------------------------------------------------------------------
 # The real run files: exact figures.
 
 FIRST_SEARCH_OF_RUN_1 = [
-    "9358159", "2690620", "5992926", "1675639", "5601468",
-    "3896914", "5406386", "1888799", "7177735", "10121870",
+    "9358159",
+    "2690620",
+    "5992926",
+    "1675639",
+    "5601468",
+    "3896914",
+    "5406386",
+    "1888799",
+    "7177735",
+    "10121870",
 ]
 
 
@@ -87,10 +94,15 @@ def test_real_files_browse_keys_and_result_union(real_runs: Path, real_records: 
     browses = t.browses.with_columns(pl.col("trajectory_id").replace_strict(by_query).alias("query_id"))
     # 17.json names its documents by number (`{"docid": 6053813}`): keys are their text.
     assert browses.filter(pl.col("query_id") == "17").sort("step")["doc_key"].to_list() == [
-        "6053813", "10869026", "10737434",
+        "6053813",
+        "10869026",
+        "10737434",
     ]
     assert browses.filter(pl.col("query_id") == "10").sort("step")["doc_key"].to_list() == [
-        "512151", "512147", "1551027", "11039998",
+        "512151",
+        "512147",
+        "1551027",
+        "11039998",
     ]
     assert browses["ok"].all()
     # Each run lists the union of its result docids in `retrieved_docids`.
@@ -104,17 +116,37 @@ def test_table_columns_and_dtypes(real_runs: Path) -> None:
     t = lrat.read_trajectories(real_runs / "1.json")
     s, u32, u64 = pl.String, pl.UInt32, pl.UInt64
     assert dict(t.trajectories.schema) == {
-        "trajectory_id": s, "query_id": s, "source": s, "line": u64, "format": s, "question": s,
-        "final_answer": s, "gold_answer": s, "outcome": s, "n_steps": u32, "n_searches": u32,
-        "n_browses": u32, "metadata": s,
+        "trajectory_id": s,
+        "query_id": s,
+        "source": s,
+        "line": u64,
+        "format": s,
+        "question": s,
+        "final_answer": s,
+        "gold_answer": s,
+        "outcome": s,
+        "n_steps": u32,
+        "n_searches": u32,
+        "n_browses": u32,
+        "metadata": s,
     }
     assert dict(t.steps.schema) == {"trajectory_id": s, "step": u32, "kind": s, "tool_name": s, "text": s}
     assert dict(t.search_results.schema) == {
-        "trajectory_id": s, "step": u32, "rank": u32, "doc_key": s, "title": s, "snippet": s,
+        "trajectory_id": s,
+        "step": u32,
+        "rank": u32,
+        "doc_key": s,
+        "title": s,
+        "snippet": s,
         "score": pl.Float64,
     }
     assert dict(t.browses.schema) == {
-        "trajectory_id": s, "step": u32, "doc_key": s, "ok": pl.Boolean, "content_length": u64, "content": s,
+        "trajectory_id": s,
+        "step": u32,
+        "doc_key": s,
+        "ok": pl.Boolean,
+        "content_length": u64,
+        "content": s,
     }
     assert dict(t.errors.schema) == {"source": s, "line": u64, "byte_offset": u64, "severity": s, "reason": s}
     # With no input rows the tables keep their columns.
@@ -260,7 +292,11 @@ def test_reader_totals(real_jsonl: Path) -> None:
     assert sizes == [(4, 4, 0), (4, 4, 0), (2, 2, 0)]
     totals = reader.totals()
     assert totals == {
-        "records": 10, "bytes": totals["bytes"], "trajectories": 10, "errors": 0, "warnings": 0,
+        "records": 10,
+        "bytes": totals["bytes"],
+        "trajectories": 10,
+        "errors": 0,
+        "warnings": 0,
     }
     # Record bytes exclude the newlines.
     assert totals["bytes"] == real_jsonl.stat().st_size - 10
@@ -294,8 +330,12 @@ def _record(qid: str, steps: list[dict] | None = None, **fields) -> dict:
     if steps is None:
         steps = [
             {"type": "reasoning", "tool_name": "None", "arguments": "None", "output": "think"},
-            {"type": "tool_call", "tool_name": "search", "arguments": json.dumps({"query": ["q " + qid]}),
-             "output": f"A search found 2 results:\n\n## Web Results\nDocID:{qid}1\n[T1]\ns1\n\nDocID:{qid}2\n[T2]\ns2\n"},
+            {
+                "type": "tool_call",
+                "tool_name": "search",
+                "arguments": json.dumps({"query": ["q " + qid]}),
+                "output": f"A search found 2 results:\n\n## Web Results\nDocID:{qid}1\n[T1]\ns1\n\nDocID:{qid}2\n[T2]\ns2\n",
+            },
             {"type": "output_text", "tool_name": "None", "arguments": "None", "output": "answer " + qid},
         ]
     return {"query_id": qid, "query": "question " + qid, "status": "completed", "result": steps, **fields}
@@ -307,7 +347,10 @@ GOOD_AFTER = json.dumps(_record("3")).encode()
 BAD_LINES = {
     "truncated_json": (GOOD_BEFORE[: len(GOOD_BEFORE) // 2], "invalid JSON"),
     "invalid_utf8": (GOOD_BEFORE.replace(b"question 1", b"question \xff\xfe"), "invalid UTF-8"),
-    "wrong_type_result": (json.dumps({"query_id": "2", "result": "none"}).encode(), "field `result` is a string, expected a list of steps"),
+    "wrong_type_result": (
+        json.dumps({"query_id": "2", "result": "none"}).encode(),
+        "field `result` is a string, expected a list of steps",
+    ),
     "wrong_type_status": (json.dumps(_record("2", status=7)).encode(), "field `status` is a number, expected a string"),
     "missing_tool_name": (
         json.dumps(_record("2", [{"type": "tool_call", "arguments": "{}", "output": ""}])).encode(),
@@ -415,8 +458,12 @@ def test_wrong_typed_fields_are_read_where_unambiguous_counted_per_field_and_rej
     tmp_path: Path,
 ) -> None:
     steps = [
-        {"type": "tool_call", "tool_name": "search", "arguments": {"query": 1984},
-         "output": [{"docid": 7, "title": "T7", "text": "s7"}, {"docid": "8", "title": "T8", "text": "s8"}]},
+        {
+            "type": "tool_call",
+            "tool_name": "search",
+            "arguments": {"query": 1984},
+            "output": [{"docid": 7, "title": "T7", "text": "s7"}, {"docid": "8", "title": "T8", "text": "s8"}],
+        },
         {"type": "tool_call", "tool_name": "get_document", "arguments": {"docid": 7}, "output": "Document 7: s7"},
         {"type": "output_text", "tool_name": "None", "arguments": "None", "output": "answer"},
     ]
@@ -442,7 +489,9 @@ def test_wrong_typed_fields_are_read_where_unambiguous_counted_per_field_and_rej
     ]
     assert "wrong type: `query_id` is a number, read as text" in t.summary()
 
-    with pytest.raises(lrat.TrajectoryParseError, match=r"types\.jsonl:2 .*wrong type: `docid` is a number, read as text"):
+    with pytest.raises(
+        lrat.TrajectoryParseError, match=r"types\.jsonl:2 .*wrong type: `docid` is a number, read as text"
+    ):
         lrat.read_trajectories(path, strict=True)
 
 
@@ -520,7 +569,10 @@ def test_100_mb_line_is_skipped_and_the_next_record_kept(tmp_path: Path) -> None
     # A limit above the record's size reads it.
     big = lrat.read_trajectories(path, max_record_bytes=128 << 20)
     assert big.trajectories["query_id"].to_list() == ["1", "2", "3"]
-    assert big.steps.filter(pl.col("trajectory_id") == big.trajectories["trajectory_id"][1])["text"].str.len_bytes().item() > 99_000_000
+    assert (
+        big.steps.filter(pl.col("trajectory_id") == big.trajectories["trajectory_id"][1])["text"].str.len_bytes().item()
+        > 99_000_000
+    )
 
 
 _PEAK_SCRIPT = """
@@ -542,7 +594,9 @@ def test_too_long_record_is_not_held_in_memory(tmp_path: Path) -> None:
     _write_huge_line(path, 100 * 1000 * 1000)
     out = subprocess.run(
         [sys.executable, "-c", _PEAK_SCRIPT, str(path), str(1 << 20)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     grown_mib = int(out.stdout.strip())
     # Holding the record would take at least 95 MiB; with a 1 MiB limit at most the limit and the
@@ -560,7 +614,9 @@ def test_good_records_around_several_bad_ones_in_many_files(tmp_path: Path) -> N
     n_bad = len(BAD_LINES)
     assert len(t) == 2 * (n_bad + 1)
     assert t.n_errors == 2 * n_bad
-    assert t.errors.filter(pl.col("source") == str(tmp_path / "a.jsonl"))["line"].to_list() == list(range(2, 2 * n_bad + 1, 2))
+    assert t.errors.filter(pl.col("source") == str(tmp_path / "a.jsonl"))["line"].to_list() == list(
+        range(2, 2 * n_bad + 1, 2)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -632,7 +688,7 @@ def test_damaged_compressed_files_keep_every_complete_record_before_the_damage(t
     (error,) = t.errors.to_dicts()
     assert error["source"] == str(path) and error["line"] == complete + 1
     assert error["byte_offset"] == len(b"".join(line + b"\n" for line in data.split(b"\n")[:complete]))
-    with pytest.raises(lrat.LratError, match=r"runs\.jsonl\.%s:%d \(byte \d+\): read error" % (kind, complete + 1)):
+    with pytest.raises(lrat.LratError, match=rf"runs\.jsonl\.{kind}:{complete + 1} \(byte \d+\): read error"):
         lrat.read_trajectories(path, strict=True)
 
 

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-
 from lrat.harness.simulate import AgentConfig, LexicalSearcher, document_lookup, simulate, snippet, write_runs
 from lrat.harness.synthetic import SyntheticConfig, generate
 
 SMALL = SyntheticConfig(n_people=300, n_cities=80, n_organisations=140, n_works=140, n_events=90, n_questions=240)
 REJECTION = re.compile(r"not [^;]+; it does not help|unrelated to|no useful information|irrelevant", re.IGNORECASE)
-REAL_RUNS = [Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lrat-trajectories",
-             Path("/work/shared/data/lrat-trajectories")]
+REAL_RUNS = [
+    Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "lrat-trajectories",
+    Path("/work/shared/data/lrat-trajectories"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +70,17 @@ def test_records_follow_the_browsecomp_plus_layout(world, runs):
     questions = {q["query_id"]: q for q in kb.train_questions.iter_rows(named=True)}
     assert [r["query_id"] for r in runs] == list(questions)
     for r in runs:
-        assert list(r) == ["metadata", "query_id", "tool_call_counts", "tool_call_counts_all", "status",
-                           "retrieved_docids", "result", "query", "answer"]
+        assert list(r) == [
+            "metadata",
+            "query_id",
+            "tool_call_counts",
+            "tool_call_counts_all",
+            "status",
+            "retrieved_docids",
+            "result",
+            "query",
+            "answer",
+        ]
         assert r["query"] == questions[r["query_id"]]["question"]
         assert r["answer"] == questions[r["query_id"]]["answer"]
         assert r["metadata"]["k"] == 10 and r["metadata"]["snippet_max_tokens"] == 64
@@ -88,7 +98,7 @@ def test_records_follow_the_browsecomp_plus_layout(world, runs):
                 (query,) = args["query"]
                 head = f"A search for '{query}' found "
                 assert item["output"].startswith(head)
-                n = int(item["output"][len(head):].split()[0])
+                n = int(item["output"][len(head) :].split()[0])
                 listing = item["output"].split("\n\n## Web Results\n", 1)[1]
                 blocks = listing.split("\n\n") if n else []
                 assert len(blocks) == n <= 10
@@ -146,7 +156,9 @@ def test_browse_decisions_come_before_any_label(world):
     kb, searcher, get = world
     questions = kb.train_questions.head(60)
     real = simulate(questions, searcher, get, seed=4)
-    blind = simulate(questions.with_columns(pl.Series("evidence", [["no-such-doc"]] * questions.height)), searcher, get, seed=4)
+    blind = simulate(
+        questions.with_columns(pl.Series("evidence", [["no-such-doc"]] * questions.height)), searcher, get, seed=4
+    )
     compared = 0
     for a, b in zip(real, blind):
         cut = next((i for i, item in enumerate(a["result"]) if item["tool_name"] == "get_document"), None)
@@ -222,7 +234,9 @@ def test_reasoning_lengths_and_rejections_follow_the_config(world, runs):
 
     def expected(mean):  # minimum + exponential, capped
         theta = mean - c.reasoning_min_tokens
-        return c.reasoning_min_tokens + theta * (1 - math.exp(-(c.reasoning_max_tokens - c.reasoning_min_tokens) / theta))
+        return c.reasoning_min_tokens + theta * (
+            1 - math.exp(-(c.reasoning_max_tokens - c.reasoning_min_tokens) / theta)
+        )
 
     assert statistics.mean(useful) == pytest.approx(expected(c.useful_reasoning_mean), rel=0.12)
     assert statistics.mean(useless) == pytest.approx(expected(c.useless_reasoning_mean), rel=0.12)
@@ -278,7 +292,6 @@ def test_default_agent_behaves_like_the_real_agents_within_20_percent(tmp_path):
     import sys
 
     from conftest import ROOT, shared_data
-
     from lrat.harness.calibration import behaviour, compare, format_comparison
 
     real_dir = shared_data("lrat-trajectories")

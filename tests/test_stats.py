@@ -8,10 +8,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 import lrat
 import lrat.mining
+import pytest
 from lrat import stats as lrat_stats
 from lrat.cli import main
 
@@ -99,7 +98,9 @@ def check_against_independent(stats: dict, records: list[dict]) -> dict:
     for origin in "SB":
         out = ref["transitions"][f"{origin}->S"] + ref["transitions"][f"{origin}->B"]
         for target in "SB":
-            assert t["probabilities"][f"{origin}->{target}"] == pytest.approx(ref["transitions"][f"{origin}->{target}"] / out)
+            assert t["probabilities"][f"{origin}->{target}"] == pytest.approx(
+                ref["transitions"][f"{origin}->{target}"] / out
+            )
 
     r = stats["browsed_ranks"]
     assert r["counts"] == dict(sorted(ref["ranks"].items()))
@@ -136,7 +137,11 @@ def test_default_tokenizer_counts_match_the_tokenizers_package(lrat_trajectories
     for record in real_records:
         items = record["result"]
         for i, item in enumerate(items):
-            if item["type"] == "tool_call" and item["tool_name"] in BROWSE_TOOLS and items[i + 1]["type"] == "reasoning":
+            if (
+                item["type"] == "tool_call"
+                and item["tool_name"] in BROWSE_TOOLS
+                and items[i + 1]["type"] == "reasoning"
+            ):
                 expected.append(len(tok.encode(items[i + 1]["output"], add_special_tokens=False).ids))
     s = lrat_stats.compute(lrat.read_trajectories(lrat_trajectories))["reasoning_tokens"]
     assert s["count"] == len(expected) == 28
@@ -146,11 +151,21 @@ def test_default_tokenizer_counts_match_the_tokenizers_package(lrat_trajectories
 
 def _search(query, docids):
     blocks = "".join(f"DocID:{d}\n[Title {d}]\nsnippet of {d}\n\n" for d in docids)
-    return {"type": "tool_call", "tool_name": "search", "arguments": json.dumps({"query": [query]}), "output": f"## Web Results\n{blocks}"}
+    return {
+        "type": "tool_call",
+        "tool_name": "search",
+        "arguments": json.dumps({"query": [query]}),
+        "output": f"## Web Results\n{blocks}",
+    }
 
 
 def _browse(docid):
-    return {"type": "tool_call", "tool_name": "get_document", "arguments": json.dumps({"docid": docid}), "output": f"Document {docid}:\ntext {docid}"}
+    return {
+        "type": "tool_call",
+        "tool_name": "get_document",
+        "arguments": json.dumps({"docid": docid}),
+        "output": f"Document {docid}:\ntext {docid}",
+    }
 
 
 def _reason(text):
@@ -193,8 +208,13 @@ def test_hand_built_case(tmp_path):
     stats = lrat_stats.compute(lrat.read_trajectories(write_tiny(tmp_path)), tokenizer="whitespace")
     t1 = stats["table1"]
     assert t1["completed"] == {
-        "trajectories": 1, "searches": 2, "browses": 3,
-        "avg_searches": 2.0, "avg_browses": 3.0, "browse_search_ratio": 1.5, "avg_steps": 5.0,
+        "trajectories": 1,
+        "searches": 2,
+        "browses": 3,
+        "avg_searches": 2.0,
+        "avg_browses": 3.0,
+        "browse_search_ratio": 1.5,
+        "avg_steps": 5.0,
     }
     assert t1["failed"]["avg_steps"] == 3.0 and t1["failed"]["browse_search_ratio"] == 0.5
     assert t1["all"]["trajectories"] == 2 and t1["all"]["avg_steps"] == 4.0

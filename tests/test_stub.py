@@ -66,7 +66,15 @@ def test_stub_parses_and_py_typed_is_shipped() -> None:
 
 
 def test_stub_names_match_the_module() -> None:
-    runtime = {n for n in dir(_core) if _public(n)} - {"__doc__", "__file__", "__loader__", "__name__", "__package__", "__spec__", "__all__"}
+    runtime = {n for n in dir(_core) if _public(n)} - {
+        "__doc__",
+        "__file__",
+        "__loader__",
+        "__name__",
+        "__package__",
+        "__spec__",
+        "__all__",
+    }
     stub = _stub_names(_stub())
     assert runtime - stub == set(), "names in lrat._core missing from the stub"
     assert stub - runtime == set(), "names in the stub that lrat._core lacks"
@@ -96,9 +104,7 @@ def test_stub_signatures_match_keyword_arguments() -> None:
     new = next(n for n in reader.body if isinstance(n, ast.FunctionDef) and n.name == "__new__")
     stub_kw = {a.arg: ast.literal_eval(d) for a, d in zip(new.args.kwonlyargs, new.args.kw_defaults)}
     runtime = inspect.signature(_core.TrajectoryReader)
-    runtime_kw = {
-        p.name: p.default for p in runtime.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
+    runtime_kw = {p.name: p.default for p in runtime.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
     assert stub_kw == runtime_kw
 
 

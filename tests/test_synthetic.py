@@ -8,7 +8,6 @@ from collections import defaultdict
 
 import polars as pl
 import pytest
-
 from lrat.harness.synthetic import KnowledgeBase, SyntheticConfig, generate, split_of
 
 SMALL = SyntheticConfig(n_people=300, n_cities=80, n_organisations=140, n_works=140, n_events=90, n_questions=200)
@@ -81,7 +80,9 @@ def test_split_is_fixed_by_query_id(kb):
     assert fewer.questions.equals(kb.questions.head(120))
     assert all(split_of(q, 0.3, SMALL.split_seed) == s for q, s in kb.questions.select("query_id", "split").iter_rows())
     qrels = kb.qrels(kb.heldout_questions)
-    assert set(qrels) == set(kb.heldout_questions["query_id"]) and all(v == 1 for d in qrels.values() for v in d.values())
+    assert set(qrels) == set(kb.heldout_questions["query_id"]) and all(
+        v == 1 for d in qrels.values() for v in d.values()
+    )
 
 
 def test_documents_look_like_encyclopedia_entries(kb):

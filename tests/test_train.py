@@ -16,10 +16,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from _tiny_model import make_tiny_model  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
-
 import lrat  # noqa: E402
+from _tiny_model import make_tiny_model  # noqa: E402
 from lrat.cli import main as cli_main  # noqa: E402
 from lrat.encoder import Encoder  # noqa: E402
 from lrat.training import trainer as trainer_module  # noqa: E402
@@ -30,6 +28,7 @@ from lrat.training.data import (  # noqa: E402
     plan_epoch,
     sample_negatives,
 )
+from safetensors.torch import load_file  # noqa: E402
 
 WORDS = "the a of in is was who what which where river city capital country born film actor team".split()
 
@@ -167,11 +166,15 @@ def test_collate_builds_one_group_per_example():
 
 def test_tiered_negatives_carry_their_weights_into_the_group():
     frame = mined_frame(6)
-    frame = frame.with_columns(pl.col("neg").list.eval(pl.element().str.len_chars() % 3).cast(pl.List(pl.UInt8)).alias("neg_tier"))
+    frame = frame.with_columns(
+        pl.col("neg").list.eval(pl.element().str.len_chars() % 3).cast(pl.List(pl.UInt8)).alias("neg_tier")
+    )
     data = load_training_set(frame)
     weights = NegativeWeights(rejected=3.0, skipped_above=1.0, seen_below=0.25, in_batch=0.5)
     group = collate(data, range(6), group_size=4, seed=1, epoch=0, negative_weights=weights)
-    tier_of = {text: tier for negs, tiers in zip(data.negatives, data.negative_tiers) for text, tier in zip(negs, tiers)}
+    tier_of = {
+        text: tier for negs, tiers in zip(data.negatives, data.negative_tiers) for text, tier in zip(negs, tiers)
+    }
     for j, (text, owner) in enumerate(zip(group.documents, group.document_owners)):
         if j in group.targets:
             assert group.document_weights[j] == 1.0 and group.documents[j] == data.positives[owner]
@@ -185,8 +188,12 @@ def test_tiered_negatives_carry_their_weights_into_the_group():
     with pytest.raises(ValueError, match="`seen_below` must be a positive number"):
         NegativeWeights(3.0, 1.0, 0.0, 1.0)
     with pytest.raises(ValueError, match=r"row 0: `neg_tier` has 1 tiers for 2 negatives"):
-        load_training_set(pl.DataFrame({"query": ["q"], "pos": ["p"], "neg": [["a", "b"]], "neg_tier": [[0]]},
-                                       schema_overrides={"neg_tier": pl.List(pl.UInt8)}))
+        load_training_set(
+            pl.DataFrame(
+                {"query": ["q"], "pos": ["p"], "neg": [["a", "b"]], "neg_tier": [[0]]},
+                schema_overrides={"neg_tier": pl.List(pl.UInt8)},
+            )
+        )
 
 
 def test_several_processes_see_the_global_micro_batches_of_one():
@@ -226,6 +233,7 @@ def test_training_learns_logs_and_writes_a_loadable_model(tmp_path, tiny):
     model = st.SentenceTransformer(str(out), device="cpu")
     texts = frame["pos"].to_list()[:3]
     np.testing.assert_allclose(model.encode(texts), encoder.encode(texts, show_progress_bar=False), atol=1e-5)
+
     # The trained retriever puts a query's own positive first among all positives far more often.
     def top1_accuracy(model: Encoder) -> float:
         queries = model.encode_queries(frame["query"].to_list(), show_progress_bar=False)
@@ -249,14 +257,19 @@ def test_a_zero_weight_example_does_not_move_the_model(tmp_path, tiny):
     )
     assert with_b.steps == 2
     _assert_same_weights(only_a.output_dir, with_b.output_dir)
-    assert not torch.equal(_weights(tiny)["embeddings.word_embeddings.weight"], _weights(only_a.output_dir)["embeddings.word_embeddings.weight"])
+    assert not torch.equal(
+        _weights(tiny)["embeddings.word_embeddings.weight"],
+        _weights(only_a.output_dir)["embeddings.word_embeddings.weight"],
+    )
 
     # Inside a batch, the query of a weight-0 example changes nothing either.
     c = b.with_columns(query=pl.lit("which team is the film"))
     pairs = {}
     for name, other in (("b", b), ("c", c)):
         frame = pl.concat([a.with_columns(weight=pl.lit(1.0)), other.with_columns(weight=pl.lit(0.0))])
-        pairs[name] = lrat.train(frame, model=tiny, output_dir=tmp_path / f"batch_{name}", **{**settings, "batch_size": 2})
+        pairs[name] = lrat.train(
+            frame, model=tiny, output_dir=tmp_path / f"batch_{name}", **{**settings, "batch_size": 2}
+        )
     _assert_same_weights(pairs["b"].output_dir, pairs["c"].output_dir)
 
 
@@ -291,13 +304,21 @@ def test_resume_ends_with_the_weights_of_an_uninterrupted_run(tmp_path, tiny_dro
     steps = [json.loads(line)["step"] for line in resumed.log_file.read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6]
     with pytest.raises(ValueError, match="batch_size=4"):
-        lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "resumed", resume=True, **{**settings, "batch_size": 3})
+        lrat.train(
+            frame, model=tiny_dropout, output_dir=tmp_path / "resumed", resume=True, **{**settings, "batch_size": 3}
+        )
 
 
 def test_resume_passes_over_a_checkpoint_killed_mid_save(tmp_path, tiny_dropout, capsys, monkeypatch):
     frame = mined_frame(24)
-    settings = {**QUICK, "epochs": 2, "save_steps": 2, "learning_rate": 1e-3, "gradient_accumulation_steps": 2,
-                "keep_checkpoints": 3}
+    settings = {
+        **QUICK,
+        "epochs": 2,
+        "save_steps": 2,
+        "learning_rate": 1e-3,
+        "gradient_accumulation_steps": 2,
+        "keep_checkpoints": 3,
+    }
     whole = lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "whole", **settings)
     _train_then_crash_after_checkpoint_4(frame, tiny_dropout, tmp_path / "killed", settings, monkeypatch)
     checkpoints = tmp_path / "killed" / "checkpoints"
@@ -310,8 +331,13 @@ def test_resume_passes_over_a_checkpoint_killed_mid_save(tmp_path, tiny_dropout,
     steps = [json.loads(line)["step"] for line in resumed.log_file.read_text().splitlines()]
     assert steps == [1, 2, 3, 4, 5, 6], "the lines of steps trained again are not kept twice"
     with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
-        lrat.train(frame, model=tiny_dropout, output_dir=tmp_path / "x", resume=str(checkpoints / "step-00000006.partial"),
-                   **settings)
+        lrat.train(
+            frame,
+            model=tiny_dropout,
+            output_dir=tmp_path / "x",
+            resume=str(checkpoints / "step-00000006.partial"),
+            **settings,
+        )
 
 
 def test_gradient_checkpointing_trains_to_the_same_weights(tmp_path, tiny):
@@ -337,7 +363,8 @@ def test_merge_base_interpolates_the_trained_weights_with_the_base(tmp_path, tin
 
 def test_unit_negative_weights_train_like_none_and_tiers_change_the_model(tmp_path, tiny):
     frame = mined_frame(8).with_columns(
-        pl.col("neg").list.eval(pl.element().str.len_chars() % 3).cast(pl.List(pl.UInt8)).alias("neg_tier"))
+        pl.col("neg").list.eval(pl.element().str.len_chars() % 3).cast(pl.List(pl.UInt8)).alias("neg_tier")
+    )
     settings = {**QUICK, "max_steps": 2}
     lrat.train(frame, model=tiny, output_dir=tmp_path / "none", **settings)
     lrat.train(frame, model=tiny, output_dir=tmp_path / "ones", negative_weights=(1, 1, 1, 1), **settings)
@@ -383,7 +410,13 @@ def _train_worker(rank: int, world: int, port: int, model: str, data: str, out: 
     os.environ["MASTER_PORT"] = str(port)
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
-        lrat.train(data, model=model, output_dir=out, device="cpu", **{**QUICK, "batch_size": 2, "max_steps": 3, "learning_rate": 1e-3})
+        lrat.train(
+            data,
+            model=model,
+            output_dir=out,
+            device="cpu",
+            **{**QUICK, "batch_size": 2, "max_steps": 3, "learning_rate": 1e-3},
+        )
     finally:
         dist.destroy_process_group()
 
@@ -402,7 +435,10 @@ def test_two_processes_train_like_one_with_the_global_batch(tmp_path, tiny):
         join=True,
     )
     one = lrat.train(
-        tmp_path / "train.parquet", model=tiny, output_dir=tmp_path / "one", device="cpu",
+        tmp_path / "train.parquet",
+        model=tiny,
+        output_dir=tmp_path / "one",
+        device="cpu",
         **{**QUICK, "batch_size": 4, "max_steps": 3, "learning_rate": 1e-3},
     )
     two_log = [json.loads(line) for line in (tmp_path / "two" / "train_log.jsonl").read_text().splitlines()]
@@ -422,8 +458,9 @@ def test_a_dev_split_selects_a_step_and_keeps_the_base_model_when_training_hurts
     assert not set(train_part["trajectory_id"]) & set(dev_part["trajectory_id"]), "trajectories stay whole"
     assert split_dev(frame, 0.2, seed=42)[1].equals(dev_part)
 
-    result = lrat.train(frame, model=tiny, output_dir=tmp_path / "dev", dev_fraction=0.2, eval_steps=1,
-                        **{**QUICK, "max_steps": 3})
+    result = lrat.train(
+        frame, model=tiny, output_dir=tmp_path / "dev", dev_fraction=0.2, eval_steps=1, **{**QUICK, "max_steps": 3}
+    )
     dev = result.dev
     assert dev is not None and dev.examples == dev_part.height
     assert [e["step"] for e in dev.evaluations] == [1, 2, 3]
@@ -439,16 +476,30 @@ def test_a_dev_split_selects_a_step_and_keeps_the_base_model_when_training_hurts
     queries = [f"{_text(rng, 3)} {i}" for i in range(16)]
     first = [f"{_text(rng, 6)} river {i}" for i in range(16)]
     second = [f"{_text(rng, 6)} actor {i}" for i in range(16)]
-    contradicting = pl.DataFrame({
-        "query": queries * 2, "pos": first + second, "neg": [[t] for t in second + first],
-        "trajectory_id": ["t0"] * 16 + ["t1"] * 16,
-    })
-    wrecked = lrat.train(contradicting, model=tiny, output_dir=tmp_path / "wrecked", dev_fraction=0.5,
-                         false_negative_margin=None, **{**QUICK, "group_size": 2, "epochs": 3, "learning_rate": 1e-2})
+    contradicting = pl.DataFrame(
+        {
+            "query": queries * 2,
+            "pos": first + second,
+            "neg": [[t] for t in second + first],
+            "trajectory_id": ["t0"] * 16 + ["t1"] * 16,
+        }
+    )
+    wrecked = lrat.train(
+        contradicting,
+        model=tiny,
+        output_dir=tmp_path / "wrecked",
+        dev_fraction=0.5,
+        false_negative_margin=None,
+        **{**QUICK, "group_size": 2, "epochs": 3, "learning_rate": 1e-2},
+    )
     assert wrecked.dev.kept_base and wrecked.dev.versus_base.low > 0
     base = Encoder.load(tiny).model.state_dict()
     kept = _weights(tmp_path / "wrecked")
-    same = [k for k in kept if any(k.endswith(b) for b in base) and torch.equal(kept[k], base[next(b for b in base if k.endswith(b))])]
+    same = [
+        k
+        for k in kept
+        if any(k.endswith(b) for b in base) and torch.equal(kept[k], base[next(b for b in base if k.endswith(b))])
+    ]
     assert len(same) == len(kept)
     with pytest.raises(ValueError, match="cannot resume"):
         lrat.train(frame, model=tiny, output_dir=tmp_path / "r", dev_fraction=0.2, resume=True, **QUICK)
@@ -463,8 +514,14 @@ def test_lrat_train_drops_negatives_the_base_model_scores_near_their_positive(tm
     assert expected > 0, "a random tiny model scores some negatives above their positive"
     result = lrat.train(frame, model=tiny, output_dir=tmp_path / "f", **{**QUICK, "max_steps": 1})
     assert result.false_negatives_dropped == expected
-    kept = lrat.train(frame, model=tiny, output_dir=tmp_path / "k", false_negative_margin=None, **{**QUICK, "max_steps": 1})
+    kept = lrat.train(
+        frame, model=tiny, output_dir=tmp_path / "k", false_negative_margin=None, **{**QUICK, "max_steps": 1}
+    )
     assert kept.false_negatives_dropped is None
     without_ids = frame.drop("pos_id", "neg_id")
-    assert lrat.train(without_ids, model=tiny, output_dir=tmp_path / "t",
-                      **{**QUICK, "max_steps": 1}).false_negatives_dropped == expected
+    assert (
+        lrat.train(
+            without_ids, model=tiny, output_dir=tmp_path / "t", **{**QUICK, "max_steps": 1}
+        ).false_negatives_dropped
+        == expected
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lrat import evaluation as eval  # noqa: F401  (an attribute, kept out of __all__)
 from lrat._core import (
     DEFAULT_BROWSE_TOOLS,
     DEFAULT_SEARCH_TOOLS,
@@ -20,8 +21,6 @@ from lrat._core import (
 from lrat.corpus import read_corpus
 from lrat.mining import MiningConfig, MiningReport, mine, mine_with_report
 from lrat.trajectories import ReadOptions, Trajectories, iter_trajectories, read_trajectories
-
-from lrat import evaluation as eval  # noqa: A001  (an attribute, kept out of __all__)
 
 # Names whose modules import torch or transformers: loaded on first use, so `import lrat` stays light.
 _LAZY = {
@@ -54,8 +53,13 @@ __all__ = [
 
 
 # Submodules reachable as attributes (`lrat.bench.run(...)`) without importing them up front.
-_SUBMODULES = {"bench": "lrat.bench", "beir": "lrat.beir", "bootstrap": "lrat.bootstrap", "harness": "lrat.harness",
-               "calibration": "lrat.harness.calibration"}
+_SUBMODULES = {
+    "bench": "lrat.bench",
+    "beir": "lrat.beir",
+    "bootstrap": "lrat.bootstrap",
+    "harness": "lrat.harness",
+    "calibration": "lrat.harness.calibration",
+}
 
 
 def __getattr__(name: str) -> Any:

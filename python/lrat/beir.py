@@ -43,8 +43,10 @@ class Collection:
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        text = (f"{self.name}: {self.corpus.height} documents, {self.questions.height} questions with evidence "
-                f"(mean {self.questions['evidence'].list.len().mean() or 0:.2f} evidence documents each)")
+        text = (
+            f"{self.name}: {self.corpus.height} documents, {self.questions.height} questions with evidence "
+            f"(mean {self.questions['evidence'].list.len().mean() or 0:.2f} evidence documents each)"
+        )
         skipped = []
         if self.unknown_documents:
             skipped.append(f"{self.unknown_documents} qrels rows name a document not in the corpus")
@@ -153,8 +155,9 @@ def read_qrels_tsv(path: str | os.PathLike[str]) -> list[tuple[str, str, int]]:
             if len(parts) == 4:
                 parts = [parts[0], parts[2], parts[3]]
             if len(parts) != 3:
-                raise CollectionError(f"{path}:{number}: expected `query-id corpus-id score`, found {len(parts)} "
-                                      f"column(s): {text[:80]!r}")
+                raise CollectionError(
+                    f"{path}:{number}: expected `query-id corpus-id score`, found {len(parts)} column(s): {text[:80]!r}"
+                )
             qid, doc_id, score = (p.strip() for p in parts)
             if not _is_int(score):
                 raise CollectionError(f"{path}:{number}: score {score!r} is not an integer")
@@ -202,13 +205,16 @@ def read_collection(root: str | os.PathLike[str], split: str = "test") -> Collec
         docs = evidence.setdefault(qid, [])
         if doc_id not in docs:
             docs.append(doc_id)
-    questions = (
-        queries.filter(pl.col("query_id").is_in(list(evidence)))
-        .with_columns(pl.col("query_id").replace_strict(evidence, return_dtype=pl.List(pl.String)).alias("evidence"))
+    questions = queries.filter(pl.col("query_id").is_in(list(evidence))).with_columns(
+        pl.col("query_id").replace_strict(evidence, return_dtype=pl.List(pl.String)).alias("evidence")
     )
     return Collection(
-        name=root.name, corpus=corpus, questions=questions, unknown_documents=unknown_docs,
-        unknown_queries=unknown_queries, queries_without_evidence=queries.height - questions.height,
+        name=root.name,
+        corpus=corpus,
+        questions=questions,
+        unknown_documents=unknown_docs,
+        unknown_queries=unknown_queries,
+        queries_without_evidence=queries.height - questions.height,
     )
 
 
@@ -223,7 +229,7 @@ def write_collection(
         for doc_id, title, text in corpus.select("doc_id", "title", "text").iter_rows():
             title = title or ""
             if title and text.startswith(title + "\n"):
-                text = text[len(title) + 1:]
+                text = text[len(title) + 1 :]
             fh.write(json.dumps({"_id": doc_id, "title": title, "text": text}, ensure_ascii=False) + "\n")
     has_answer = "answer" in questions.columns
     with open(root / "queries.jsonl", "w", encoding="utf-8") as fh:

@@ -49,9 +49,9 @@ from lrat.beir import Collection
 from lrat.bootstrap import RESAMPLES, bootstrap_ratio, paired_bootstrap
 from lrat.contextual import contextual_query
 from lrat.evaluation import query_metrics
+from lrat.harness.simulate import AgentConfig, document_lookup, simulate, write_runs
 from lrat.mining import mine_with_report
 from lrat.negatives import filter_false_negatives
-from lrat.harness.simulate import AgentConfig, document_lookup, simulate, write_runs
 
 MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "naive": {"judge": "none", "weighting": "none"},
@@ -75,7 +75,9 @@ for that variant alone. A variant mined with contextual queries is also searched
 frozen agent queries and the re-run agent's searches carry the reasoning written before them."""
 TRAINING_KEYS = ("negative_weights", "dev_fraction")
 """Keys of a variant's recipe that go to training rather than mining."""
-CONTEXTUAL_VARIANTS = frozenset([*(n for n, r in MINED_VARIANTS.items() if r.get("contextual_queries")), "base_context"])
+CONTEXTUAL_VARIANTS = frozenset(
+    [*(n for n, r in MINED_VARIANTS.items() if r.get("contextual_queries")), "base_context"]
+)
 ORACLES = ("oracle_question", "oracle_trajectory")
 REFERENCES = ("base_context",)
 """Untrained variants: `base_context` is the base model searched with contextual queries, which tells
@@ -249,7 +251,9 @@ def metric_names(config: BenchConfig) -> list[tuple[str, str]]:
 LOWER_IS_BETTER = {"misses@10", "calls_to_first_evidence", "calls_to_all_evidence"}
 
 
-def _ranking_metrics(found: Sequence[tuple[str, float]], evidence: Sequence[str], ks: Sequence[int]) -> dict[str, float]:
+def _ranking_metrics(
+    found: Sequence[tuple[str, float]], evidence: Sequence[str], ks: Sequence[int]
+) -> dict[str, float]:
     """Recall@k for each k and nDCG@10 of one result list against the question's evidence."""
     m = query_metrics({d: s for d, s in found}, dict.fromkeys(evidence, 1), ks=sorted({*ks, 10}))
     return {**{f"recall@{k}": m[f"recall@{k}"] for k in ks}, "ndcg@10": m["ndcg@10"]}
@@ -263,8 +267,11 @@ def retrieval_metrics(
     out = {}
     for q, found in zip(questions, hits):
         m = _ranking_metrics(found, q["evidence"], sorted({*ks, 10}))
-        out[q["query_id"]] = {**{f"recall@{k}": m[f"recall@{k}"] for k in ks}, "ndcg@10": m["ndcg@10"],
-                              "misses@10": 1.0 - m["recall@10"]}
+        out[q["query_id"]] = {
+            **{f"recall@{k}": m[f"recall@{k}"] for k in ks},
+            "ndcg@10": m["ndcg@10"],
+            "misses@10": 1.0 - m["recall@10"],
+        }
     return out
 
 
@@ -290,8 +297,9 @@ def agent_query_metrics(
 # Training sets
 
 
-def question_oracle_set(questions: Sequence[Mapping[str, Any]], texts: Mapping[str, str], searcher: Any,
-                        k: int) -> pl.DataFrame:
+def question_oracle_set(
+    questions: Sequence[Mapping[str, Any]], texts: Mapping[str, str], searcher: Any, k: int
+) -> pl.DataFrame:
     """The training questions as queries, each evidence document a positive, the searcher's
     non-evidence top-`k` as negatives."""
     hits = searcher.search([q["question"] for q in questions], k)
@@ -304,8 +312,9 @@ def question_oracle_set(questions: Sequence[Mapping[str, Any]], texts: Mapping[s
     return _training_frame(rows, texts)
 
 
-def trajectory_oracle_set(records: Sequence[Mapping[str, Any]], questions: Mapping[str, Mapping[str, Any]],
-                          texts: Mapping[str, str]) -> pl.DataFrame:
+def trajectory_oracle_set(
+    records: Sequence[Mapping[str, Any]], questions: Mapping[str, Mapping[str, Any]], texts: Mapping[str, str]
+) -> pl.DataFrame:
     """Every search of the training trajectories, labelled by the qrels: each evidence document among
     its results is a positive, the other results are negatives (a perfect judge on the same logs)."""
     rows = []
@@ -336,8 +345,15 @@ def _training_frame(rows: list[tuple[str, str, list[str], str]], texts: Mapping[
             "weight": [1.0] * len(rows),
             "query_id": [r[3] for r in rows],
         },
-        schema={"query": pl.String, "pos": pl.String, "neg": pl.List(pl.String), "pos_id": pl.String,
-                "neg_id": pl.List(pl.String), "weight": pl.Float64, "query_id": pl.String},
+        schema={
+            "query": pl.String,
+            "pos": pl.String,
+            "neg": pl.List(pl.String),
+            "pos_id": pl.String,
+            "neg_id": pl.List(pl.String),
+            "weight": pl.Float64,
+            "query_id": pl.String,
+        },
     )
 
 
@@ -369,8 +385,9 @@ def fold_training_sets(
             df, report = mine_with_report(runs, corpus=corpus, strict=True, exclude_accepted=exclude, **recipe)
             reports[name] = report.to_dict()
             if fn_filter:
-                df, dropped = filter_false_negatives(df, base.encoder, relative_margin=config.false_negative_margin,
-                                                     document_vectors=base_vectors)
+                df, dropped = filter_false_negatives(
+                    df, base.encoder, relative_margin=config.false_negative_margin, document_vectors=base_vectors
+                )
                 reports[name]["false_negatives_dropped"] = dropped
             sets[name] = df
     if "oracle_question" in variants:
@@ -390,8 +407,12 @@ def supervision_quality(df: pl.DataFrame, evidence: Mapping[str, Sequence[str]])
         pos += p in ev
         neg += len(negs or [])
         bad += sum(d in ev for d in negs or [])
-    return {"examples": df.height, "positives_evidence": pos / max(df.height, 1),
-            "negatives": neg, "negatives_evidence": bad / max(neg, 1)}
+    return {
+        "examples": df.height,
+        "positives_evidence": pos / max(df.height, 1),
+        "negatives": neg,
+        "negatives_evidence": bad / max(neg, 1),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,8 +467,13 @@ def _load_encoder(model: str | os.PathLike[str] | None, max_length: int) -> Any:
     return Encoder.load(model, max_document_length=max_length)
 
 
-def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: Path | None = None,
-                     keep_vectors: dict[str, np.ndarray] | None = None) -> Any:
+def _build_retriever(
+    corpus: pl.DataFrame,
+    encoder: Any,
+    progress: bool,
+    cache: Path | None = None,
+    keep_vectors: dict[str, np.ndarray] | None = None,
+) -> Any:
     from lrat.server.search import CorpusSearch
 
     ids = corpus["doc_id"].to_list()
@@ -457,8 +483,7 @@ def _build_retriever(corpus: pl.DataFrame, encoder: Any, progress: bool, cache: 
         if vectors.shape[0] != len(ids):
             vectors = None
     if vectors is None:
-        vectors = encoder.encode(corpus["text"].to_list(), kind="document", batch_size=64,
-                                 show_progress_bar=progress)
+        vectors = encoder.encode(corpus["text"].to_list(), kind="document", batch_size=64, show_progress_bar=progress)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.save(cache, vectors)
@@ -527,15 +552,26 @@ def run(
 
     if resume and out_dir is None:
         raise ValueError("resume needs an output folder (out) to resume from")
-    identity = json.dumps({"config": dataclasses.asdict(config), "model": str(model), "collection": collection.name,
-                           "documents": corpus.height, "questions": sorted(by_id)}, sort_keys=True, default=str)
+    identity = json.dumps(
+        {
+            "config": dataclasses.asdict(config),
+            "model": str(model),
+            "collection": collection.name,
+            "documents": corpus.height,
+            "questions": sorted(by_id),
+        },
+        sort_keys=True,
+        default=str,
+    )
     stamp = work / "run.json"
     if resume and stamp.is_file() and stamp.read_text() != identity:
         raise ValueError(f"{out_dir} holds a run of other settings, model or collection; cannot resume it")
     work.mkdir(parents=True, exist_ok=True)
     stamp.write_text(identity)
-    log(f"{collection.name}: {corpus.height} documents, {len(rows)} questions in {config.folds} folds, "
-        f"{config.seeds} seed(s), variants base + {', '.join(trained)}")
+    log(
+        f"{collection.name}: {corpus.height} documents, {len(rows)} questions in {config.folds} folds, "
+        f"{config.seeds} seed(s), variants base + {', '.join(trained)}"
+    )
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"base-{_embedding_cache_key(model, corpus, config.encode_max_length)}.npy"
@@ -568,24 +604,47 @@ def run(
         for qid in by_id:
             a = agent_metrics(record_of[qid], evidence[qid], config.budgets)
             base_evidence_recall.append(a[f"evidence_recall@{min(config.budgets)}"])
-            per_query.append({"seed": seed, "fold": fold_of[qid], "variant": "base", "query_id": qid,
-                              **base_question[qid], **base_aq[qid], **a})
+            per_query.append(
+                {
+                    "seed": seed,
+                    "fold": fold_of[qid],
+                    "variant": "base",
+                    "query_id": qid,
+                    **base_question[qid],
+                    **base_aq[qid],
+                    **a,
+                }
+            )
         for fold in range(config.folds):
             held = [r for r in rows if fold_of[r["query_id"]] == fold]
             train_rows = [r for r in rows if fold_of[r["query_id"]] != fold]
             fold_work = work / f"seed{seed}" / f"fold{fold}"
             fold_work.mkdir(parents=True, exist_ok=True)
-            sets, reports = fold_training_sets(trained, corpus, train_rows,
-                                               [record_of[r["query_id"]] for r in train_rows], base, config,
-                                               fold_work, base_vectors)
+            sets, reports = fold_training_sets(
+                trained,
+                corpus,
+                train_rows,
+                [record_of[r["query_id"]] for r in train_rows],
+                base,
+                config,
+                fold_work,
+                base_vectors,
+            )
             held_ids = {r["query_id"] for r in held}
             for name, df in sets.items():
                 leaked = set(df["query_id"].unique().to_list()) & held_ids
                 if leaked:
                     raise RuntimeError(f"{name}: training examples come from held-out questions {sorted(leaked)[:3]}")
                 df.write_parquet(fold_work / f"train_{name}.parquet")
-                supervision.append({"seed": seed, "fold": fold, "variant": name,
-                                    **supervision_quality(df, evidence), **({"mining": reports[name]} if name in reports else {})})
+                supervision.append(
+                    {
+                        "seed": seed,
+                        "fold": fold,
+                        "variant": name,
+                        **supervision_quality(df, evidence),
+                        **({"mining": reports[name]} if name in reports else {}),
+                    }
+                )
             for name in trained:
                 started = time.perf_counter()
                 df = sets.get(name)
@@ -608,21 +667,31 @@ def run(
                 else:
                     log(f"{where}: train {b.steps} steps on {df.height} examples")
                     result = train(
-                        df, output_dir=models / name, model=model, max_steps=b.steps,
+                        df,
+                        output_dir=models / name,
+                        model=model,
+                        max_steps=b.steps,
                         false_negative_margin=None,  # mined sets were filtered above, with cached vectors
                         **{k: v for k, v in MINED_VARIANTS.get(name, {}).items() if k in TRAINING_KEYS},
                         epochs=max(1, math.ceil(b.steps * b.batch_size / df.height) + 1),
-                        batch_size=min(b.batch_size, df.height), group_size=b.group_size,
-                        learning_rate=b.learning_rate, temperature=b.temperature,
-                        max_query_length=b.max_query_length, max_document_length=b.max_document_length,
-                        seed=seed, show_progress=progress, save_steps=0, merge_base=b.merge_base,
+                        batch_size=min(b.batch_size, df.height),
+                        group_size=b.group_size,
+                        learning_rate=b.learning_rate,
+                        temperature=b.temperature,
+                        max_query_length=b.max_query_length,
+                        max_document_length=b.max_document_length,
+                        seed=seed,
+                        show_progress=progress,
+                        save_steps=0,
+                        merge_base=b.merge_base,
                     )
                     if result.dev is not None:
                         log(f"{where}: {result.dev.summary()}")
                         dev_reports.append({"seed": seed, "fold": fold, "variant": name, **result.dev.to_dict()})
                     log(f"{where}: encode the corpus, evaluate {len(held)} held-out questions")
-                    retriever = _build_retriever(corpus, _load_encoder(result.output_dir, config.encode_max_length),
-                                                 progress)
+                    retriever = _build_retriever(
+                        corpus, _load_encoder(result.output_dir, config.encode_max_length), progress
+                    )
                 q_metrics = retrieval_metrics(retriever, held, config.ks)
                 contextual = name in CONTEXTUAL_VARIANTS
                 queries = frozen_in_context if contextual else frozen
@@ -630,9 +699,17 @@ def run(
                 played = simulate(held, retriever, get_document, heldout_agent, seed=seed, contextual=contextual)
                 for record in played:
                     qid = record["query_id"]
-                    per_query.append({"seed": seed, "fold": fold, "variant": name, "query_id": qid,
-                                      **q_metrics[qid], **aq[qid],
-                                      **agent_metrics(record, evidence[qid], config.budgets)})
+                    per_query.append(
+                        {
+                            "seed": seed,
+                            "fold": fold,
+                            "variant": name,
+                            "query_id": qid,
+                            **q_metrics[qid],
+                            **aq[qid],
+                            **agent_metrics(record, evidence[qid], config.budgets),
+                        }
+                    )
                 pl.DataFrame(per_query[first_row:]).write_parquet(done_file)
                 log.unit_done(time.perf_counter() - started)
 
@@ -645,7 +722,9 @@ def run(
     settings["dev_selection"] = dev_reports
     smallest = float(np.mean(base_evidence_recall))
     settings["saturation_check"] = {
-        "metric": f"evidence_recall@{min(config.budgets)}", "base": smallest, "target": list(SATURATION_TARGET),
+        "metric": f"evidence_recall@{min(config.budgets)}",
+        "base": smallest,
+        "target": list(SATURATION_TARGET),
         "within_target": SATURATION_TARGET[0] <= smallest <= SATURATION_TARGET[1],
     }
     result = BenchResult(frame, summary, settings, supervision)
@@ -659,8 +738,9 @@ def run(
     return result
 
 
-def summarize(frame: pl.DataFrame, variants: Sequence[str], metrics: Sequence[str], *, resamples: int = RESAMPLES,
-              seed: int = 0) -> dict[str, dict[str, Any]]:
+def summarize(
+    frame: pl.DataFrame, variants: Sequence[str], metrics: Sequence[str], *, resamples: int = RESAMPLES, seed: int = 0
+) -> dict[str, dict[str, Any]]:
     """variant → metric → {mean, sd (across seeds), per_seed}; for variants other than base also
     `delta` (paired bootstrap interval of the per-question delta, seeds averaged first, with the number
     of questions behind it), `delta_per_seed` and, where an oracle ran, `fraction_of_<oracle>` (the
@@ -698,8 +778,9 @@ def summarize(frame: pl.DataFrame, variants: Sequence[str], metrics: Sequence[st
                     if oracle in variants and oracle != v:
                         od = _seed_mean(values[(oracle, m)] - values[("base", m)])
                         sign = -1.0 if m in LOWER_IS_BETTER else 1.0
-                        entry[f"fraction_of_{oracle}"] = bootstrap_ratio(sign * d, sign * od, resamples=resamples,
-                                                                         seed=seed).to_dict()
+                        entry[f"fraction_of_{oracle}"] = bootstrap_ratio(
+                            sign * d, sign * od, resamples=resamples, seed=seed
+                        ).to_dict()
             out[v][m] = entry
     return out
 
@@ -711,8 +792,14 @@ def _seed_mean(x: np.ndarray) -> np.ndarray:
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
-def _settings(collection: Collection, config: BenchConfig, model: Any, fold_of: Mapping[str, int], elapsed: float,
-              extra: Mapping[str, Any] | None) -> dict[str, Any]:
+def _settings(
+    collection: Collection,
+    config: BenchConfig,
+    model: Any,
+    fold_of: Mapping[str, int],
+    elapsed: float,
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     import importlib.metadata as md
 
     versions = {}
@@ -723,10 +810,14 @@ def _settings(collection: Collection, config: BenchConfig, model: Any, fold_of: 
             versions[pkg] = None
     sizes = [sum(1 for f in fold_of.values() if f == i) for i in range(config.folds)]
     return {
-        "collection": {"name": collection.name, "documents": collection.corpus.height,
-                       "questions": collection.questions.height, "unknown_documents": collection.unknown_documents,
-                       "unknown_queries": collection.unknown_queries,
-                       "queries_without_evidence": collection.queries_without_evidence},
+        "collection": {
+            "name": collection.name,
+            "documents": collection.corpus.height,
+            "questions": collection.questions.height,
+            "unknown_documents": collection.unknown_documents,
+            "unknown_queries": collection.unknown_queries,
+            "queries_without_evidence": collection.queries_without_evidence,
+        },
         "model": str(model) if model is not None else "all-MiniLM-L6-v2 (bundled)",
         "config": json.loads(json.dumps(dataclasses.asdict(config))),
         "fold_sizes": sizes,
@@ -782,8 +873,12 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
             lines.append("")
             lines.append(f"{v}'s gain as a fraction of {o}'s (95% interval; — when the oracle gains nothing):")
             cells = []
-            for metric in ("recall@10", "aq_recall@10", f"evidence_browsed@{config.budgets[len(config.budgets) // 2]}",
-                           f"success@{config.budgets[len(config.budgets) // 2]}"):
+            for metric in (
+                "recall@10",
+                "aq_recall@10",
+                f"evidence_browsed@{config.budgets[len(config.budgets) // 2]}",
+                f"success@{config.budgets[len(config.budgets) // 2]}",
+            ):
                 if metric not in level_of:
                     continue
                 f = s[v][metric].get(f"fraction_of_{o}")
@@ -818,8 +913,10 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
     )
     sat = st.get("saturation_check")
     if sat:
-        lines.append(f"saturation check: base {sat['metric']} = {sat['base']:.3f} "
-                     f"({'within' if sat['within_target'] else 'outside'} the target {sat['target'][0]}–{sat['target'][1]})")
+        lines.append(
+            f"saturation check: base {sat['metric']} = {sat['base']:.3f} "
+            f"({'within' if sat['within_target'] else 'outside'} the target {sat['target'][0]}–{sat['target'][1]})"
+        )
     return "\n".join(lines)
 
 
@@ -863,26 +960,37 @@ def write_plot(result: BenchResult, config: BenchConfig, path: Path) -> Path:
     variants = [v for v in result.summary if v != "base"]
     cols = 4
     rows = math.ceil(len(metrics) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 1.2 + 0.45 * len(variants) * rows + 0.8 * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4 * cols, 1.2 + 0.45 * len(variants) * rows + 0.8 * rows), squeeze=False
+    )
     for ax, metric in zip(axes.flat, metrics):
         for i, v in enumerate(variants):
             d = result.summary[v][metric]["delta"]
             if d["n"] == 0 or math.isnan(d["mean"]):
                 continue
-            color = "tab:green" if d["significant"] and (d["mean"] > 0) != (metric in LOWER_IS_BETTER) else (
-                "tab:red" if d["significant"] else "tab:gray")
-            ax.errorbar([d["mean"]], [i], xerr=[[d["mean"] - d["low"]], [d["high"] - d["mean"]]], fmt="o",
-                        color=color, capsize=3)
+            color = (
+                "tab:green"
+                if d["significant"] and (d["mean"] > 0) != (metric in LOWER_IS_BETTER)
+                else ("tab:red" if d["significant"] else "tab:gray")
+            )
+            ax.errorbar(
+                [d["mean"]],
+                [i],
+                xerr=[[d["mean"] - d["low"]], [d["high"] - d["mean"]]],
+                fmt="o",
+                color=color,
+                capsize=3,
+            )
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(range(len(variants)), variants, fontsize=7)
         ax.set_ylim(-0.6, len(variants) - 0.4)
         ax.set_title(f"{metric} (base {result.summary['base'][metric]['mean']:.3f})", fontsize=8)
         ax.tick_params(axis="x", labelsize=7)
-    for ax in list(axes.flat)[len(metrics):]:
+    for ax in list(axes.flat)[len(metrics) :]:
         ax.axis("off")
-    fig.suptitle("Delta against base with paired bootstrap 95% intervals (green: better, red: worse, grey: ns)",
-                 fontsize=9)
+    fig.suptitle(
+        "Delta against base with paired bootstrap 95% intervals (green: better, red: worse, grey: ns)", fontsize=9
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -71,7 +71,9 @@ def _pick(df: pl.DataFrame, names: tuple[str, ...], what: str, path: Path) -> st
     for name in names:
         if name in df.columns:
             return name
-    raise CorpusError(f"corpus {path} has no {what} column (looked for {', '.join(names)}; found {', '.join(df.columns)})")
+    raise CorpusError(
+        f"corpus {path} has no {what} column (looked for {', '.join(names)}; found {', '.join(df.columns)})"
+    )
 
 
 def _read_jsonl(path: Path) -> tuple[pl.DataFrame, list[int]]:

@@ -94,7 +94,7 @@ class ChatJudge:
 
 
 def resolve_judge(judge: str | Judge | None) -> str | Judge:
-    """"rules" and "none" are handled inside the Rust core; anything else must be a callable."""
+    """ "rules" and "none" are handled inside the Rust core; anything else must be a callable."""
     if judge is None or judge is False:
         return "none"
     if isinstance(judge, str):

@@ -95,8 +95,7 @@ class MiningReport:
             f"(dropped: {self.dropped_by_outcome} by outcome, {self.dropped_rejected} rejected, "
             f"{self.dropped_missing_positive_text} without positive text; {self.missing_negative_texts} negatives "
             f"without text left out); positive texts from {self.positive_text_sources}, negatives from "
-            f"{self.negative_text_sources}"
-            + (f"; beta = {self.beta:g}" if self.beta is not None else "")
+            f"{self.negative_text_sources}" + (f"; beta = {self.beta:g}" if self.beta is not None else "")
         )
 
 
@@ -138,36 +137,65 @@ class MiningConfig:
     """How examples are mined and weighted (the judge and the corpus are arguments of `mine`, the
     reading options `ReadOptions`). `lrat mine` derives its flags from these fields."""
 
-    rule: str = option("segment", "--rule", "how examples are cut: segment (docs/method.md §2) or per_search",
-                       group=_MINING, choices=("segment", "per_search"))
-    keep_rejected: bool = option(False, "--keep-rejected", "keep examples the judge rejected (accepted = false)",
-                                 group=_MINING)
-    exclude_accepted: bool = option(True, "--keep-accepted-negatives",
-                                    "let a document the agent accepted elsewhere in the trajectory be a negative",
-                                    group=_MINING, negates=True)
+    rule: str = option(
+        "segment",
+        "--rule",
+        "how examples are cut: segment (docs/method.md §2) or per_search",
+        group=_MINING,
+        choices=("segment", "per_search"),
+    )
+    keep_rejected: bool = option(
+        False, "--keep-rejected", "keep examples the judge rejected (accepted = false)", group=_MINING
+    )
+    exclude_accepted: bool = option(
+        True,
+        "--keep-accepted-negatives",
+        "let a document the agent accepted elsewhere in the trajectory be a negative",
+        group=_MINING,
+        negates=True,
+    )
     """A document the agent browsed and accepted anywhere in a trajectory is never a negative of that
     trajectory's examples (an agent that accepted a page and moves on leaves it in later result lists,
     where the segment rule would count it as rejected)."""
-    contextual_queries: bool = option(False, "--contextual-queries",
-                                      "join each query with the reasoning written right before its search "
-                                      "(ITER's contextual queries)", group=_MINING)
-    outcomes: str | Sequence[str] = option(("completed",), "--all-outcomes",
-                                           "keep examples of failed and unknown trajectories too",
-                                           group=_MINING, switch_value="all")
-    """Trajectory outcomes to keep, or "all"."""
-    weighting: str = option("intensity", "--weighting", "intensity (from the post-browse reasoning's length) or none",
-                            group=_INTENSITY, choices=("intensity", "none"))
-    beta: float | None = option(None, "--beta", "half-saturation length in tokens (default: the median)",
-                                group=_INTENSITY)
-    normalize: bool = option(True, "--no-normalize", "do not rescale weights to mean 1", group=_INTENSITY,
-                             negates=True)
-    clip: tuple[float | None, float | None] | None = option(
-        None, "--clip", "bounds for the weights, LOW,HIGH (either may be empty)", group=_INTENSITY,
-        metavar="LOW,HIGH", parse=_clip,
+    contextual_queries: bool = option(
+        False,
+        "--contextual-queries",
+        "join each query with the reasoning written right before its search (ITER's contextual queries)",
+        group=_MINING,
     )
-    tokenizer: str | None = option(None, "--tokenizer",
-                                   "tokenizer.json or model directory for token counts, or 'whitespace' "
-                                   "(default: the bundled model's)", group=_INTENSITY)
+    outcomes: str | Sequence[str] = option(
+        ("completed",),
+        "--all-outcomes",
+        "keep examples of failed and unknown trajectories too",
+        group=_MINING,
+        switch_value="all",
+    )
+    """Trajectory outcomes to keep, or "all"."""
+    weighting: str = option(
+        "intensity",
+        "--weighting",
+        "intensity (from the post-browse reasoning's length) or none",
+        group=_INTENSITY,
+        choices=("intensity", "none"),
+    )
+    beta: float | None = option(
+        None, "--beta", "half-saturation length in tokens (default: the median)", group=_INTENSITY
+    )
+    normalize: bool = option(True, "--no-normalize", "do not rescale weights to mean 1", group=_INTENSITY, negates=True)
+    clip: tuple[float | None, float | None] | None = option(
+        None,
+        "--clip",
+        "bounds for the weights, LOW,HIGH (either may be empty)",
+        group=_INTENSITY,
+        metavar="LOW,HIGH",
+        parse=_clip,
+    )
+    tokenizer: str | None = option(
+        None,
+        "--tokenizer",
+        "tokenizer.json or model directory for token counts, or 'whitespace' (default: the bundled model's)",
+        group=_INTENSITY,
+    )
 
     def __post_init__(self) -> None:
         if self.weighting not in ("intensity", "none"):
@@ -299,10 +327,16 @@ def exclude_accepted_negatives(ex: pl.DataFrame) -> pl.DataFrame:
     numbered = ex.with_row_index("_row")
     kept = numbered.select("_row", "trajectory_id", pl.col("neg_id").alias("_doc")).explode("_doc")
     kept = kept.join(accepted, on=["trajectory_id", "_doc"], how="anti", maintain_order="left")
-    out = numbered.drop("neg_id").join(
-        kept.group_by("_row", maintain_order=True).agg(pl.col("_doc").drop_nulls().alias("neg_id")),
-        on="_row", how="left", maintain_order="left",
-    ).with_columns(pl.col("neg_id").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    out = (
+        numbered.drop("neg_id")
+        .join(
+            kept.group_by("_row", maintain_order=True).agg(pl.col("_doc").drop_nulls().alias("neg_id")),
+            on="_row",
+            how="left",
+            maintain_order="left",
+        )
+        .with_columns(pl.col("neg_id").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    )
     if "neg_tier" in ex.columns:
         out = out.with_columns(align_negative_tiers(numbered["neg_id"], numbered["neg_tier"], out["neg_id"]))
     return out.select(ex.columns)

@@ -80,12 +80,23 @@ def add_options(parser: argparse.ArgumentParser, config: type) -> None:
         if f.type in ("bool", bool):
             # SUPPRESS: an absent switch leaves the field's default (and no "(default: True)" beside a
             # flag that turns something off).
-            group.add_argument(spec.flag, dest=f.name, action="store_false" if spec.negates else "store_true",
-                               default=argparse.SUPPRESS, help=spec.help)
+            group.add_argument(
+                spec.flag,
+                dest=f.name,
+                action="store_false" if spec.negates else "store_true",
+                default=argparse.SUPPRESS,
+                help=spec.help,
+            )
             continue
         if spec.switch_value is not None:
-            group.add_argument(spec.flag, dest=f.name, action="store_const", const=spec.switch_value,
-                               default=argparse.SUPPRESS, help=spec.help)
+            group.add_argument(
+                spec.flag,
+                dest=f.name,
+                action="store_const",
+                const=spec.switch_value,
+                default=argparse.SUPPRESS,
+                help=spec.help,
+            )
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": f.default, "help": spec.help}
         if spec.metavar:
@@ -107,8 +118,10 @@ def replaced(config: Any, **settings: Any) -> Any:
     names = {f.name for f in dataclasses.fields(config)}
     unknown = sorted(set(settings) - names)
     if unknown:
-        raise TypeError(f"unknown {type(config).__name__} setting{'s' if len(unknown) > 1 else ''} "
-                        f"{', '.join(unknown)}; the settings are {', '.join(sorted(names))}")
+        raise TypeError(
+            f"unknown {type(config).__name__} setting{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)}; the settings are {', '.join(sorted(names))}"
+        )
     return dataclasses.replace(config, **settings)
 
 

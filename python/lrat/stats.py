@@ -124,7 +124,14 @@ def _browsed_ranks(search_results: pl.DataFrame, browses: pl.DataFrame) -> dict:
 
 def _distribution(values: np.ndarray) -> dict:
     if values.size == 0:
-        return {"count": 0, "mean": None, "min": None, "max": None, "quantiles": {}, "histogram": {"edges": [], "counts": []}}
+        return {
+            "count": 0,
+            "mean": None,
+            "min": None,
+            "max": None,
+            "quantiles": {},
+            "histogram": {"edges": [], "counts": []},
+        }
     counts, edges = np.histogram(values, bins=min(HISTOGRAM_BINS, max(1, int(values.max()) + 1)))
     return {
         "count": int(values.size),
@@ -159,7 +166,9 @@ def compute(trajectories: Trajectories, *, tokenizer: str | os.PathLike[str] | N
     ids = trajectories.trajectories["trajectory_id"]
     if ids.n_unique() != ids.len():
         dup = ids.filter(ids.is_duplicated()).unique().head(3).to_list()
-        raise ValueError(f"trajectory ids are not unique across the inputs (e.g. {dup}); statistics would mix trajectories")
+        raise ValueError(
+            f"trajectory ids are not unique across the inputs (e.g. {dup}); statistics would mix trajectories"
+        )
     counter = token_counter(tokenizer)
     return {
         "table1": _table1(trajectories.trajectories, trajectories.steps),
@@ -187,7 +196,9 @@ def format_stats(stats: dict) -> str:
     t = stats["transitions"]
     lines.append(
         "transitions: "
-        + ", ".join(f"P({k.replace('->', '→')}) = {_fmt(t['probabilities'][k])} (n={t['counts'][k]})" for k in TRANSITIONS)
+        + ", ".join(
+            f"P({k.replace('->', '→')}) = {_fmt(t['probabilities'][k])} (n={t['counts'][k]})" for k in TRANSITIONS
+        )
     )
     r = stats["browsed_ranks"]
     ranks = ", ".join(f"{k}: {v}" for k, v in r["counts"].items())

@@ -49,7 +49,9 @@ class Trajectories:
         """Fields of the wrong JSON type (a number where text belongs, an object where a query
         belongs), per field: what was found, what the reader did (numbers are read as text, other
         types ignored) and in how many records. Strict reading rejects such records instead."""
-        parts = pl.col("reason").str.extract_groups(r"^wrong type: `(?<field>.+)` is (?<found>.+), (?<treatment>read as text|ignored)$")
+        parts = pl.col("reason").str.extract_groups(
+            r"^wrong type: `(?<field>.+)` is (?<found>.+), (?<treatment>read as text|ignored)$"
+        )
         return (
             self.errors.filter(pl.col("severity") == "warning")
             .select(parts)
@@ -137,36 +139,54 @@ class ReadOptions:
     """How logs are read: one set of options for `read_trajectories`, `iter_trajectories`,
     `open_reader`, `mine` and the commands that read logs (whose flags come from these fields)."""
 
-    format: str = option("auto", "--log-format",
-                         "auto (detect per record), browsecomp, chat_completions, responses, qwen, search_r1 or react",
-                         group=_READING)
+    format: str = option(
+        "auto",
+        "--log-format",
+        "auto (detect per record), browsecomp, chat_completions, responses, qwen, search_r1 or react",
+        group=_READING,
+    )
     """"auto" (detected per record) or one of browsecomp, chat_completions, responses, qwen, search_r1,
     react."""
     strict: bool = option(False, "--strict", "stop at the first bad record instead of skipping it", group=_READING)
     """Raise `TrajectoryParseError` at the first bad record instead of skipping and counting it."""
     search_tools: Sequence[str] | None = option(
-        None, "--search-tools", "comma-separated tool names that mean search (replace the defaults)",
-        group=_READING, metavar="NAMES", parse=_names,
+        None,
+        "--search-tools",
+        "comma-separated tool names that mean search (replace the defaults)",
+        group=_READING,
+        metavar="NAMES",
+        parse=_names,
     )
     """Tool names that mean search (replace `lrat.DEFAULT_SEARCH_TOOLS`); namespaced names such as
     `server-google_search` match too."""
     browse_tools: Sequence[str] | None = option(
-        None, "--browse-tools", "comma-separated tool names that mean browse (replace the defaults)",
-        group=_READING, metavar="NAMES", parse=_names,
+        None,
+        "--browse-tools",
+        "comma-separated tool names that mean browse (replace the defaults)",
+        group=_READING,
+        metavar="NAMES",
+        parse=_names,
     )
     """Tool names that mean browse (replace `lrat.DEFAULT_BROWSE_TOOLS`); `browser.open` matches too."""
-    unknown_tools: str = option("warn", "--unknown-tools",
-                                "calls of other tools: keep with a warning, keep silently, or skip the record",
-                                group=_READING, choices=("warn", "keep", "error"))
+    unknown_tools: str = option(
+        "warn",
+        "--unknown-tools",
+        "calls of other tools: keep with a warning, keep silently, or skip the record",
+        group=_READING,
+        choices=("warn", "keep", "error"),
+    )
     """A call of any other tool is kept as a "tool" step and reported as a warning ("warn"), kept
     silently ("keep"), or makes the record bad ("error")."""
     batch_size: int = option(4096, "--batch-size", "records per batch (bounds memory)", group=_READING)
     """Records per batch."""
     batch_bytes: int = 16 << 20
     """Bytes of input at which a batch closes early."""
-    max_record_bytes: int = option(64 << 20, "--max-record-bytes",
-                                   "longer records are skipped with an error, without being held in memory",
-                                   group=_READING)
+    max_record_bytes: int = option(
+        64 << 20,
+        "--max-record-bytes",
+        "longer records are skipped with an error, without being held in memory",
+        group=_READING,
+    )
     include_content: bool = True
     """Keep browse outputs' text in `browses.content`."""
 

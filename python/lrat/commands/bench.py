@@ -39,19 +39,27 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("collection", metavar="DIR", help="folder with corpus.jsonl, queries.jsonl and qrels/")
     parser.add_argument("--split", default="test", help="qrels file to read: qrels/SPLIT.tsv")
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="write results.json, per_query.parquet, settings.json, table.txt, deltas.png here")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="write results.json, per_query.parquet, settings.json, table.txt, deltas.png here",
+    )
     parser.add_argument("--quick", action="store_true", help="2 folds and 1 seed (unless given)")
     parser.add_argument("--folds", type=int, default=None, help=f"folds ({DEFAULT.folds}; 2 with --quick)")
     parser.add_argument("--seeds", type=int, default=None, help=f"seeds ({DEFAULT.seeds}; 1 with --quick)")
     parser.add_argument("--fold-seed", type=int, default=DEFAULT.fold_seed, help="seed of the fold assignment")
-    parser.add_argument("--variants", type=_names, default=DEFAULT.variants,
-                        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted "
-                             "and lrat_no_fn_filter are LRAT with one mining mechanism off, lrat_all_outcomes LRAT mined from "
-                             "failed trajectories too, lrat_tiered LRAT with tiered negative weights (3/1/0.3, in-batch 0.3), "
-                             "lrat_context LRAT trained and searched with contextual queries, lrat_dev LRAT with a 10%% dev split "
-                             "(best step kept, base kept when worse); base_context (untrained) is the base model searched with "
-                             "contextual queries")
+    parser.add_argument(
+        "--variants",
+        type=_names,
+        default=DEFAULT.variants,
+        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted "
+        "and lrat_no_fn_filter are LRAT with one mining mechanism off, lrat_all_outcomes LRAT mined from "
+        "failed trajectories too, lrat_tiered LRAT with tiered negative weights (3/1/0.3, in-batch 0.3), "
+        "lrat_context LRAT trained and searched with contextual queries, lrat_dev LRAT with a 10%% dev split "
+        "(best step kept, base kept when worse); base_context (untrained) is the base model searched with "
+        "contextual queries",
+    )
     parser.add_argument("--ablation", action="store_true", help="add the naive and filter variants")
     parser.add_argument("--budgets", type=_ints, default=DEFAULT.budgets, help="agent step budgets")
     parser.add_argument("--steps", type=int, default=t.steps, help="optimiser steps of every trained variant")
@@ -59,20 +67,36 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--group-size", type=int, default=t.group_size, help="1 positive + N−1 negatives")
     parser.add_argument("--lr", type=float, default=t.learning_rate)
     parser.add_argument("--temperature", type=float, default=t.temperature)
-    parser.add_argument("--merge-base", type=float, default=t.merge_base, metavar="ALPHA",
-                        help="mix this share of the base weights back into every trained model (WiSE-FT)")
-    parser.add_argument("--keep-accepted-negatives", action="store_true",
-                        help="mining: let documents the agent accepted elsewhere in the trajectory be negatives")
-    parser.add_argument("--fn-margin", type=float, default=DEFAULT.false_negative_margin,
-                        help="drop mined negatives the base model scores above this fraction of their positive")
+    parser.add_argument(
+        "--merge-base",
+        type=float,
+        default=t.merge_base,
+        metavar="ALPHA",
+        help="mix this share of the base weights back into every trained model (WiSE-FT)",
+    )
+    parser.add_argument(
+        "--keep-accepted-negatives",
+        action="store_true",
+        help="mining: let documents the agent accepted elsewhere in the trajectory be negatives",
+    )
+    parser.add_argument(
+        "--fn-margin",
+        type=float,
+        default=DEFAULT.false_negative_margin,
+        help="drop mined negatives the base model scores above this fraction of their positive",
+    )
     parser.add_argument("--no-fn-filter", action="store_true", help="keep every mined negative")
     parser.add_argument("--resamples", type=int, default=DEFAULT.resamples, help="bootstrap resamples")
-    parser.add_argument("--model", default=None, metavar="PATH",
-                        help="base model folder (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument(
+        "--model", default=None, metavar="PATH", help="base model folder (default: the bundled all-MiniLM-L6-v2)"
+    )
     parser.add_argument("--cache", default=None, metavar="DIR", help="keep the base model's corpus embeddings here")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run into the same --out: reuse its base trajectories and the "
-                             "folds and variants it finished")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run into the same --out: reuse its base trajectories and the "
+        "folds and variants it finished",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the table")
     parser.set_defaults(run=run)
 
@@ -88,9 +112,15 @@ def config_from_args(args: argparse.Namespace) -> Any:
         fold_seed=args.fold_seed,
         variants=tuple(args.variants),
         budgets=tuple(sorted(set(args.budgets))),
-        training=dataclasses.replace(base.training, steps=args.steps, batch_size=args.batch_size,
-                                     group_size=args.group_size, learning_rate=args.lr,
-                                     temperature=args.temperature, merge_base=args.merge_base),
+        training=dataclasses.replace(
+            base.training,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            group_size=args.group_size,
+            learning_rate=args.lr,
+            temperature=args.temperature,
+            merge_base=args.merge_base,
+        ),
         exclude_accepted=not args.keep_accepted_negatives,
         false_negative_margin=None if args.no_fn_filter else args.fn_margin,
         resamples=args.resamples,
@@ -111,6 +141,13 @@ def run(args: argparse.Namespace) -> int:
         import sys
 
         print(collection.summary(), file=sys.stderr)
-    bench.run(collection, config, model=args.model, out=args.out, cache_dir=args.cache, progress=not args.quiet,
-              resume=args.resume)
+    bench.run(
+        collection,
+        config,
+        model=args.model,
+        out=args.out,
+        cache_dir=args.cache,
+        progress=not args.quiet,
+        resume=args.resume,
+    )
     return 0

@@ -18,14 +18,22 @@ def register(subparsers: Any) -> None:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--out", metavar="DIR", default=None,
-                        help="write results.json, settings.json, table.txt, plots, runs and training sets here")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="write results.json, settings.json, table.txt, plots, runs and training sets here",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the knowledge base and the agent")
-    parser.add_argument("--ablation", action="store_true",
-                        help="add the naive (every browse positive) and filter-only (no weights) variants")
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="add the naive (every browse positive) and filter-only (no weights) variants",
+    )
     parser.add_argument("--quick", action="store_true", help="a tiny knowledge base and a few training steps")
-    parser.add_argument("--model", default=None, metavar="PATH",
-                        help="base model folder (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument(
+        "--model", default=None, metavar="PATH", help="base model folder (default: the bundled all-MiniLM-L6-v2)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the table")
     parser.set_defaults(run=run)
 
@@ -33,6 +41,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from lrat.harness.demo import run_demo
 
-    run_demo(args.out, seed=args.seed, ablation=args.ablation, quick=args.quick, model=args.model,
-             progress=not args.quiet)
+    run_demo(
+        args.out, seed=args.seed, ablation=args.ablation, quick=args.quick, model=args.model, progress=not args.quiet
+    )
     return 0

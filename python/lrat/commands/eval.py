@@ -19,10 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = kinds.add_parser("run", help="Recall@k, nDCG@k, MRR and success@k of a run (trec_eval semantics)")
     run.add_argument("run_path", metavar="RUN", type=Path, help="TREC run (qid Q0 docid rank score tag) or JSONL")
     run.add_argument("--qrels", required=True, type=Path, help="TREC qrels (qid 0 docid rel) or JSONL")
-    run.add_argument("-k", dest="ks", type=int, nargs="+", default=list(DEFAULT_KS), help="cutoffs (default: %(default)s)")
-    run.add_argument("--only-answered", action="store_true",
-                     help="average only over queries the run answers (trec_eval's default; "
-                          "without it, unanswered qrels queries count as zero, as trec_eval -c)")
+    run.add_argument(
+        "-k", dest="ks", type=int, nargs="+", default=list(DEFAULT_KS), help="cutoffs (default: %(default)s)"
+    )
+    run.add_argument(
+        "--only-answered",
+        action="store_true",
+        help="average only over queries the run answers (trec_eval's default; "
+        "without it, unanswered qrels queries count as zero, as trec_eval -c)",
+    )
     run.add_argument("--relevance-level", type=int, default=1, help="smallest judgement that counts as relevant")
     run.add_argument("--json", type=Path, metavar="OUT", help="also write the means and per-query figures as JSON")
     run.set_defaults(run=_run)
@@ -31,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     traj.add_argument("logs", metavar="LOGS", type=Path, nargs="+", help="trajectory log files")
     traj.add_argument("--qrels", required=True, type=Path, help="evidence documents per query (TREC or JSONL)")
     traj.add_argument("--relevance-level", type=int, default=1, help="smallest judgement that counts as evidence")
-    traj.add_argument("--json", type=Path, metavar="OUT", help="also write the summary and per-trajectory figures as JSON")
+    traj.add_argument(
+        "--json", type=Path, metavar="OUT", help="also write the summary and per-trajectory figures as JSON"
+    )
     traj.set_defaults(run=_trajectories)
 
 
@@ -56,11 +63,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"lrat eval: no query of {args.qrels} is in {args.run_path}", file=sys.stderr)
     unanswered = sum(1 for q in qrels if q not in run)
     label = "unanswered queries (skipped)" if args.only_answered else "unanswered queries (scored 0)"
-    _print_table({**report.mean, "queries": report.n_queries, label: unanswered},
-                 f"{args.run_path} against {args.qrels}")
+    _print_table(
+        {**report.mean, "queries": report.n_queries, label: unanswered}, f"{args.run_path} against {args.qrels}"
+    )
     if args.json:
-        _write_json(args.json, {"mean": report.mean, "n_queries": report.n_queries, "n_missing": report.n_missing,
-                                "per_query": report.per_query.to_dicts()})
+        _write_json(
+            args.json,
+            {
+                "mean": report.mean,
+                "n_queries": report.n_queries,
+                "n_missing": report.n_missing,
+                "per_query": report.per_query.to_dicts(),
+            },
+        )
     return 0
 
 

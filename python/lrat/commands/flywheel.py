@@ -22,8 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--work-dir", type=Path, required=True, help="folder for logs, models and metrics.jsonl")
     p.add_argument("--model", help="starting retriever folder (default: the bundled all-MiniLM-L6-v2)")
-    p.add_argument("--scale", type=float, default=1.0,
-                   help="size of the synthetic knowledge base relative to the default (~3,000 documents, 500 questions)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="size of the synthetic knowledge base relative to the default (~3,000 documents, 500 questions)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=1)
     p.add_argument("--batch-size", type=int, default=32)
@@ -47,11 +51,19 @@ def run(args: argparse.Namespace) -> int:
     if args.max_steps is not None:
         train["max_steps"] = args.max_steps
     config = FlywheelConfig(
-        rounds=args.rounds, model=args.model, seed=args.seed, synthetic=synthetic, train=train,
-        mine={"outcomes": args.outcomes}, device=args.device,
+        rounds=args.rounds,
+        model=args.model,
+        seed=args.seed,
+        synthetic=synthetic,
+        train=train,
+        mine={"outcomes": args.outcomes},
+        device=args.device,
     )
     reports = run_flywheel(config, args.work_dir, progress=sys.stderr.isatty())
     print(format_reports(reports))
-    print(f"(round {config.rounds} is the retriever after the last round; per-round details in "
-          f"{args.work_dir / 'metrics.jsonl'})", file=sys.stderr)
+    print(
+        f"(round {config.rounds} is the retriever after the last round; per-round details in "
+        f"{args.work_dir / 'metrics.jsonl'})",
+        file=sys.stderr,
+    )
     return 0

@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     judge.add_argument("--no-filter", action="store_true", help="naive variant: every browse is a positive")
     judge.add_argument("--judge-url", help="an OpenAI-compatible endpoint (…/v1) to judge post-browse reasoning")
     judge.add_argument("--judge-model", help="the model name to send to --judge-url")
-    judge.add_argument("--judge-api-key", default=os.environ.get("LRAT_JUDGE_API_KEY"), help="API key (default: $LRAT_JUDGE_API_KEY)")
+    judge.add_argument(
+        "--judge-api-key", default=os.environ.get("LRAT_JUDGE_API_KEY"), help="API key (default: $LRAT_JUDGE_API_KEY)"
+    )
     add_options(p, MiningConfig)
     p.add_argument("--report", type=Path, help="write the mining report as JSON here")
     add_reader_arguments(p)

@@ -36,20 +36,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-query-chars", type=int, default=4096)
     p.add_argument("--rotate-bytes", type=int, default=64 << 20, help="start a new log file past this size")
     p.add_argument("--fsync", choices=["always", "session", "never"], default="session")
-    p.add_argument("--idle-timeout", type=float, default=1800.0,
-                   help="seconds without a call after which a session is ended as incomplete (0: never)")
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds without a call after which a session is ended as incomplete (0: never)",
+    )
     p.add_argument("--device", help="torch device for the encoder (default: cuda when present, else cpu)")
-    p.add_argument("--torch-threads", type=int,
-                   help="intra-op threads of the encoder (default: torch's); 1 is fastest on a busy CPU")
-    p.add_argument("--contextual-queries", action="store_true",
-                   help="search with each query joined with the reasoning sent with it (a model trained with "
-                        "`lrat mine --contextual-queries`); a request's own `context` is always used")
-    p.add_argument("--api-key", default=os.environ.get("LRAT_API_KEY"),
-                   help="require `Authorization: Bearer KEY` on every route but /health (default: $LRAT_API_KEY)")
-    p.add_argument("--max-sessions", type=int, default=10_000,
-                   help="open sessions held in memory; past it the longest idle one is ended and written")
-    p.add_argument("--compact-journal-bytes", type=int, default=64 << 20,
-                   help="rewrite the journal with the open sessions alone once it holds more than this")
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        help="intra-op threads of the encoder (default: torch's); 1 is fastest on a busy CPU",
+    )
+    p.add_argument(
+        "--contextual-queries",
+        action="store_true",
+        help="search with each query joined with the reasoning sent with it (a model trained with "
+        "`lrat mine --contextual-queries`); a request's own `context` is always used",
+    )
+    p.add_argument(
+        "--api-key",
+        default=os.environ.get("LRAT_API_KEY"),
+        help="require `Authorization: Bearer KEY` on every route but /health (default: $LRAT_API_KEY)",
+    )
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=10_000,
+        help="open sessions held in memory; past it the longest idle one is ended and written",
+    )
+    p.add_argument(
+        "--compact-journal-bytes",
+        type=int,
+        default=64 << 20,
+        help="rewrite the journal with the open sessions alone once it holds more than this",
+    )
     p.add_argument("--mcp-stdio", action="store_true", help="speak MCP (JSON-RPC) on stdin/stdout instead of HTTP")
     p.set_defaults(run=run)
 
@@ -60,12 +81,20 @@ def build_service(args: argparse.Namespace):
     if args.snippet_tokens < 1:
         raise ValueError("--snippet-tokens must be positive")
     limits = Limits(max_k=args.max_k, max_query_chars=args.max_query_chars, max_body_bytes=args.max_body_bytes)
-    searcher = CorpusSearch.open(args.index, args.corpus, args.model, snippet_tokens=args.snippet_tokens,
-                                 device=args.device)
-    log = SessionLog(args.log_dir, max_bytes=args.rotate_bytes, fsync=args.fsync,
-                     server_metadata={"index": str(args.index), "model": args.model or "all-MiniLM-L6-v2",
-                                      "snippet_max_tokens": args.snippet_tokens},
-                     max_open_sessions=args.max_sessions)
+    searcher = CorpusSearch.open(
+        args.index, args.corpus, args.model, snippet_tokens=args.snippet_tokens, device=args.device
+    )
+    log = SessionLog(
+        args.log_dir,
+        max_bytes=args.rotate_bytes,
+        fsync=args.fsync,
+        server_metadata={
+            "index": str(args.index),
+            "model": args.model or "all-MiniLM-L6-v2",
+            "snippet_max_tokens": args.snippet_tokens,
+        },
+        max_open_sessions=args.max_sessions,
+    )
     if log.recovered:
         print(f"lrat serve: wrote {log.recovered} sessions left open by a previous run", file=sys.stderr)
     return SearchService(searcher, log, limits, default_k=args.default_k, contextual=args.contextual_queries)
@@ -103,12 +132,20 @@ def run(args: argparse.Namespace) -> int:
         service.log.close()
         raise ValueError(f"lrat serve needs the `serve` extra (pip install 'lrat[serve]'): {exc}") from exc
     if not args.api_key and not _is_loopback(args.host):
-        print(f"lrat serve: WARNING: listening on {args.host} without an API key: anyone who can reach this "
-              "address can search, read every document and write to the logs. Set --api-key or LRAT_API_KEY.",
-              file=sys.stderr)
-    app = create_app(service, idle_timeout=args.idle_timeout or None, api_key=args.api_key,
-                     compact_journal_bytes=args.compact_journal_bytes)
-    print(f"lrat serve: {len(service.searcher)} documents on http://{args.host}:{args.port} "
-          f"(logs in {args.log_dir})", file=sys.stderr)
+        print(
+            f"lrat serve: WARNING: listening on {args.host} without an API key: anyone who can reach this "
+            "address can search, read every document and write to the logs. Set --api-key or LRAT_API_KEY.",
+            file=sys.stderr,
+        )
+    app = create_app(
+        service,
+        idle_timeout=args.idle_timeout or None,
+        api_key=args.api_key,
+        compact_journal_bytes=args.compact_journal_bytes,
+    )
+    print(
+        f"lrat serve: {len(service.searcher)} documents on http://{args.host}:{args.port} (logs in {args.log_dir})",
+        file=sys.stderr,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=30)
     return 0

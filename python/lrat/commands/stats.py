@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from lrat.commands.common import add_reader_arguments, reader_options
-from lrat.stats import pyplot, compute, format_stats, write_json, write_plots
+from lrat.stats import compute, format_stats, pyplot, write_json, write_plots
 from lrat.trajectories import read_trajectories
 
 

@@ -18,8 +18,13 @@ from lrat import stats as stats_module
 from lrat.mining import mine_with_report
 from lrat.trajectories import PathsLike, read_trajectories
 
-FIGURES = ("browses_per_search", "mean_browsed_rank", "median_reasoning_tokens", "searches_per_trajectory",
-           "rejection_rate")
+FIGURES = (
+    "browses_per_search",
+    "mean_browsed_rank",
+    "median_reasoning_tokens",
+    "searches_per_trajectory",
+    "rejection_rate",
+)
 TOLERANCE = 0.2
 """The simulator's defaults must land within this relative distance of the real figures."""
 
@@ -27,8 +32,9 @@ TOLERANCE = 0.2
 def behaviour(logs: PathsLike, *, tokenizer: str | os.PathLike[str] | None = None) -> dict[str, float]:
     """The five figures of a set of trajectory files."""
     s = stats_module.compute(read_trajectories(logs, strict=True), tokenizer=tokenizer)
-    _, report = mine_with_report(logs, judge="rules", weighting="none", outcomes="all", keep_rejected=True,
-                                 exclude_accepted=False, strict=True)
+    _, report = mine_with_report(
+        logs, judge="rules", weighting="none", outcomes="all", keep_rejected=True, exclude_accepted=False, strict=True
+    )
     judged = report.accepted + report.rejected
     return {
         "browses_per_search": float(s["table1"]["all"]["browse_search_ratio"] or 0.0),
@@ -52,6 +58,8 @@ def compare(real: dict[str, float], simulated: dict[str, float], tolerance: floa
 def format_comparison(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'figure':<26}{'real':>10}{'simulated':>11}{'ratio':>8}  within ±{TOLERANCE:.0%}"]
     for r in rows:
-        lines.append(f"{r['figure']:<26}{r['real']:>10.3f}{r['simulated']:>11.3f}{r['ratio']:>8.2f}  "
-                     f"{'yes' if r['within'] else 'NO'}")
+        lines.append(
+            f"{r['figure']:<26}{r['real']:>10.3f}{r['simulated']:>11.3f}{r['ratio']:>8.2f}  "
+            f"{'yes' if r['within'] else 'NO'}"
+        )
     return "\n".join(lines)

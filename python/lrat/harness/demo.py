@@ -28,19 +28,28 @@ class DemoConfig:
 DEFAULT = DemoConfig(
     kb=SyntheticConfig(n_people=500, n_cities=125, n_organisations=225, n_works=225, n_events=150, n_questions=400),
     # Two folds, one seed, LRAT and the trajectory oracle, batches of 8: within 10 minutes on 2 CPU cores.
-    bench=dataclasses.replace(bench.DEFAULT, folds=2, seeds=1, variants=("lrat", "oracle_trajectory"),
-                              training=dataclasses.replace(bench.DEFAULT.training, batch_size=8)),
+    bench=dataclasses.replace(
+        bench.DEFAULT,
+        folds=2,
+        seeds=1,
+        variants=("lrat", "oracle_trajectory"),
+        training=dataclasses.replace(bench.DEFAULT.training, batch_size=8),
+    ),
 )
 QUICK = DemoConfig(
     kb=SyntheticConfig(n_people=120, n_cities=30, n_organisations=50, n_works=50, n_events=30, n_questions=80),
-    bench=dataclasses.replace(bench.QUICK, training=dataclasses.replace(bench.DEFAULT.training, steps=4, batch_size=8),
-                              resamples=2000),
+    bench=dataclasses.replace(
+        bench.QUICK, training=dataclasses.replace(bench.DEFAULT.training, steps=4, batch_size=8), resamples=2000
+    ),
 )
 
 
 def collection_of(kb: Any, seed: int) -> Collection:
-    return Collection(name=f"synthetic knowledge base (seed {seed})", corpus=kb.corpus,
-                      questions=kb.questions.select("query_id", "question", "answer", "evidence"))
+    return Collection(
+        name=f"synthetic knowledge base (seed {seed})",
+        corpus=kb.corpus,
+        questions=kb.questions.select("query_id", "question", "answer", "evidence"),
+    )
 
 
 def run_demo(
@@ -60,6 +69,10 @@ def run_demo(
     kb = generate(config.kb, seed=seed)
     bench_config = bench.with_ablation(config.bench) if ablation else config.bench
     return bench.run(
-        collection_of(kb, seed), bench_config, model=model, out=out, progress=progress,
+        collection_of(kb, seed),
+        bench_config,
+        model=model,
+        out=out,
+        progress=progress,
         extra_settings={"knowledge_base": dataclasses.asdict(config.kb), "knowledge_base_seed": seed},
     )

@@ -30,11 +30,11 @@ from typing import Any
 import polars as pl
 
 from lrat.evaluation import evaluate_run, evaluate_trajectories
+from lrat.harness.simulate import AgentConfig, simulate
+from lrat.harness.synthetic import KnowledgeBase, SyntheticConfig, generate
 from lrat.server.search import CorpusSearch
 from lrat.server.service import Limits, SearchService
 from lrat.server.sessions import SessionLog
-from lrat.harness.simulate import AgentConfig, simulate
-from lrat.harness.synthetic import KnowledgeBase, SyntheticConfig, generate
 
 RETRIEVAL_KS = (10, 100)
 
@@ -88,8 +88,12 @@ class RoundReport:
 def replay(service: SearchService, record: Mapping[str, Any], session_id: str, *, k: int) -> dict[str, Any]:
     """Sends one simulated run's steps to the service under `session_id`, as a client would, and ends
     the session; returns the trajectory record the service wrote."""
-    service.log.start(session_id, question=str(record["query"]), query_id=str(record["query_id"]),
-                      metadata={"agent": "lrat.harness.simulate"})
+    service.log.start(
+        session_id,
+        question=str(record["query"]),
+        query_id=str(record["query_id"]),
+        metadata={"agent": "lrat.harness.simulate"},
+    )
     answer = None
     for i, step in enumerate(record["result"]):
         kind = step["type"]
@@ -116,11 +120,16 @@ def _retrieval(searcher: CorpusSearch, questions: pl.DataFrame, qrels: dict[str,
     return evaluate_run(run, qrels, ks=RETRIEVAL_KS).mean
 
 
-def _play(kb: KnowledgeBase, questions: pl.DataFrame, searcher: CorpusSearch, log_dir: Path,
-          config: FlywheelConfig, label: str) -> int:
+def _play(
+    kb: KnowledgeBase,
+    questions: pl.DataFrame,
+    searcher: CorpusSearch,
+    log_dir: Path,
+    config: FlywheelConfig,
+    label: str,
+) -> int:
     """The agent answers `questions` through a service logging to `log_dir`; returns runs logged."""
-    records = simulate(questions, searcher, searcher.get_document, config.agent, seed=config.seed,
-                       searcher_name=label)
+    records = simulate(questions, searcher, searcher.get_document, config.agent, seed=config.seed, searcher_name=label)
     log = SessionLog(log_dir, server_metadata={"flywheel": label})
     service = SearchService(searcher, log, Limits(max_k=max(config.agent.k, 1)), default_k=config.agent.k)
     try:
@@ -131,7 +140,9 @@ def _play(kb: KnowledgeBase, questions: pl.DataFrame, searcher: CorpusSearch, lo
     return len(records)
 
 
-def run_flywheel(config: FlywheelConfig, work_dir: str | os.PathLike[str], *, progress: bool = False) -> list[RoundReport]:
+def run_flywheel(
+    config: FlywheelConfig, work_dir: str | os.PathLike[str], *, progress: bool = False
+) -> list[RoundReport]:
     """Runs `config.rounds` rounds under `work_dir` (one folder per round: `logs/` the served
     trajectories, `eval-logs/` the held-out runs, `model/` the retriever trained in the round) and
     returns one report per round plus one for the final retriever; also written to
@@ -161,8 +172,13 @@ def run_flywheel(config: FlywheelConfig, work_dir: str | os.PathLike[str], *, pr
         started = time.perf_counter()
         folder = work / f"round-{r}"
         encoder = Encoder.load(model_path, device=config.device)
-        searcher = CorpusSearch.build(encoder, kb.corpus, snippet_tokens=config.agent.snippet_tokens,
-                                      batch_size=config.encode_batch_size, show_progress_bar=progress)
+        searcher = CorpusSearch.build(
+            encoder,
+            kb.corpus,
+            snippet_tokens=config.agent.snippet_tokens,
+            batch_size=config.encode_batch_size,
+            show_progress_bar=progress,
+        )
         retrieval = _retrieval(searcher, heldout_q, qrels)
         eval_dir = folder / "eval-logs"
         _play(kb, heldout_q, searcher, eval_dir, config, f"round{r}-heldout")
@@ -194,8 +210,19 @@ def _read(directory: Path):
 
 def format_reports(reports: Sequence[RoundReport]) -> str:
     """A text table: one line per round (the last line is the final retriever)."""
-    header = ["round", "recall@10", "ndcg@10", "recall@100", "agent_success", "agent_evidence_recall",
-              "agent_searches", "logged", "mined", "train_steps", "train_loss"]
+    header = [
+        "round",
+        "recall@10",
+        "ndcg@10",
+        "recall@100",
+        "agent_success",
+        "agent_evidence_recall",
+        "agent_searches",
+        "logged",
+        "mined",
+        "train_steps",
+        "train_loss",
+    ]
     lines = ["  ".join(f"{h:>10}" for h in header)]
     for rep in reports:
         row = rep.row()

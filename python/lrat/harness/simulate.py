@@ -242,8 +242,14 @@ class _Read:
 
 
 class _Agent:
-    def __init__(self, question: Mapping[str, Any], get_document: Callable[[str], str], config: AgentConfig,
-                 seed: int, tool_name: str):
+    def __init__(
+        self,
+        question: Mapping[str, Any],
+        get_document: Callable[[str], str],
+        config: AgentConfig,
+        seed: int,
+        tool_name: str,
+    ):
         self.q = question
         self.get_document = get_document
         self.c = config
@@ -311,7 +317,7 @@ class _Agent:
     def browse_probability(self, rank: int, visible: float) -> float:
         c = self.c
         multiplier = c.position_decay ** (rank - 1)
-        shown = visible ** c.browse_sharpness
+        shown = visible**c.browse_sharpness
         return min(max(multiplier * (c.browse_floor + (c.browse_ceiling - c.browse_floor) * shown), 0.0), 1.0)
 
     # -- reading --------------------------------------------------------------------------------
@@ -371,18 +377,25 @@ class _Agent:
             facts = r.facts or [_sentences(self.get_document(r.doc_id))[0]]
             parts += [f'It states: "{f}"' for f in facts]
             if r.bridges:
-                parts.append(f"So the next entity to look up is {r.bridges[0]}, which the question leads to through {r.title}.")
+                parts.append(
+                    f"So the next entity to look up is {r.bridges[0]}, which the question leads to through {r.title}."
+                )
             elif self.done:
                 parts.append(f"This settles the last part of the question: the answer is {self.q['answer']}.")
             else:
                 parts.append(f"This confirms one link of the chain for {r.title}.")
         elif self.rng.random() < self.c.explicit_rejection_prob:
             topic = sought or "what the question asks"
-            parts = [self.rng.choice([
-                f"This page is about {r.title}, not {topic}; it does not help.",
-                f"The document on {r.title} is unrelated to {topic}; no useful information here.",
-                f"This is the wrong {r.title}; it is irrelevant to the question and does not help.",
-            ]), "I should look elsewhere."]
+            parts = [
+                self.rng.choice(
+                    [
+                        f"This page is about {r.title}, not {topic}; it does not help.",
+                        f"The document on {r.title} is unrelated to {topic}; no useful information here.",
+                        f"This is the wrong {r.title}; it is irrelevant to the question and does not help.",
+                    ]
+                ),
+                "I should look elsewhere.",
+            ]
         else:
             first = _sentences(self.get_document(r.doc_id))[0]
             parts = [f"The page describes {r.title}: {first}", "Let me keep this in mind and continue with the search."]
@@ -398,15 +411,24 @@ class _Agent:
         return str(last["output"]) if last is not None and last["type"] == "reasoning" else ""
 
     def _step(self, kind: str, **fields: Any) -> None:
-        self.result.append({"type": kind, "tool_name": fields.get("tool_name"),
-                            "arguments": fields.get("arguments"), "output": fields.get("output")})
+        self.result.append(
+            {
+                "type": kind,
+                "tool_name": fields.get("tool_name"),
+                "arguments": fields.get("arguments"),
+                "output": fields.get("output"),
+            }
+        )
 
     # -- the loop -----------------------------------------------------------------------------
     def play(self) -> Generator[str, list[tuple[str, float]], dict[str, Any]]:
         c = self.c
         opening = self.names[0] if self.names else "the main entity"
-        self._step("reasoning", output=f"The question asks: {self.question} I need to identify {opening} "
-                                       "first and then follow the chain of facts. Let me search.")
+        self._step(
+            "reasoning",
+            output=f"The question asks: {self.question} I need to identify {opening} "
+            "first and then follow the chain of facts. Let me search.",
+        )
         while not self.done and self.searches + self.browses < c.max_steps:
             query = self._query()
             target, _ = self._target()
@@ -418,33 +440,45 @@ class _Agent:
                 text = self.get_document(doc_id)
                 shown.append((doc_id, title_of(text), snippet(text, c.snippet_tokens)))
                 self.retrieved.add(doc_id)
-            self._step("tool_call", tool_name="search", arguments=json.dumps({"query": [query]}),
-                       output=search_output(query, shown))
+            self._step(
+                "tool_call",
+                tool_name="search",
+                arguments=json.dumps({"query": [query]}),
+                output=search_output(query, shown),
+            )
             wanted = []
             visible = [self._noisy(self._visible_score(title, snip)) for _, title, snip in shown]
             best = max(visible, default=0.0)
             for rank, ((doc_id, title, _snip), score) in enumerate(zip(shown, visible), start=1):
                 if c.relative_visibility:
                     # How a snippet looks beside the best of its list, scaled by how good that one looks.
-                    score = (score / best) * best ** c.list_quality_exponent if best > 0 else 0.0
+                    score = (score / best) * best**c.list_quality_exponent if best > 0 else 0.0
                 p = self.browse_probability(rank, score)
                 if self.rng.random() < p and doc_id not in self.read:
                     wanted.append((doc_id, title))
             wanted = wanted[: c.max_browses_per_search]
             if not wanted:
-                self._step("reasoning", output=f"None of these results clearly concern {sought}. "
-                                               "I will reformulate the search.")
+                self._step(
+                    "reasoning",
+                    output=f"None of these results clearly concern {sought}. I will reformulate the search.",
+                )
                 continue
-            self._step("reasoning", output=f"Result DocID:{wanted[0][0]} [{wanted[0][1]}] looks relevant to "
-                                           f"{sought}. Let me open it.")
+            self._step(
+                "reasoning",
+                output=f"Result DocID:{wanted[0][0]} [{wanted[0][1]}] looks relevant to {sought}. Let me open it.",
+            )
             for doc_id, _title in wanted:
                 if self.searches + self.browses >= c.max_steps:
                     break
                 text = self.get_document(doc_id)
                 self.browses += 1
                 self.read.add(doc_id)
-                self._step("tool_call", tool_name=self.tool_name, arguments=json.dumps({"docid": doc_id}),
-                           output=f"Document {doc_id}:\n{text}")
+                self._step(
+                    "tool_call",
+                    tool_name=self.tool_name,
+                    arguments=json.dumps({"docid": doc_id}),
+                    output=f"Document {doc_id}:\n{text}",
+                )
                 conclusion = self._conclude(doc_id, text)
                 self._step("reasoning", output=self._post_browse(conclusion, sought))
                 if self.done or (conclusion.useful and c.stop_after_useful):
@@ -460,8 +494,10 @@ class _Agent:
             answer_text = f"Explanation: {facts}\nExact Answer: {self.q['answer']}\nConfidence: 90%"
             status = "completed"
         else:
-            answer_text = ("Explanation: I could not connect all the parts of the question within my search "
-                           "budget.\nExact Answer: unknown\nConfidence: 5%")
+            answer_text = (
+                "Explanation: I could not connect all the parts of the question within my search "
+                "budget.\nExact Answer: unknown\nConfidence: 5%"
+            )
             status = "incomplete"
         self._step("output_text", output=answer_text)
         counts = {"search": self.searches}
@@ -503,9 +539,14 @@ def simulate(
         absent = [f for f in ("query_id", "question", "answer", "evidence") if q.get(f) is None]
         if absent:
             raise ValueError(f"question {i} (query_id {q.get('query_id')!r}) lacks {', '.join(absent)}")
-    metadata = {"simulator": "lrat.harness.simulate", "seed": seed, "k": config.k,
-                "snippet_max_tokens": config.snippet_tokens, "searcher_type": searcher_name,
-                "agent_config": json.loads(json.dumps(asdict(config)))}
+    metadata = {
+        "simulator": "lrat.harness.simulate",
+        "seed": seed,
+        "k": config.k,
+        "snippet_max_tokens": config.snippet_tokens,
+        "searcher_type": searcher_name,
+        "agent_config": json.loads(json.dumps(asdict(config))),
+    }
     records: list[dict[str, Any] | None] = [None] * len(rows)
     bar = None
     if progress:
@@ -516,7 +557,8 @@ def simulate(
         games = {}
         agents: dict[int, _Agent] = {}
         pending: dict[int, str] = {}
-        def advance(i: int, result: list[tuple[str, float]] | None) -> None:
+
+        def advance(i: int, result: list[tuple[str, float]] | None, games=games, pending=pending) -> None:
             try:
                 pending[i] = next(games[i]) if result is None else games[i].send(result)
             except StopIteration as stop:

@@ -25,64 +25,221 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-_ONSETS = ["b", "br", "c", "d", "dr", "f", "g", "gr", "h", "k", "l", "m", "n", "p", "r", "s", "st", "t",
-           "tr", "v", "w", "z", "th", "sh", "ch", "j", "kl", "fl"]
+_ONSETS = [
+    "b",
+    "br",
+    "c",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "h",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "w",
+    "z",
+    "th",
+    "sh",
+    "ch",
+    "j",
+    "kl",
+    "fl",
+]
 _VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "ou", "ie", "y"]
 _CODAS = ["", "", "n", "r", "l", "s", "m", "nd", "rt", "st", "x", "k", "th"]
 
-_COUNTRIES = ["Valdoria", "Estrenia", "Korvath", "Marenland", "Ostria", "Pellucia", "Quendor", "Rhovania",
-              "Sardenia", "Talmeria", "Ulvany", "Wexmoor"]
-_RIVERS = ["Aster", "Brenn", "Calder", "Dovey", "Elva", "Fenner", "Garrow", "Helm", "Isk", "Jorra", "Kell",
-           "Lusk", "Mirren", "Nael", "Orve", "Pell", "Quill", "Rusk", "Sarn", "Tavy", "Ure", "Vell", "Wyre"]
-_OCCUPATIONS = ["architect", "astronomer", "botanist", "cartographer", "chemist", "composer", "economist",
-                "engineer", "historian", "journalist", "linguist", "mathematician", "painter", "physician",
-                "poet", "sculptor", "shipbuilder", "violinist", "novelist", "philosopher"]
-_ORG_KINDS = ["Institute", "Society", "Company", "Foundation", "Academy", "Museum", "Bank", "Press",
-              "Conservatory", "Observatory", "Guild", "Trust"]
-_FIELDS = ["astronomy", "shipbuilding", "publishing", "banking", "music education", "natural history",
-           "textiles", "railway engineering", "cartography", "medicine", "porcelain", "botany"]
-_WORK_KINDS = {"novel": ("written", "author"), "film": ("directed", "director"), "opera": ("composed", "composer"),
-               "painting": ("painted", "painter"), "play": ("written", "playwright")}
+_COUNTRIES = [
+    "Valdoria",
+    "Estrenia",
+    "Korvath",
+    "Marenland",
+    "Ostria",
+    "Pellucia",
+    "Quendor",
+    "Rhovania",
+    "Sardenia",
+    "Talmeria",
+    "Ulvany",
+    "Wexmoor",
+]
+_RIVERS = [
+    "Aster",
+    "Brenn",
+    "Calder",
+    "Dovey",
+    "Elva",
+    "Fenner",
+    "Garrow",
+    "Helm",
+    "Isk",
+    "Jorra",
+    "Kell",
+    "Lusk",
+    "Mirren",
+    "Nael",
+    "Orve",
+    "Pell",
+    "Quill",
+    "Rusk",
+    "Sarn",
+    "Tavy",
+    "Ure",
+    "Vell",
+    "Wyre",
+]
+_OCCUPATIONS = [
+    "architect",
+    "astronomer",
+    "botanist",
+    "cartographer",
+    "chemist",
+    "composer",
+    "economist",
+    "engineer",
+    "historian",
+    "journalist",
+    "linguist",
+    "mathematician",
+    "painter",
+    "physician",
+    "poet",
+    "sculptor",
+    "shipbuilder",
+    "violinist",
+    "novelist",
+    "philosopher",
+]
+_ORG_KINDS = [
+    "Institute",
+    "Society",
+    "Company",
+    "Foundation",
+    "Academy",
+    "Museum",
+    "Bank",
+    "Press",
+    "Conservatory",
+    "Observatory",
+    "Guild",
+    "Trust",
+]
+_FIELDS = [
+    "astronomy",
+    "shipbuilding",
+    "publishing",
+    "banking",
+    "music education",
+    "natural history",
+    "textiles",
+    "railway engineering",
+    "cartography",
+    "medicine",
+    "porcelain",
+    "botany",
+]
+_WORK_KINDS = {
+    "novel": ("written", "author"),
+    "film": ("directed", "director"),
+    "opera": ("composed", "composer"),
+    "painting": ("painted", "painter"),
+    "play": ("written", "playwright"),
+}
 _GENRES = ["historical", "comic", "tragic", "allegorical", "romantic", "satirical", "pastoral", "gothic"]
-_ADJECTIVES = ["Amber", "Silent", "Crimson", "Hollow", "Gilded", "Northern", "Quiet", "Broken", "Silver",
-               "Distant", "Last", "Iron", "Velvet", "Winter", "Golden", "Pale", "Wandering", "Hidden"]
-_NOUNS = ["Harbour", "Lantern", "Orchard", "Meridian", "Tide", "Compass", "Garden", "Bridge", "Crown",
-          "Archive", "Lighthouse", "Mill", "Citadel", "Voyage", "Chorus", "Mirror", "Tower", "Falcon"]
+_ADJECTIVES = [
+    "Amber",
+    "Silent",
+    "Crimson",
+    "Hollow",
+    "Gilded",
+    "Northern",
+    "Quiet",
+    "Broken",
+    "Silver",
+    "Distant",
+    "Last",
+    "Iron",
+    "Velvet",
+    "Winter",
+    "Golden",
+    "Pale",
+    "Wandering",
+    "Hidden",
+]
+_NOUNS = [
+    "Harbour",
+    "Lantern",
+    "Orchard",
+    "Meridian",
+    "Tide",
+    "Compass",
+    "Garden",
+    "Bridge",
+    "Crown",
+    "Archive",
+    "Lighthouse",
+    "Mill",
+    "Citadel",
+    "Voyage",
+    "Chorus",
+    "Mirror",
+    "Tower",
+    "Falcon",
+]
 _EVENT_KINDS = ["Festival", "Congress", "Exhibition", "Regatta", "Summit", "Fair", "Symposium", "Games"]
 _FILLERS = {
-    "person": ["{last} is remembered for a careful, methodical style of work.",
-               "Contemporaries described {last} as reserved but generous with students.",
-               "Several of {last}'s letters survive in private collections.",
-               "{last} travelled widely in the years before settling down.",
-               "Little is known about {last}'s early schooling beyond a few parish records.",
-               "A portrait of {last} hangs in a provincial gallery.",
-               "Later biographers disagreed about the motives behind several of {last}'s decisions.",
-               "{last} corresponded with many scholars of the period."],
-    "city": ["{name} has a small historic centre with narrow streets.",
-             "The economy of {name} has long depended on trade along the river.",
-             "{name} holds a weekly market in its central square.",
-             "The old walls of {name} were partly demolished in the nineteenth century.",
-             "{name} is known for its stone bridges and covered arcades.",
-             "A railway line reached {name} relatively late.",
-             "The climate around {name} is mild, with wet winters."],
-    "org": ["The {name} publishes an annual report on its activities.",
-            "The {name} maintains a library open to members.",
-            "Over the decades the {name} has changed its statutes several times.",
-            "Membership of the {name} was at first restricted to a small circle.",
-            "The {name} awards a medal every few years.",
-            "The archives of the {name} were catalogued only recently."],
-    "work": ["Critics at the time were divided about {name}.",
-             "{name} has been revived and reinterpreted several times.",
-             "A restored edition of {name} appeared decades later.",
-             "The reception of {name} improved considerably after its creator's death.",
-             "Scholars have noted the unusual structure of {name}.",
-             "{name} was translated or adapted in several countries."],
-    "event": ["The {name} attracts visitors from neighbouring regions.",
-              "Each edition of the {name} closes with a public ceremony.",
-              "Attendance at the {name} grew steadily after its first years.",
-              "The {name} was interrupted during several wartime years.",
-              "The programme of the {name} changes from one edition to the next.",
-              "Local newspapers have covered the {name} since its beginnings."],
+    "person": [
+        "{last} is remembered for a careful, methodical style of work.",
+        "Contemporaries described {last} as reserved but generous with students.",
+        "Several of {last}'s letters survive in private collections.",
+        "{last} travelled widely in the years before settling down.",
+        "Little is known about {last}'s early schooling beyond a few parish records.",
+        "A portrait of {last} hangs in a provincial gallery.",
+        "Later biographers disagreed about the motives behind several of {last}'s decisions.",
+        "{last} corresponded with many scholars of the period.",
+    ],
+    "city": [
+        "{name} has a small historic centre with narrow streets.",
+        "The economy of {name} has long depended on trade along the river.",
+        "{name} holds a weekly market in its central square.",
+        "The old walls of {name} were partly demolished in the nineteenth century.",
+        "{name} is known for its stone bridges and covered arcades.",
+        "A railway line reached {name} relatively late.",
+        "The climate around {name} is mild, with wet winters.",
+    ],
+    "org": [
+        "The {name} publishes an annual report on its activities.",
+        "The {name} maintains a library open to members.",
+        "Over the decades the {name} has changed its statutes several times.",
+        "Membership of the {name} was at first restricted to a small circle.",
+        "The {name} awards a medal every few years.",
+        "The archives of the {name} were catalogued only recently.",
+    ],
+    "work": [
+        "Critics at the time were divided about {name}.",
+        "{name} has been revived and reinterpreted several times.",
+        "A restored edition of {name} appeared decades later.",
+        "The reception of {name} improved considerably after its creator's death.",
+        "Scholars have noted the unusual structure of {name}.",
+        "{name} was translated or adapted in several countries.",
+    ],
+    "event": [
+        "The {name} attracts visitors from neighbouring regions.",
+        "Each edition of the {name} closes with a public ceremony.",
+        "Attendance at the {name} grew steadily after its first years.",
+        "The {name} was interrupted during several wartime years.",
+        "The programme of the {name} changes from one edition to the next.",
+        "Local newspapers have covered the {name} since its beginnings.",
+    ],
 }
 
 
@@ -147,8 +304,11 @@ _CLAUSES = {
 # Attributes a question may ask for: kind → [(attribute, question template)].
 _ASKS = {
     "person": [("birth_year", "In what year was {d} born?"), ("occupation", "What was the profession of {d}?")],
-    "city": [("founded", "In what year was {d} founded?"), ("river", "Which river flows through {d}?"),
-             ("country", "In which country is {d}?")],
+    "city": [
+        ("founded", "In what year was {d} founded?"),
+        ("river", "Which river flows through {d}?"),
+        ("country", "In which country is {d}?"),
+    ],
     "org": [("founded", "In what year was {d} established?"), ("field", "In what field is {d} active?")],
     "work": [("year", "In what year was {d} completed?"), ("genre", "What is the genre of {d}?")],
     "event": [("year", "In what year was {d} first held?")],
@@ -180,7 +340,7 @@ class KnowledgeBase:
 
 
 def split_of(query_id: str, heldout_fraction: float, split_seed: int) -> str:
-    """"heldout" or "train", from a hash of the query id under the split seed."""
+    """ "heldout" or "train", from a hash of the query id under the split seed."""
     digest = hashlib.sha256(f"{split_seed}:{query_id}".encode()).digest()
     return "heldout" if int.from_bytes(digest[:8], "big") / 2**64 < heldout_fraction else "train"
 
@@ -222,8 +382,11 @@ class _Generator:
     def _attrs(self, kind: str) -> dict[str, object]:
         r = self.rng
         if kind == "person":
-            return {"birth_year": r.randint(1780, 1975), "occupation": r.choice(_OCCUPATIONS),
-                    "pronoun": r.choice(["He", "She"])}
+            return {
+                "birth_year": r.randint(1780, 1975),
+                "occupation": r.choice(_OCCUPATIONS),
+                "pronoun": r.choice(["He", "She"]),
+            }
         if kind == "city":
             return {"founded": r.randint(900, 1800), "river": r.choice(_RIVERS), "country": r.choice(_COUNTRIES)}
         if kind == "org":
@@ -234,8 +397,13 @@ class _Generator:
         return {"year": r.randint(1850, 2005)}
 
     def build(self) -> None:
-        counts = {"person": self.c.n_people, "city": self.c.n_cities, "org": self.c.n_organisations,
-                  "work": self.c.n_works, "event": self.c.n_events}
+        counts = {
+            "person": self.c.n_people,
+            "city": self.c.n_cities,
+            "org": self.c.n_organisations,
+            "work": self.c.n_works,
+            "event": self.c.n_events,
+        }
         if min(counts.values()) < 1:
             raise ValueError(f"every entity type needs at least one entity, got {counts}")
         by_kind: dict[str, list[int]] = {}
@@ -299,8 +467,7 @@ class _Generator:
         if e.kind == "person":
             return f"{e.name} (born {a['birth_year']}) was {_a(str(a['occupation']))} {a['occupation']}."
         if e.kind == "city":
-            return (f"{e.name} is a city in {a['country']} on the river {a['river']}. "
-                    f"It was founded in {a['founded']}.")
+            return f"{e.name} is a city in {a['country']} on the river {a['river']}. It was founded in {a['founded']}."
         if e.kind == "org":
             return f"The {e.name} is an organisation active in {a['field']}, established in {a['founded']}."
         if e.kind == "work":
@@ -397,21 +564,23 @@ class _Generator:
             attribute, template = self.rng.choice(_ASKS[last.kind])
             seen.add(tuple(k for k, _ in chain))
             description = self._describe(self.entities[chain[0][0]])
-            for (key, relation), (prev_key, _) in zip(chain[1:], chain[:-1]):
+            for (_, relation), (prev_key, _) in zip(chain[1:], chain[:-1]):
                 prev = self.entities[prev_key]
                 role = _WORK_KINDS[str(prev.attrs["work_kind"])][1] if relation == "created_by" else ""
                 description = _CLAUSES[relation].format(x=description, role=role)
             question = template.format(d=description)
             question = question[0].upper() + question[1:]
             qid = f"syn-{len(out):05d}"
-            out.append({
-                "query_id": qid,
-                "question": question,
-                "answer": str(last.attrs[attribute]),
-                "evidence": [self.entities[k].doc_id for k, _ in chain],
-                "hops": hops,
-                "split": split_of(qid, self.c.heldout_fraction, self.c.split_seed),
-            })
+            out.append(
+                {
+                    "query_id": qid,
+                    "question": question,
+                    "answer": str(last.attrs[attribute]),
+                    "evidence": [self.entities[k].doc_id for k, _ in chain],
+                    "hops": hops,
+                    "split": split_of(qid, self.c.heldout_fraction, self.c.split_seed),
+                }
+            )
         return out
 
 
@@ -423,7 +592,13 @@ def generate(config: SyntheticConfig | None = None, seed: int = 0) -> KnowledgeB
     corpus = pl.DataFrame(g.documents(), schema={"doc_id": pl.String, "title": pl.String, "text": pl.String})
     questions = pl.DataFrame(
         g.questions(),
-        schema={"query_id": pl.String, "question": pl.String, "answer": pl.String,
-                "evidence": pl.List(pl.String), "hops": pl.Int64, "split": pl.String},
+        schema={
+            "query_id": pl.String,
+            "question": pl.String,
+            "answer": pl.String,
+            "evidence": pl.List(pl.String),
+            "hops": pl.Int64,
+            "split": pl.String,
+        },
     )
     return KnowledgeBase(corpus, questions, config, seed)

@@ -111,9 +111,16 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Send, size: int) -> None:
-        body = json.dumps({"error": f"request body of {size} bytes or more exceeds the limit of {self.max_bytes} bytes"}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {"error": f"request body of {size} bytes or more exceeds the limit of {self.max_bytes} bytes"}
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -173,9 +180,17 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         body = json.dumps({"error": "missing or wrong API key: send Authorization: Bearer <key>"}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"),
-                                (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"www-authenticate", b"Bearer"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -187,8 +202,14 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status)
 
 
-def create_app(service: SearchService, *, idle_timeout: float | None = 1800.0, idle_check_every: float = 30.0,
-               api_key: str | None = None, compact_journal_bytes: int = 64 << 20) -> FastAPI:
+def create_app(
+    service: SearchService,
+    *,
+    idle_timeout: float | None = 1800.0,
+    idle_check_every: float = 30.0,
+    api_key: str | None = None,
+    compact_journal_bytes: int = 64 << 20,
+) -> FastAPI:
     """The ASGI app. Its shutdown (lifespan end: uvicorn's graceful stop, or a TestClient closing)
     ends every open session and writes its trajectory, after the requests in flight are answered.
     With `api_key`, every route but `/health` requires it as a Bearer token. Every `idle_check_every`
@@ -261,26 +282,37 @@ def _add_routes(app: FastAPI, service: SearchService) -> None:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "documents": len(service.searcher), "open_sessions": len(service.log.open_sessions()),
-                "evicted_sessions": service.log.evicted, "replaced_surrogates": service.replaced_surrogates}
+        return {
+            "status": "ok",
+            "documents": len(service.searcher),
+            "open_sessions": len(service.log.open_sessions()),
+            "evicted_sessions": service.log.evicted,
+            "replaced_surrogates": service.replaced_surrogates,
+        }
 
     @app.post("/search")
     async def search(body: SearchRequest, request: Request) -> JSONResponse:
         sid = _session(body.session_id, request)
         hits = await run_in_threadpool(
-            service.search, sid, body.query, body.k, reasoning=body.reasoning, context=body.context,
+            service.search,
+            sid,
+            body.query,
+            body.k,
+            reasoning=body.reasoning,
+            context=body.context,
             snippet_tokens=body.snippet_tokens,
         )
         results = [{"docid": h.docid, "score": h.score, "title": h.title, "snippet": h.snippet} for h in hits]
-        return JSONResponse({"session_id": sid, "query": body.query, "results": results},
-                            headers={SESSION_HEADER: sid})
+        return JSONResponse({"session_id": sid, "query": body.query, "results": results}, headers={SESSION_HEADER: sid})
 
     @app.post("/get_document")
     async def get_document(body: GetDocumentRequest, request: Request) -> JSONResponse:
         sid = _session(body.session_id, request)
         text = await run_in_threadpool(service.get_document, sid, body.docid, reasoning=body.reasoning)
-        return JSONResponse({"session_id": sid, "docid": body.docid, "title": service.searcher.title(body.docid),
-                             "text": text}, headers={SESSION_HEADER: sid})
+        return JSONResponse(
+            {"session_id": sid, "docid": body.docid, "title": service.searcher.title(body.docid), "text": text},
+            headers={SESSION_HEADER: sid},
+        )
 
     @app.post("/sessions")
     async def start(body: StartRequest, request: Request) -> JSONResponse:

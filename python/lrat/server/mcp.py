@@ -34,8 +34,11 @@ class McpDispatcher:
 
     def tools(self) -> list[dict[str, Any]]:
         return [
-            {"name": f["function"]["name"], "description": f["function"]["description"],
-             "inputSchema": f["function"]["parameters"]}
+            {
+                "name": f["function"]["name"],
+                "description": f["function"]["description"],
+                "inputSchema": f["function"]["parameters"],
+            }
             for f in self.service.tools()
         ]
 
@@ -58,7 +61,11 @@ class McpDispatcher:
         return self.handle(message, session_id)
 
     def handle(self, message: Any, session_id: str | None) -> tuple[dict[str, Any] | None, str | None]:
-        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or not isinstance(message.get("method"), str):
+        if (
+            not isinstance(message, dict)
+            or message.get("jsonrpc") != "2.0"
+            or not isinstance(message.get("method"), str)
+        ):
             rid = message.get("id") if isinstance(message, dict) else None
             return _error(rid, INVALID_REQUEST, "expected a JSON-RPC 2.0 object with a string `method`"), session_id
         rid, method = message.get("id"), message["method"]

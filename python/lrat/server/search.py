@@ -43,12 +43,23 @@ class CorpusSearch:
     queries, and a simulation replays the same questions under several seeds.
     """
 
-    def __init__(self, encoder: Any, index: Index, corpus: pl.DataFrame, *, snippet_tokens: int = DEFAULT_SNIPPET_TOKENS,
-                 exact: bool = False, query_cache: int = 10_000, batch_size: int = 64):
+    def __init__(
+        self,
+        encoder: Any,
+        index: Index,
+        corpus: pl.DataFrame,
+        *,
+        snippet_tokens: int = DEFAULT_SNIPPET_TOKENS,
+        exact: bool = False,
+        query_cache: int = 10_000,
+        batch_size: int = 64,
+    ):
         if snippet_tokens < 1:
             raise ValueError(f"snippet_tokens must be positive, got {snippet_tokens}")
         if getattr(encoder, "dim", index.dim) != index.dim:
-            raise ValueError(f"the encoder makes vectors of dimension {encoder.dim}, the index holds dimension {index.dim}")
+            raise ValueError(
+                f"the encoder makes vectors of dimension {encoder.dim}, the index holds dimension {index.dim}"
+            )
         if index.key_kind not in ("str", None):
             raise ValueError("the index must be keyed by document ids (strings)")
         self.encoder, self.index, self.snippet_tokens = encoder, index, snippet_tokens
@@ -85,13 +96,26 @@ class CorpusSearch:
     ) -> CorpusSearch:
         from lrat.encoder import Encoder
 
-        return cls(Encoder.load(model, device=device), Index.view(Path(index)), read_corpus(corpus),
-                   snippet_tokens=snippet_tokens)
+        return cls(
+            Encoder.load(model, device=device),
+            Index.view(Path(index)),
+            read_corpus(corpus),
+            snippet_tokens=snippet_tokens,
+        )
 
     @classmethod
-    def build(cls, encoder: Any, corpus: pl.DataFrame, *, snippet_tokens: int = DEFAULT_SNIPPET_TOKENS,
-              batch_size: int = 64, show_progress_bar: bool | None = False, exact: bool = False,
-              vectors: np.ndarray | None = None, query_cache: int = 10_000) -> CorpusSearch:
+    def build(
+        cls,
+        encoder: Any,
+        corpus: pl.DataFrame,
+        *,
+        snippet_tokens: int = DEFAULT_SNIPPET_TOKENS,
+        batch_size: int = 64,
+        show_progress_bar: bool | None = False,
+        exact: bool = False,
+        vectors: np.ndarray | None = None,
+        query_cache: int = 10_000,
+    ) -> CorpusSearch:
         """Encodes every document of `corpus` (`doc_id, title?, text`) and indexes it in memory by
         cosine; `vectors` (one row per document, in corpus order) skips the encoding."""
         for column in ("doc_id", "text"):
@@ -102,14 +126,22 @@ class CorpusSearch:
         if corpus["doc_id"].n_unique() != corpus.height:
             raise ValueError("the corpus lists a document id more than once")
         if vectors is None:
-            vectors = encoder.encode(corpus["text"].to_list(), kind="document", batch_size=batch_size,
-                                     show_progress_bar=show_progress_bar)
+            vectors = encoder.encode(
+                corpus["text"].to_list(), kind="document", batch_size=batch_size, show_progress_bar=show_progress_bar
+            )
         elif vectors.ndim != 2 or vectors.shape[0] != corpus.height:
             raise ValueError(f"vectors of shape {vectors.shape} for a corpus of {corpus.height} documents")
         index = Index(vectors.shape[1], metric="cos")
         index.add(corpus["doc_id"].to_list(), vectors)
-        return cls(encoder, index, corpus, snippet_tokens=snippet_tokens, exact=exact, batch_size=batch_size,
-                   query_cache=query_cache)
+        return cls(
+            encoder,
+            index,
+            corpus,
+            snippet_tokens=snippet_tokens,
+            exact=exact,
+            batch_size=batch_size,
+            query_cache=query_cache,
+        )
 
     def __len__(self) -> int:
         return len(self.index)
@@ -147,8 +179,9 @@ class CorpusSearch:
             cache = self._query_vectors
             missing = list(dict.fromkeys(q for q in queries if q not in cache))
             if missing:
-                encoded = np.atleast_2d(self.encoder.encode(missing, kind="query", batch_size=self.batch_size,
-                                                            show_progress_bar=False))
+                encoded = np.atleast_2d(
+                    self.encoder.encode(missing, kind="query", batch_size=self.batch_size, show_progress_bar=False)
+                )
                 if len(cache) + len(missing) > self.query_cache:
                     # Full: keep only what this call still needs.
                     cache = self._query_vectors = {q: cache[q] for q in queries if q in cache}

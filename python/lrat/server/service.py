@@ -49,10 +49,19 @@ def tool_schemas(limits: Limits, default_k: int = 10) -> list[dict[str, Any]]:
                 "parameters": {
                     "type": "object",
                     "properties": {
-                        "query": {"type": "string", "description": "What to search for.", "minLength": 1,
-                                  "maxLength": limits.max_query_chars},
-                        "k": {"type": "integer", "description": f"Number of results (default {default_k}).",
-                              "minimum": 1, "maximum": limits.max_k, "default": default_k},
+                        "query": {
+                            "type": "string",
+                            "description": "What to search for.",
+                            "minLength": 1,
+                            "maxLength": limits.max_query_chars,
+                        },
+                        "k": {
+                            "type": "integer",
+                            "description": f"Number of results (default {default_k}).",
+                            "minimum": 1,
+                            "maximum": limits.max_k,
+                            "default": default_k,
+                        },
                     },
                     "required": ["query"],
                     "additionalProperties": False,
@@ -79,8 +88,15 @@ class SearchService:
     """`contextual`: search with each query joined with the reasoning sent along with it (for a model
     trained on contextual queries); a call's explicit `context` is always used."""
 
-    def __init__(self, searcher: CorpusSearch, log: SessionLog, limits: Limits | None = None, default_k: int = 10,
-                 *, contextual: bool = False):
+    def __init__(
+        self,
+        searcher: CorpusSearch,
+        log: SessionLog,
+        limits: Limits | None = None,
+        default_k: int = 10,
+        *,
+        contextual: bool = False,
+    ):
         self.searcher, self.log = searcher, log
         self.contextual = contextual
         self.replaced_surrogates = 0
@@ -102,8 +118,16 @@ class SearchService:
                 self.replaced_surrogates += replaced
         return cleaned
 
-    def search(self, session_id: str, query: str, k: int | None = None, *, reasoning: str | None = None,
-               context: str | None = None, snippet_tokens: int | None = None) -> list[Hit]:
+    def search(
+        self,
+        session_id: str,
+        query: str,
+        k: int | None = None,
+        *,
+        reasoning: str | None = None,
+        context: str | None = None,
+        snippet_tokens: int | None = None,
+    ) -> list[Hit]:
         k = self.default_k if k is None else k
         query, reasoning, context = self.clean([query, reasoning, context])
         lim = self.limits
@@ -114,10 +138,13 @@ class SearchService:
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= lim.max_k:
             raise ToolError(f"k must be an integer within 1..{lim.max_k}, got {k!r}")
         if snippet_tokens is not None and (
-            isinstance(snippet_tokens, bool) or not isinstance(snippet_tokens, int)
+            isinstance(snippet_tokens, bool)
+            or not isinstance(snippet_tokens, int)
             or not 1 <= snippet_tokens <= lim.max_snippet_tokens
         ):
-            raise ToolError(f"snippet_tokens must be an integer within 1..{lim.max_snippet_tokens}, got {snippet_tokens!r}")
+            raise ToolError(
+                f"snippet_tokens must be an integer within 1..{lim.max_snippet_tokens}, got {snippet_tokens!r}"
+            )
         if context is not None and not isinstance(context, str):
             raise ToolError(f"context must be a string, got {type(context).__name__}")
         if context is None and self.contextual:

@@ -85,7 +85,9 @@ class RotatingAppender:
             assert self._fd is not None
             written = os.write(self._fd, line)
             if written != len(line):  # regular files do not write partially unless the disk is full
-                raise OSError(f"short write to {self.prefix}{self._number:06d}{self.suffix}: {written} of {len(line)} bytes")
+                raise OSError(
+                    f"short write to {self.prefix}{self._number:06d}{self.suffix}: {written} of {len(line)} bytes"
+                )
             self._size += written
             if sync or self.fsync:
                 os.fsync(self._fd)
@@ -156,8 +158,13 @@ class Session:
             "status": status,
             "tool_call_counts": dict(self.counts),
             "retrieved_docids": sorted(self.retrieved),
-            "metadata": {"server": "lrat serve", "started": self.started, "ended": time.time(), **self.metadata,
-                         "session_uid": self.uid},
+            "metadata": {
+                "server": "lrat serve",
+                "started": self.started,
+                "ended": time.time(),
+                **self.metadata,
+                "session_uid": self.uid,
+            },
             "result": self.steps,
         }
 
@@ -200,8 +207,13 @@ class SessionLog:
         self._closed = False
 
     # -- sessions ------------------------------------------------------------------------------
-    def start(self, session_id: str, question: str | None = None, metadata: dict[str, Any] | None = None,
-              query_id: str | None = None) -> Session:
+    def start(
+        self,
+        session_id: str,
+        question: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        query_id: str | None = None,
+    ) -> Session:
         """The open session `session_id`, created if it is not open yet. `question` (else the first
         search query) becomes the trajectory's question; `query_id` (else the session id) its query id."""
         victim = None
@@ -216,11 +228,25 @@ class SessionLog:
                     victim.lock.acquire()
                     self.evicted += 1
                 now = time.time()
-                session = Session(session_id, question, now, now, metadata={**self.server_metadata, **(metadata or {})},
-                                  query_id=query_id)
+                session = Session(
+                    session_id,
+                    question,
+                    now,
+                    now,
+                    metadata={**self.server_metadata, **(metadata or {})},
+                    query_id=query_id,
+                )
                 self._sessions[session_id] = session
-                self._event(session, {"type": "start", "question": question, "query_id": query_id,
-                                      "metadata": session.metadata, "uid": session.uid})
+                self._event(
+                    session,
+                    {
+                        "type": "start",
+                        "question": question,
+                        "query_id": query_id,
+                        "metadata": session.metadata,
+                        "uid": session.uid,
+                    },
+                )
             elif question and not session.question:
                 session.question = question
                 self._event(session, {"type": "question", "question": question})
@@ -245,16 +271,24 @@ class SessionLog:
         with session.lock:
             session.retrieved.update(r["docid"] for r in results)
             args = json.dumps({"query": query, "k": k}, ensure_ascii=False)
-            self._append_step(session, {"type": "tool_call", "tool_name": "search", "arguments": args,
-                                        "output": {"results": results}})
+            self._append_step(
+                session, {"type": "tool_call", "tool_name": "search", "arguments": args, "output": {"results": results}}
+            )
 
     def log_get_document(self, session_id: str, docid: str, text: str) -> None:
         """A document read, as `{docid, text}`."""
         session = self.start(session_id)
         with session.lock:
             args = json.dumps({"docid": docid}, ensure_ascii=False)
-            self._append_step(session, {"type": "tool_call", "tool_name": "get_document", "arguments": args,
-                                        "output": {"docid": docid, "text": text}})
+            self._append_step(
+                session,
+                {
+                    "type": "tool_call",
+                    "tool_name": "get_document",
+                    "arguments": args,
+                    "output": {"docid": docid, "text": text},
+                },
+            )
 
     def end(self, session_id: str, *, answer: str | None = None, status: str = "completed") -> dict[str, Any]:
         """Writes the session's trajectory and forgets it; returns the record written."""
@@ -272,7 +306,9 @@ class SessionLog:
         releases): its trajectory, then its end event."""
         try:
             if answer is not None:
-                self._append_step(session, {"type": "output_text", "tool_name": None, "arguments": None, "output": answer})
+                self._append_step(
+                    session, {"type": "output_text", "tool_name": None, "arguments": None, "output": answer}
+                )
             record = session.record(status)
             self._crash_point("end: before the trajectory")
             self.trajectories.append(_line(record), sync=self.fsync != "never")
@@ -294,11 +330,20 @@ class SessionLog:
             try:
                 lines = []
                 for session in sessions:
-                    start = {"type": "start", "question": session.question, "query_id": session.query_id,
-                             "metadata": session.metadata, "uid": session.uid}
+                    start = {
+                        "type": "start",
+                        "question": session.question,
+                        "query_id": session.query_id,
+                        "metadata": session.metadata,
+                        "uid": session.uid,
+                    }
                     lines.append(_line({"session": session.id, "time": session.started, "event": start}))
-                    lines += [_line({"session": session.id, "time": session.last_seen, "event": {"type": "step", "step": step}})
-                              for step in session.steps]
+                    lines += [
+                        _line(
+                            {"session": session.id, "time": session.last_seen, "event": {"type": "step", "step": step}}
+                        )
+                        for step in session.steps
+                    ]
                 self.journal.replace_with(lines)
             finally:
                 for session in sessions:
@@ -381,8 +426,15 @@ class SessionLog:
                     if kind == "start":
                         t = entry.get("time", 0.0)
                         first_time = min(first_time, t)
-                        sessions[sid] = Session(sid, event.get("question"), t, t, metadata=event.get("metadata") or {},
-                                                query_id=event.get("query_id"), uid=event.get("uid") or uuid.uuid4().hex)
+                        sessions[sid] = Session(
+                            sid,
+                            event.get("question"),
+                            t,
+                            t,
+                            metadata=event.get("metadata") or {},
+                            query_id=event.get("query_id"),
+                            uid=event.get("uid") or uuid.uuid4().hex,
+                        )
                     elif sid not in sessions:
                         continue
                     elif kind == "question":

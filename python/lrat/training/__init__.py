@@ -55,5 +55,7 @@ def train(
         raise TypeError(f"train() got unknown settings: {', '.join(unknown)}")
     from lrat.training.trainer import run_training
 
-    config = TrainingConfig(output_dir=os.fspath(output_dir), model=None if model is None else os.fspath(model), **settings)
+    config = TrainingConfig(
+        output_dir=os.fspath(output_dir), model=None if model is None else os.fspath(model), **settings
+    )
     return run_training(data, config)

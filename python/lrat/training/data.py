@@ -63,13 +63,15 @@ class NegativeWeights:
 
     @classmethod
     def parse(cls, text: str) -> NegativeWeights:
-        """"iter" (3,1,0.3,0.3) or four numbers: rejected,skipped_above,seen_below,in_batch."""
+        """ "iter" (3,1,0.3,0.3) or four numbers: rejected,skipped_above,seen_below,in_batch."""
         if text.strip().lower() == "iter":
             return cls()
         parts = [p for p in text.replace(" ", "").split(",") if p]
         if len(parts) != 4:
-            raise ValueError(f"negative weights: expected 'iter' or 4 numbers "
-                             f"(rejected,skipped_above,seen_below,in_batch), got {text!r}")
+            raise ValueError(
+                f"negative weights: expected 'iter' or 4 numbers "
+                f"(rejected,skipped_above,seen_below,in_batch), got {text!r}"
+            )
         try:
             return cls(*(float(p) for p in parts))
         except ValueError as exc:
@@ -236,13 +238,23 @@ def _from_frame(frame: pl.DataFrame, name: str) -> TrainingSet:
         if tiers is not None:
             row_tiers = tiers[i]
             if row_tiers is None or len(row_tiers) != len(negs):
-                raise ValueError(f"{where(i)}: `neg_tier` has {0 if row_tiers is None else len(row_tiers)} "
-                                 f"tiers for {len(negs)} negatives")
+                raise ValueError(
+                    f"{where(i)}: `neg_tier` has {0 if row_tiers is None else len(row_tiers)} "
+                    f"tiers for {len(negs)} negatives"
+                )
             if any(t is None or not 0 <= t < len(TIER_NAMES) for t in row_tiers):
                 raise ValueError(f"{where(i)}: `neg_tier` holds a value outside 0–{len(TIER_NAMES) - 1}")
             negative_tiers.append(np.asarray(row_tiers, dtype=np.uint8))
-    return TrainingSet(queries, positives, clean_negatives, weights, query_keys, positive_keys, negative_keys,
-                       negative_tiers if tiers is not None else None)
+    return TrainingSet(
+        queries,
+        positives,
+        clean_negatives,
+        weights,
+        query_keys,
+        positive_keys,
+        negative_keys,
+        negative_tiers if tiers is not None else None,
+    )
 
 
 def _document_key(doc_id: str | None, text: str) -> int:

@@ -35,7 +35,9 @@ def split_dev(frame: pl.DataFrame, fraction: float, seed: int) -> tuple[pl.DataF
     column = next(c for c in GROUP_COLUMNS if c in frame.columns)
     groups = frame[column].cast(pl.String).fill_null("").unique().sort().to_list()
     if len(groups) < 2:
-        raise ValueError(f"a dev split needs examples of at least 2 distinct `{column}` values; the set has {len(groups)}")
+        raise ValueError(
+            f"a dev split needs examples of at least 2 distinct `{column}` values; the set has {len(groups)}"
+        )
     count = min(max(1, round(fraction * len(groups))), len(groups) - 1)
     order = np.random.default_rng([seed, 7]).permutation(len(groups))
     dev_groups = {groups[i] for i in order[:count]}
@@ -95,8 +97,10 @@ class DevReport:
         if self.best_step is None:
             return f"dev split: {self.examples} examples, no evaluation"
         delta = self.versus_base
-        said = (f"dev split ({self.examples} examples by {self.grouped_by}): base loss {self.base_loss:.4f}, "
-                f"best {self.best_loss:.4f} at step {self.best_step}")
+        said = (
+            f"dev split ({self.examples} examples by {self.grouped_by}): base loss {self.base_loss:.4f}, "
+            f"best {self.best_loss:.4f} at step {self.best_step}"
+        )
         if delta is not None:
             said += f", change {delta.mean:+.4f} [{delta.low:+.4f}, {delta.high:+.4f}]"
         if self.kept_base:

@@ -168,16 +168,22 @@ def batch_loss(
             weight_total = gather_no_grad(weights, group).to(torch.float32).sum()
     mask = None
     if mask_false_negatives:
-        mask = false_negative_mask(
-            query_keys, positive_keys, document_keys, targets, row_query_keys=row_query_keys
-        )
+        mask = false_negative_mask(query_keys, positive_keys, document_keys, targets, row_query_keys=row_query_keys)
     log_column_weights = None
     if weighted:
         own = rows[:, None] == owners[None, :]
         log_column_weights = torch.where(
-            own, column_weights.float().log()[None, :], torch.full_like(own, math.log(in_batch_weight), dtype=torch.float32)
+            own,
+            column_weights.float().log()[None, :],
+            torch.full_like(own, math.log(in_batch_weight), dtype=torch.float32),
         )
     return weighted_info_nce(
-        queries, documents, targets, weights, temperature=temperature, mask=mask, weight_total=weight_total,
+        queries,
+        documents,
+        targets,
+        weights,
+        temperature=temperature,
+        mask=mask,
+        weight_total=weight_total,
         log_column_weights=log_column_weights,
     )

@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 
 from lrat.encoder import Encoder
+from lrat.training.config import TrainingConfig
 from lrat.training.data import (
     Group,
     StepPlan,
@@ -37,7 +38,6 @@ from lrat.training.data import (
     plan_epoch,
     read_training_frame,
 )
-from lrat.training.config import TrainingConfig
 from lrat.training.dev import DevReport, compare_with_base, dev_losses, split_dev, weighted_mean
 from lrat.training.loss import batch_loss
 
@@ -145,7 +145,11 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
             prepared = []
             for micro in micros:
                 group = collate(
-                    training_set, micro[rank], group_size=config.group_size, seed=config.seed, epoch=epoch,
+                    training_set,
+                    micro[rank],
+                    group_size=config.group_size,
+                    seed=config.seed,
+                    epoch=epoch,
                     negative_weights=config.negative_weights,
                 )
                 prepared.append(
@@ -197,15 +201,17 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
                 progress.set_postfix(loss=f"{loss_value:.4f}", lr=f"{learning_rate:.2e}")
             if done % config.log_every == 0 or done == total_steps:
                 now = time.perf_counter()
-                log.append({
-                    "step": done,
-                    "epoch": epoch + 1,
-                    "loss": loss_value,
-                    "learning_rate": learning_rate,
-                    "examples": examples_done,
-                    "examples_per_second": window_examples / max(now - window_start, 1e-9),
-                    "elapsed_seconds": now - run_start,
-                })
+                log.append(
+                    {
+                        "step": done,
+                        "epoch": epoch + 1,
+                        "loss": loss_value,
+                        "learning_rate": learning_rate,
+                        "examples": examples_done,
+                        "examples_per_second": window_examples / max(now - window_start, 1e-9),
+                        "elapsed_seconds": now - run_start,
+                    }
+                )
                 window_examples, window_start = 0, now
             if selection is not None and selection.due(done):
                 log.append({"step": done, "dev_loss": selection.evaluate(done)})
@@ -235,8 +241,9 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         (out / "lrat_training.json").write_text(json.dumps(summary, indent=2) + "\n")
     if world > 1:
         dist.barrier()
-    return TrainResult(out, total_steps, examples_done, loss_value, log.path, first_plan.dropped, dev_report,
-                       sets.false_negatives)
+    return TrainResult(
+        out, total_steps, examples_done, loss_value, log.path, first_plan.dropped, dev_report, sets.false_negatives
+    )
 
 
 @dataclasses.dataclass
@@ -269,8 +276,10 @@ def _training_sets(
         guide = encoder if checkpoint is None else Encoder.load(config.model, device=device)
         frame, false_negatives = _filter_false_negatives(frame, guide, config.false_negative_margin)
         if announce:
-            print(f"false-negative filter: dropped {false_negatives} negatives scored above "
-                  f"{config.false_negative_margin:g}× their positive by the base model")
+            print(
+                f"false-negative filter: dropped {false_negatives} negatives scored above "
+                f"{config.false_negative_margin:g}× their positive by the base model"
+            )
     if config.dev_fraction <= 0:
         return _TrainingSets(load_training_set(frame, name=source_name), None, "", false_negatives)
     train_frame, dev_frame, grouped_by = split_dev(frame, config.dev_fraction, config.seed)
@@ -400,7 +409,9 @@ def _micro_loss(
     query_features = {k: v.to(device, non_blocking=True) for k, v in query_features.items()}
     document_features = {k: v.to(device, non_blocking=True) for k, v in document_features.items()}
     device_type = torch.device(device).type
-    with torch.autocast(device_type=device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+    with torch.autocast(
+        device_type=device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+    ):
         queries = encoder.embed(query_features)
         documents = encoder.embed(document_features)
     batch = {
@@ -570,9 +581,7 @@ def _checkpoint_to_resume(out: Path, resume: bool | str) -> Path | None:
     if resume is False or resume is None or resume == "":
         return None
     if resume is True:
-        found = sorted(
-            p for p in (out / CHECKPOINTS).glob("step-*") if p.is_dir() and not p.name.endswith(".partial")
-        )
+        found = sorted(p for p in (out / CHECKPOINTS).glob("step-*") if p.is_dir() and not p.name.endswith(".partial"))
         complete = [p for p in found if _complete(p)]
         if not complete:
             raise FileNotFoundError(f"nothing to resume: {out / CHECKPOINTS} holds no complete checkpoint")
