@@ -7,7 +7,13 @@ use lrat_core::{parse_record, Format, FormatOptions, Location};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
-fn fixtures() -> Vec<String> {
+/// The fixture records, read once (a long fuzz run asks for them a million times).
+fn fixtures() -> &'static [String] {
+    static RECORDS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    RECORDS.get_or_init(read_fixtures)
+}
+
+fn read_fixtures() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/formats");
     let mut records = Vec::new();
     for name in ["chat_completions.jsonl", "responses.jsonl", "qwen.jsonl", "search_r1.jsonl"] {
