@@ -578,7 +578,7 @@ def simulate(
             if contextual:
                 texts = [contextual_query(text, agents[i].last_reasoning()) for text, i in zip(texts, order)]
             hits = searcher.search(texts, config.k)
-            pending = {}
+            pending.clear()
             if len(hits) != len(order):
                 raise ValueError(f"the searcher answered {len(hits)} result lists for {len(order)} queries")
             for i, result in zip(order, hits):
