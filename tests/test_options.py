@@ -100,8 +100,10 @@ def test_mining_and_reading_flags_come_from_their_configs() -> None:
 
 
 def test_mining_settings_are_checked_by_name() -> None:
-    with pytest.raises(ValueError, match="weighting must be 'intensity' or 'none'"):
+    with pytest.raises(ValueError, match="weighting must be one of intensity, none, got 'dwell'"):
         lrat.MiningConfig(weighting="dwell")
+    with pytest.raises(ValueError, match="rule must be one of segment, per_search, got 'click'"):
+        lrat.MiningConfig().replace(rule="click")
     with pytest.raises(TypeError, match="unknown MiningConfig setting rules"):
         lrat.MiningConfig().replace(rules="segment")
 
@@ -135,3 +137,11 @@ def test_lrat_mine_end_to_end_matches_the_library_call(lrat_trajectories, tmp_pa
     assert written["pos_id"].to_list() == expected["pos_id"].to_list()
     assert written["weight"].to_list() == pytest.approx(expected["weight"].to_list())
     assert json.loads(report.read_text())["kept"] == expected.height
+
+
+def test_training_settings_with_choices_are_checked() -> None:
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, fp16, got 'fp8'"):
+        TrainingConfig(output_dir="out", precision="fp8").check()
+    with pytest.raises(ValueError, match="pooling must be one of mean, cls, last, got 'max'"):
+        TrainingConfig(output_dir="out", pooling="max").check()
+    TrainingConfig(output_dir="out", pooling=None).check()

@@ -23,7 +23,7 @@ from lrat import _core
 from lrat.contextual import contextual_query_expr
 from lrat.corpus import read_corpus
 from lrat.judges import Judge, resolve_judge
-from lrat.options import option, replaced
+from lrat.options import check_choices, option, replaced
 from lrat.trajectories import PathsLike, ReadOptions, open_reader
 from lrat.weighting import intensity_beta, intensity_weights
 
@@ -198,10 +198,7 @@ class MiningConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.weighting not in ("intensity", "none"):
-            raise ValueError(f"weighting must be 'intensity' or 'none', not {self.weighting!r}")
-        if self.rule not in ("segment", "per_search"):
-            raise ValueError(f"rule must be 'segment' or 'per_search', not {self.rule!r}")
+        check_choices(self)
 
     def replace(self, **settings: Any) -> MiningConfig:
         """This config with `settings` changed; an unknown name is a TypeError."""

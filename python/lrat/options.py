@@ -125,6 +125,20 @@ def replaced(config: Any, **settings: Any) -> Any:
     return dataclasses.replace(config, **settings)
 
 
+def check_choices(config: Any) -> None:
+    """Raises ValueError for a field of `config` whose value is not one of its flag's `choices`
+    (a None value is allowed where the field defaults to None)."""
+    for f in dataclasses.fields(config):
+        spec: Option | None = f.metadata.get(_KEY)
+        if spec is None or spec.choices is None:
+            continue
+        value = getattr(config, f.name)
+        if value is None and f.default is None:
+            continue
+        if value not in spec.choices:
+            raise ValueError(f"{f.name} must be one of {', '.join(spec.choices)}, got {value!r}")
+
+
 def options_from_args(config: type, args: argparse.Namespace) -> dict[str, Any]:
     """The values of `config`'s flags in `args`, as keyword arguments of `config`."""
     values: dict[str, Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from lrat.encoder import POOLINGS
-from lrat.options import option
+from lrat.options import check_choices, option
 from lrat.training.data import NegativeWeights
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -156,8 +156,7 @@ class TrainingConfig:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
         if not 0 <= self.warmup_ratio <= 1:
             raise ValueError(f"warmup_ratio must be within [0, 1], got {self.warmup_ratio}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        check_choices(self)
         if not 0 <= self.merge_base <= 1:
             raise ValueError(f"merge_base must be within [0, 1], got {self.merge_base}")
         if isinstance(self.negative_weights, (str, tuple, list)):
