@@ -61,6 +61,28 @@ def test_default_encoder_matches_sentence_transformers(minilm):
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, rtol=1e-5)
 
 
+def test_bf16_encoding_ranks_like_float32_and_auto_picks_what_the_device_runs_natively(minilm):
+    from lrat.precision import native_bf16, resolve
+
+    exact = minilm.encode(TEXTS, show_progress_bar=False)
+    try:
+        minilm.precision = "bf16"
+        assert minilm.precision == "bf16"
+        fast = minilm.encode(TEXTS, show_progress_bar=False)
+    finally:
+        minilm.precision = "fp32"
+    assert fast.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(fast, axis=1), 1.0, rtol=1e-5)
+    assert (fast * exact).sum(axis=1).min() > 0.999
+    assert np.array_equal(np.argsort(-(fast @ fast[0])), np.argsort(-(exact @ exact[0])))
+    assert resolve("auto", "cpu") == ("bf16" if native_bf16("cpu") else "fp32")
+    assert resolve("fp32", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="fp16 needs a CUDA device"):
+        resolve("fp16", "cpu")
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, fp16, got 'int8'"):
+        minilm.precision = "int8"
+
+
 def test_batches_sorted_by_length_come_back_in_input_order(tiny):
     encoder = Encoder.load(tiny, device="cpu")
     together = encoder.encode(TEXTS, batch_size=3, show_progress_bar=False)

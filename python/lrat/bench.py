@@ -103,6 +103,9 @@ class TrainingBudget:
     max_document_length: int = 128
     merge_base: float = 0.0
     """Share of the base weights mixed back into each trained model (WiSE-FT); 0 keeps it as trained."""
+    precision: str = "auto"
+    """What training and encoding compute in, for the base model and every trained one alike
+    (`lrat.precision`; auto: bf16 where the CPU or GPU computes it natively, else float32 on CPUs)."""
 
 
 @dataclass(frozen=True)
@@ -461,10 +464,10 @@ class BenchResult:
     supervision: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _load_encoder(model: str | os.PathLike[str] | None, max_length: int) -> Any:
+def _load_encoder(model: str | os.PathLike[str] | None, max_length: int, precision: str) -> Any:
     from lrat.encoder import Encoder
 
-    return Encoder.load(model, max_document_length=max_length)
+    return Encoder.load(model, max_document_length=max_length, precision=precision)
 
 
 def _build_retriever(
@@ -493,14 +496,16 @@ def _build_retriever(
     return CorpusSearch.build(encoder, corpus, exact=True, vectors=vectors, query_cache=200_000)
 
 
-def _embedding_cache_key(model: str | os.PathLike[str] | None, corpus: pl.DataFrame, max_length: int) -> str:
+def _embedding_cache_key(
+    model: str | os.PathLike[str] | None, corpus: pl.DataFrame, max_length: int, precision: str
+) -> str:
     from lrat.models import default_model_path
 
     folder = Path(model) if model is not None else Path(default_model_path())
     h = hashlib.sha256(str(folder.resolve()).encode())
     for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         h.update(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}".encode())
-    h.update(str(max_length).encode())
+    h.update(f"{max_length}:{precision}".encode())
     for doc_id, text in corpus.select("doc_id", "text").iter_rows():
         h.update(doc_id.encode())
         h.update(b"\0")
@@ -528,8 +533,11 @@ def run(
     `out` folder that an interrupted run of the same settings left reuses its base trajectories and
     every (seed, fold, variant) it finished evaluating."""
     config.check()
+    from lrat.encoder import choose_device
+    from lrat.precision import resolve
     from lrat.training import train
 
+    precision = resolve(config.training.precision, choose_device())
     wall = time.perf_counter()
     corpus, questions = collection.corpus, collection.questions
     rows = questions.select("query_id", "question", "answer", "evidence").to_dicts()
@@ -574,10 +582,13 @@ def run(
     )
     cache = None
     if cache_dir is not None:
-        cache = Path(cache_dir) / f"base-{_embedding_cache_key(model, corpus, config.encode_max_length)}.npy"
+        key = _embedding_cache_key(model, corpus, config.encode_max_length, precision)
+        cache = Path(cache_dir) / f"base-{key}.npy"
     log("encode the corpus with the base model" + (" (cached)" if cache is not None and cache.is_file() else ""))
     base_vectors: dict[str, np.ndarray] = {}
-    base = _build_retriever(corpus, _load_encoder(model, config.encode_max_length), progress, cache, base_vectors)
+    base = _build_retriever(
+        corpus, _load_encoder(model, config.encode_max_length, precision), progress, cache, base_vectors
+    )
     base_question = retrieval_metrics(base, rows, config.ks)
 
     per_query: list[dict[str, Any]] = []
@@ -684,13 +695,14 @@ def run(
                         show_progress=progress,
                         save_steps=0,
                         merge_base=b.merge_base,
+                        precision=precision,
                     )
                     if result.dev is not None:
                         log(f"{where}: {result.dev.summary()}")
                         dev_reports.append({"seed": seed, "fold": fold, "variant": name, **result.dev.to_dict()})
                     log(f"{where}: encode the corpus, evaluate {len(held)} held-out questions")
                     retriever = _build_retriever(
-                        corpus, _load_encoder(result.output_dir, config.encode_max_length), progress
+                        corpus, _load_encoder(result.output_dir, config.encode_max_length, precision), progress
                     )
                 q_metrics = retrieval_metrics(retriever, held, config.ks)
                 contextual = name in CONTEXTUAL_VARIANTS
@@ -717,7 +729,9 @@ def run(
     names = [m for m, _ in metric_names(config)]
     summary = summarize(frame, ["base", *trained], names, resamples=config.resamples, seed=config.bootstrap_seed)
     elapsed = time.perf_counter() - wall
-    settings = _settings(collection, config, model, fold_of, elapsed, extra_settings)
+    settings = _settings(
+        collection, config, model, fold_of, elapsed, {"precision": precision, **(extra_settings or {})}
+    )
     settings["untrained"] = untrained
     settings["dev_selection"] = dev_reports
     smallest = float(np.mean(base_evidence_recall))
@@ -906,7 +920,7 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "
         f"lr {t.learning_rate}, τ {t.temperature}, max lengths {t.max_query_length}/{t.max_document_length}, "
-        f"merge_base {t.merge_base}; "
+        f"merge_base {t.merge_base}, precision {st.get('precision', t.precision)}; "
         f"mining excludes accepted documents from negatives: {config.exclude_accepted}, drops negatives the base "
         f"scores above {config.false_negative_margin} of the positive; model {st['model']}; "
         f"wall {st['elapsed_s']:.0f} s"

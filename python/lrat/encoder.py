@@ -86,7 +86,14 @@ class Encoder:
     all-MiniLM-L6-v2 (offline).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, settings: EncoderSettings, device: str | None = None):
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        settings: EncoderSettings,
+        device: str | None = None,
+        precision: str = "fp32",
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
@@ -97,6 +104,7 @@ class Encoder:
             tokenizer.pad_token = tokenizer.eos_token
         self.device = choose_device(device)
         self.model.to(self.device)
+        self.precision = precision
 
     # ----------------------------------------------------------------------------------------- loading
     @classmethod
@@ -112,6 +120,7 @@ class Encoder:
         max_document_length: int | None = None,
         device: str | None = None,
         dtype: str | None = None,
+        precision: str = "fp32",
     ) -> Encoder:
         """Load a model folder (or, with no path, the bundled all-MiniLM-L6-v2). A name such as
         `org/model` that is no local folder is looked up in the Hugging Face cache (or hub when online).
@@ -119,7 +128,9 @@ class Encoder:
         Settings come from the keyword arguments, else the folder's `lrat_encoder.json`, else its
         SentenceTransformer configuration, else the defaults (mean pooling, normalised, no prefixes,
         lengths from the model capped at 512). `dtype` (`"float32"`, `"bfloat16"`, `"float16"`) sets
-        the weights' precision; the default keeps float32.
+        the weights' precision; the default keeps float32. `precision` is what `encode` computes in
+        (`lrat.precision`: "fp32", "bf16", "fp16" or "auto", the fastest the device runs natively);
+        the default keeps float32.
         """
         import torch
         from transformers import AutoModel, AutoTokenizer
@@ -146,9 +157,21 @@ class Encoder:
             "max_document_length": max_document_length,
         }
         settings = dataclasses.replace(stored, **{k: v for k, v in overrides.items() if v is not None})
-        return cls(model, tokenizer, settings, device=device)
+        return cls(model, tokenizer, settings, device=device, precision=precision)
 
     # ------------------------------------------------------------------------------------ forward pass
+    @property
+    def precision(self) -> str:
+        """What `encode` computes in: "fp32", "bf16", "fp16" or "auto" (see `lrat.precision`)."""
+        return self._precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        from lrat.precision import autocast_dtype
+
+        self._autocast = autocast_dtype(value, self.device)
+        self._precision = value
+
     @property
     def dim(self) -> int:
         """Length of the vectors."""
@@ -212,7 +235,12 @@ class Encoder:
         self.model.eval()
         disable = None if show_progress_bar is None else not show_progress_bar
         try:
-            with torch.inference_mode():
+            autocast = torch.autocast(
+                device_type=torch.device(self.device).type,
+                dtype=self._autocast or torch.float32,
+                enabled=self._autocast is not None,
+            )
+            with torch.inference_mode(), autocast:
                 starts = range(0, len(items), batch_size)
                 for start in tqdm(starts, desc=f"encode {kind}s", unit="batch", disable=disable):
                     idx = order[start : start + batch_size]

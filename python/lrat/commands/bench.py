@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 from typing import Any
 
+from lrat.precision import PRECISIONS
+
 
 def _ints(value: str) -> tuple[int, ...]:
     try:
@@ -75,6 +77,12 @@ def register(subparsers: Any) -> None:
         help="mix this share of the base weights back into every trained model (WiSE-FT)",
     )
     parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=t.precision,
+        help="what training and encoding compute in; auto: bf16 where the CPU or GPU computes it natively",
+    )
+    parser.add_argument(
         "--keep-accepted-negatives",
         action="store_true",
         help="mining: let documents the agent accepted elsewhere in the trajectory be negatives",
@@ -120,6 +128,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             learning_rate=args.lr,
             temperature=args.temperature,
             merge_base=args.merge_base,
+            precision=args.precision,
         ),
         exclude_accepted=not args.keep_accepted_negatives,
         false_negative_margin=None if args.no_fn_filter else args.fn_margin,

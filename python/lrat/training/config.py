@@ -6,9 +6,8 @@ import dataclasses
 
 from lrat.encoder import POOLINGS
 from lrat.options import check_choices, option
+from lrat.precision import PRECISIONS
 from lrat.training.data import NegativeWeights
-
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 _LOSS = "loss"
 _SELECTION = "model selection"
@@ -47,7 +46,7 @@ class TrainingConfig:
     precision: str = option(
         "auto",
         "--precision",
-        "auto: bf16 on GPUs that have it, fp16 on other GPUs, fp32 on CPU",
+        "auto: bf16 where the GPU or CPU computes it natively (AVX512-BF16, AMX), else fp16 on GPUs, fp32 on CPUs",
         group=_OPTIMISATION,
         choices=PRECISIONS,
     )

@@ -28,6 +28,7 @@ import torch
 import torch.distributed as dist
 
 from lrat.encoder import Encoder
+from lrat.precision import autocast_dtype
 from lrat.training.config import TrainingConfig
 from lrat.training.data import (
     Group,
@@ -79,6 +80,7 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         max_query_length=config.max_query_length,
         max_document_length=config.max_document_length,
         device=device,
+        precision=config.precision,
     )
     sets = _training_sets(data, config, encoder, checkpoint, device, announce=rank == 0 and config.show_progress)
     training_set = sets.training
@@ -273,7 +275,7 @@ def _training_sets(
     frame = data if isinstance(data, pl.DataFrame) else read_training_frame(data)
     false_negatives = None
     if config.false_negative_margin is not None:
-        guide = encoder if checkpoint is None else Encoder.load(config.model, device=device)
+        guide = encoder if checkpoint is None else Encoder.load(config.model, device=device, precision=config.precision)
         frame, false_negatives = _filter_false_negatives(frame, guide, config.false_negative_margin)
         if announce:
             print(
@@ -462,18 +464,8 @@ def _all_reduce_gradients(model: torch.nn.Module) -> None:
 
 def _precision(precision: str, device: str) -> tuple[torch.dtype | None, bool]:
     """(autocast dtype or None for float32, whether fp16 loss scaling is needed)."""
-    on_cuda = torch.device(device).type == "cuda"
-    if precision == "auto":
-        if not on_cuda:
-            return None, False
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if precision == "fp32":
-        return None, False
-    if precision == "bf16":
-        return torch.bfloat16, False
-    if not on_cuda:
-        raise ValueError("fp16 training needs a CUDA device; use bf16 or fp32 on this machine")
-    return torch.float16, True
+    dtype = autocast_dtype(precision, device)
+    return dtype, dtype == torch.float16
 
 
 def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
