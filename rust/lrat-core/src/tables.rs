@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use arrow_array::builder::{BooleanBuilder, Float64Builder, StringViewBuilder, UInt32Builder, UInt64Builder};
-use arrow_array::{ArrayRef, RecordBatch, StringViewArray};
+use arrow_array::{RecordBatch, StringViewArray};
 use arrow_buffer::{Buffer, NullBufferBuilder, ScalarBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use rayon::prelude::*;
 
 use rustc_hash::FxHashMap;
 
-use crate::model::{SharedText, StepKind, Trajectory};
+use crate::model::{BrowseRecord, SharedText, Step, StepKind, Trajectory};
 use crate::pipeline::Issue;
 use crate::pool::pool;
 
@@ -238,157 +238,264 @@ impl ViewColumn {
     }
 }
 
+/// The trajectories table's columns, one row per trajectory.
+struct TrajectoryColumns {
+    id: StringViewBuilder,
+    query_id: StringViewBuilder,
+    source: StringViewBuilder,
+    line: UInt64Builder,
+    format: StringViewBuilder,
+    question: StringViewBuilder,
+    final_answer: ViewColumn,
+    gold_answer: StringViewBuilder,
+    outcome: StringViewBuilder,
+    steps: UInt32Builder,
+    searches: UInt32Builder,
+    browses: UInt32Builder,
+    metadata: StringViewBuilder,
+}
+
+impl TrajectoryColumns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            id: StringViewBuilder::with_capacity(n),
+            query_id: StringViewBuilder::with_capacity(n),
+            source: StringViewBuilder::with_capacity(n),
+            line: UInt64Builder::with_capacity(n),
+            format: StringViewBuilder::with_capacity(n),
+            question: StringViewBuilder::with_capacity(n),
+            final_answer: ViewColumn::with_capacity(n),
+            gold_answer: StringViewBuilder::with_capacity(n),
+            outcome: StringViewBuilder::with_capacity(n),
+            steps: UInt32Builder::with_capacity(n),
+            searches: UInt32Builder::with_capacity(n),
+            browses: UInt32Builder::with_capacity(n),
+            metadata: StringViewBuilder::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, t: &Trajectory) {
+        self.id.append_value(&t.id);
+        self.query_id.append_option(t.query_id.as_deref());
+        self.source.append_value(&t.source);
+        self.line.append_value(t.line);
+        self.format.append_value(t.format.name());
+        self.question.append_option(t.question.as_deref());
+        self.final_answer.append_shared(t.final_answer.as_ref());
+        self.gold_answer.append_option(t.gold_answer.as_deref());
+        self.outcome.append_value(t.outcome.name());
+        self.steps.append_value(t.steps.len() as u32);
+        self.searches.append_value(t.count(StepKind::Search) as u32);
+        self.browses.append_value(t.count(StepKind::Browse) as u32);
+        self.metadata.append_option(t.metadata.as_deref());
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            trajectories_schema(),
+            vec![
+                Arc::new(self.id.finish()),
+                Arc::new(self.query_id.finish()),
+                Arc::new(self.source.finish()),
+                Arc::new(self.line.finish()),
+                Arc::new(self.format.finish()),
+                Arc::new(self.question.finish()),
+                Arc::new(self.final_answer.finish()),
+                Arc::new(self.gold_answer.finish()),
+                Arc::new(self.outcome.finish()),
+                Arc::new(self.steps.finish()),
+                Arc::new(self.searches.finish()),
+                Arc::new(self.browses.finish()),
+                Arc::new(self.metadata.finish()),
+            ],
+        )
+    }
+}
+
+/// The steps table's columns, one row per step.
+struct StepColumns {
+    id: ViewColumn,
+    step: UInt32Builder,
+    kind: StringViewBuilder,
+    tool: StringViewBuilder,
+    text: ViewColumn,
+}
+
+impl StepColumns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            id: ViewColumn::with_capacity(n),
+            step: UInt32Builder::with_capacity(n),
+            kind: StringViewBuilder::with_capacity(n),
+            tool: StringViewBuilder::with_capacity(n),
+            text: ViewColumn::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, id: &SharedText, i: u32, step: &Step) {
+        self.id.append_shared(Some(id));
+        self.step.append_value(i);
+        self.kind.append_value(step.kind.name());
+        self.tool.append_option(step.tool_name.as_deref());
+        self.text.append_shared(Some(&step.text));
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            steps_schema(),
+            vec![
+                Arc::new(self.id.finish()),
+                Arc::new(self.step.finish()),
+                Arc::new(self.kind.finish()),
+                Arc::new(self.tool.finish()),
+                Arc::new(self.text.finish()),
+            ],
+        )
+    }
+}
+
+/// The search_results table's columns, one row per result shown.
+struct ResultColumns {
+    id: ViewColumn,
+    step: UInt32Builder,
+    rank: UInt32Builder,
+    key: ViewColumn,
+    title: ViewColumn,
+    snippet: ViewColumn,
+    score: Float64Builder,
+}
+
+impl ResultColumns {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            id: ViewColumn::with_capacity(n),
+            step: UInt32Builder::with_capacity(n),
+            rank: UInt32Builder::with_capacity(n),
+            key: ViewColumn::with_capacity(n),
+            title: ViewColumn::with_capacity(n),
+            snippet: ViewColumn::with_capacity(n),
+            score: Float64Builder::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, id: &SharedText, i: u32, step: &Step) {
+        for (rank, hit) in step.hits.iter().enumerate() {
+            self.id.append_shared(Some(id));
+            self.step.append_value(i);
+            self.rank.append_value(rank as u32 + 1);
+            self.key.append_shared(Some(&hit.doc_key));
+            self.title.append_shared(hit.title.as_ref());
+            self.snippet.append_shared(hit.snippet.as_ref());
+            self.score.append_option(hit.score);
+        }
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            search_results_schema(),
+            vec![
+                Arc::new(self.id.finish()),
+                Arc::new(self.step.finish()),
+                Arc::new(self.rank.finish()),
+                Arc::new(self.key.finish()),
+                Arc::new(self.title.finish()),
+                Arc::new(self.snippet.finish()),
+                Arc::new(self.score.finish()),
+            ],
+        )
+    }
+}
+
+/// The browses table's columns, one row per browse.
+struct BrowseColumns {
+    id: ViewColumn,
+    step: UInt32Builder,
+    key: StringViewBuilder,
+    ok: BooleanBuilder,
+    content_chars: UInt64Builder,
+    content: ViewColumn,
+    include_content: bool,
+}
+
+impl BrowseColumns {
+    fn with_capacity(n: usize, include_content: bool) -> Self {
+        Self {
+            id: ViewColumn::with_capacity(n),
+            step: UInt32Builder::with_capacity(n),
+            key: StringViewBuilder::with_capacity(n),
+            ok: BooleanBuilder::with_capacity(n),
+            content_chars: UInt64Builder::with_capacity(n),
+            content: ViewColumn::with_capacity(n),
+            include_content,
+        }
+    }
+
+    fn push(&mut self, id: &SharedText, i: u32, b: &BrowseRecord) {
+        self.id.append_shared(Some(id));
+        self.step.append_value(i);
+        self.key.append_option(b.doc_key.as_deref());
+        self.ok.append_value(b.ok);
+        self.content_chars.append_value(b.content_chars);
+        self.content.append_shared(if self.include_content { b.content.as_ref() } else { None });
+    }
+
+    fn finish(mut self) -> Result<RecordBatch, ArrowError> {
+        RecordBatch::try_new(
+            browses_schema(),
+            vec![
+                Arc::new(self.id.finish()),
+                Arc::new(self.step.finish()),
+                Arc::new(self.key.finish()),
+                Arc::new(self.ok.finish()),
+                Arc::new(self.content_chars.finish()),
+                Arc::new(self.content.finish()),
+            ],
+        )
+    }
+}
+
+/// Each trajectory's id as a view into one buffer of all of them, so that every row of a trajectory
+/// in the steps, search_results and browses tables points at one copy of its id.
+fn shared_ids(trajectories: &[Trajectory]) -> Vec<SharedText> {
+    let all_ids = SharedText::from(trajectories.iter().map(|t| t.id.as_str()).collect::<String>());
+    let mut at = 0;
+    trajectories
+        .iter()
+        .map(|t| {
+            at += t.id.len();
+            SharedText::within(Some(&all_ids), &all_ids[at - t.id.len()..at])
+        })
+        .collect()
+}
+
 pub fn build(trajectories: &[Trajectory], issues: &[Issue], include_content: bool) -> Result<Tables, ArrowError> {
-    let n = trajectories.len();
     let (mut n_steps, mut n_hits, mut n_browses) = (0, 0, 0);
     for step in trajectories.iter().flat_map(|t| &t.steps) {
         n_steps += 1;
         n_hits += step.hits.len();
         n_browses += step.browse.is_some() as usize;
     }
+    let mut trajectory_rows = TrajectoryColumns::with_capacity(trajectories.len());
+    let mut step_rows = StepColumns::with_capacity(n_steps);
+    let mut result_rows = ResultColumns::with_capacity(n_hits);
+    let mut browse_rows = BrowseColumns::with_capacity(n_browses, include_content);
 
-    let mut t_id = StringViewBuilder::with_capacity(n);
-    let mut t_qid = StringViewBuilder::with_capacity(n);
-    let mut t_source = StringViewBuilder::with_capacity(n);
-    let mut t_line = UInt64Builder::with_capacity(n);
-    let mut t_format = StringViewBuilder::with_capacity(n);
-    let mut t_question = StringViewBuilder::with_capacity(n);
-    let mut t_final = ViewColumn::with_capacity(n);
-    let mut t_gold = StringViewBuilder::with_capacity(n);
-    let mut t_outcome = StringViewBuilder::with_capacity(n);
-    let mut t_steps = UInt32Builder::with_capacity(n);
-    let mut t_searches = UInt32Builder::with_capacity(n);
-    let mut t_browses = UInt32Builder::with_capacity(n);
-    let mut t_meta = StringViewBuilder::with_capacity(n);
-
-    let mut s_id = ViewColumn::with_capacity(n_steps);
-    let mut s_step = UInt32Builder::with_capacity(n_steps);
-    let mut s_kind = StringViewBuilder::with_capacity(n_steps);
-    let mut s_tool = StringViewBuilder::with_capacity(n_steps);
-    let mut s_text = ViewColumn::with_capacity(n_steps);
-
-    let mut r_id = ViewColumn::with_capacity(n_hits);
-    let mut r_step = UInt32Builder::with_capacity(n_hits);
-    let mut r_rank = UInt32Builder::with_capacity(n_hits);
-    let mut r_key = ViewColumn::with_capacity(n_hits);
-    let mut r_title = ViewColumn::with_capacity(n_hits);
-    let mut r_snippet = ViewColumn::with_capacity(n_hits);
-    let mut r_score = Float64Builder::with_capacity(n_hits);
-
-    let mut b_id = ViewColumn::with_capacity(n_browses);
-    let mut b_step = UInt32Builder::with_capacity(n_browses);
-    let mut b_key = StringViewBuilder::with_capacity(n_browses);
-    let mut b_ok = BooleanBuilder::with_capacity(n_browses);
-    let mut b_len = UInt64Builder::with_capacity(n_browses);
-    let mut b_content = ViewColumn::with_capacity(n_browses);
-
-    // Every row of a trajectory in the steps, search_results and browses tables points at one copy
-    // of its id instead of copying it again.
-    let all_ids = SharedText::from(trajectories.iter().map(|t| t.id.as_str()).collect::<String>());
-    let mut at = 0;
-    let ids: Vec<SharedText> = trajectories
-        .iter()
-        .map(|t| {
-            at += t.id.len();
-            SharedText::within(Some(&all_ids), &all_ids[at - t.id.len()..at])
-        })
-        .collect();
-
-    for (t, id) in trajectories.iter().zip(&ids) {
-        t_id.append_value(&t.id);
-        t_qid.append_option(t.query_id.as_deref());
-        t_source.append_value(&t.source);
-        t_line.append_value(t.line);
-        t_format.append_value(t.format.name());
-        t_question.append_option(t.question.as_deref());
-        t_final.append_shared(t.final_answer.as_ref());
-        t_gold.append_option(t.gold_answer.as_deref());
-        t_outcome.append_value(t.outcome.name());
-        t_steps.append_value(t.steps.len() as u32);
-        t_searches.append_value(t.count(StepKind::Search) as u32);
-        t_browses.append_value(t.count(StepKind::Browse) as u32);
-        t_meta.append_option(t.metadata.as_deref());
-
+    for (t, id) in trajectories.iter().zip(&shared_ids(trajectories)) {
+        trajectory_rows.push(t);
         for (i, step) in t.steps.iter().enumerate() {
             let i = i as u32;
-            s_id.append_shared(Some(id));
-            s_step.append_value(i);
-            s_kind.append_value(step.kind.name());
-            s_tool.append_option(step.tool_name.as_deref());
-            s_text.append_shared(Some(&step.text));
-            for (rank, hit) in step.hits.iter().enumerate() {
-                r_id.append_shared(Some(id));
-                r_step.append_value(i);
-                r_rank.append_value(rank as u32 + 1);
-                r_key.append_shared(Some(&hit.doc_key));
-                r_title.append_shared(hit.title.as_ref());
-                r_snippet.append_shared(hit.snippet.as_ref());
-                r_score.append_option(hit.score);
-            }
+            step_rows.push(id, i, step);
+            result_rows.push(id, i, step);
             if let Some(b) = &step.browse {
-                b_id.append_shared(Some(id));
-                b_step.append_value(i);
-                b_key.append_option(b.doc_key.as_deref());
-                b_ok.append_value(b.ok);
-                b_len.append_value(b.content_chars);
-                b_content.append_shared(if include_content { b.content.as_ref() } else { None });
+                browse_rows.push(id, i, b);
             }
         }
     }
-
-    let finish = |schema: SchemaRef, columns: Vec<ArrayRef>| RecordBatch::try_new(schema, columns);
     Ok(Tables {
-        trajectories: finish(
-            trajectories_schema(),
-            vec![
-                Arc::new(t_id.finish()),
-                Arc::new(t_qid.finish()),
-                Arc::new(t_source.finish()),
-                Arc::new(t_line.finish()),
-                Arc::new(t_format.finish()),
-                Arc::new(t_question.finish()),
-                Arc::new(t_final.finish()),
-                Arc::new(t_gold.finish()),
-                Arc::new(t_outcome.finish()),
-                Arc::new(t_steps.finish()),
-                Arc::new(t_searches.finish()),
-                Arc::new(t_browses.finish()),
-                Arc::new(t_meta.finish()),
-            ],
-        )?,
-        steps: finish(
-            steps_schema(),
-            vec![
-                Arc::new(s_id.finish()),
-                Arc::new(s_step.finish()),
-                Arc::new(s_kind.finish()),
-                Arc::new(s_tool.finish()),
-                Arc::new(s_text.finish()),
-            ],
-        )?,
-        search_results: finish(
-            search_results_schema(),
-            vec![
-                Arc::new(r_id.finish()),
-                Arc::new(r_step.finish()),
-                Arc::new(r_rank.finish()),
-                Arc::new(r_key.finish()),
-                Arc::new(r_title.finish()),
-                Arc::new(r_snippet.finish()),
-                Arc::new(r_score.finish()),
-            ],
-        )?,
-        browses: finish(
-            browses_schema(),
-            vec![
-                Arc::new(b_id.finish()),
-                Arc::new(b_step.finish()),
-                Arc::new(b_key.finish()),
-                Arc::new(b_ok.finish()),
-                Arc::new(b_len.finish()),
-                Arc::new(b_content.finish()),
-            ],
-        )?,
+        trajectories: trajectory_rows.finish()?,
+        steps: step_rows.finish()?,
+        search_results: result_rows.finish()?,
+        browses: browse_rows.finish()?,
         errors: errors_batch(issues)?,
     })
 }

@@ -54,7 +54,7 @@ fn put_u64(bytes: &mut [u8], at: usize, v: u64) {
 }
 
 /// Recomputes the section offsets and both checksums after a mutation, as a forger would.
-fn reseal(bytes: &mut Vec<u8>, engine_len: u64) {
+fn reseal(bytes: &mut [u8], engine_len: u64) {
     put_u64(bytes, ENGINE_LEN_AT, engine_len);
     put_u64(bytes, KEYS_OFFSET_AT, HEADER_LEN as u64 + engine_len);
     let keys_len = bytes.len() as u64 - HEADER_LEN as u64 - engine_len;
@@ -243,7 +243,7 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, at: &Layout) -> usize {
                     bytes.drain(end - cut..end);
                     return at.engine_len - cut;
                 }
-                bytes.splice(end..end, std::iter::repeat_n(0u8, cut));
+                bytes.splice(end..end, std::iter::repeat(0u8).take(cut));
                 return at.engine_len + cut;
             }
         }

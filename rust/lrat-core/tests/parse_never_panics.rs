@@ -185,6 +185,6 @@ proptest! {
 fn unmutated_fixtures_parse_under_detection() {
     for record in fixtures() {
         let location = Location { source: "fixture".into(), line: 1, byte_offset: 0 };
-        parse_record(&record, &location, &FormatOptions::default()).unwrap();
+        parse_record(record, &location, &FormatOptions::default()).unwrap();
     }
 }

@@ -73,11 +73,7 @@ pub fn text(v: &Json, field: &str) -> Option<String> {
         }
         Json::Int(_) | Json::UInt(_) | Json::Float(_) => {
             note(field, v.type_name(), Treatment::ReadAsText);
-            Some(match v {
-                Json::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 9.0e15 => format!("{}", *f as i64),
-                Json::Float(f) => f.to_string(),
-                other => other.as_key().unwrap_or_default(),
-            })
+            number_text(v)
         }
         other => {
             note(field, other.type_name(), Treatment::Ignored);
@@ -92,8 +88,17 @@ pub fn text(v: &Json, field: &str) -> Option<String> {
 /// Other non-text values are ignored and reported as in `text`.
 pub fn argument_text(v: &Json, field: &str) -> Option<String> {
     match v {
-        Json::Int(_) | Json::UInt(_) | Json::Float(_) => collect(|| text(v, field)).0,
+        Json::Int(_) | Json::UInt(_) | Json::Float(_) => number_text(v),
         other => text(other, field),
+    }
+}
+
+/// The text of a number as its writer meant it: an integral float without its `.0`.
+fn number_text(v: &Json) -> Option<String> {
+    match v {
+        Json::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 9.0e15 => Some(format!("{}", *f as i64)),
+        Json::Float(f) => Some(f.to_string()),
+        other => other.as_key(),
     }
 }
 
