@@ -71,54 +71,15 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     checkpoint = _checkpoint_to_resume(out, config.resume)
     _seed_everything(config.seed)
 
-    encoder = Encoder.load(
-        checkpoint if checkpoint is not None else config.model,
-        pooling=config.pooling,  # type: ignore[arg-type]
-        normalize=config.normalize,
-        query_prefix=config.query_prefix,
-        document_prefix=config.document_prefix,
-        max_query_length=config.max_query_length,
-        max_document_length=config.max_document_length,
-        device=device,
-        precision=config.precision,
-    )
+    encoder = _load_encoder(config, checkpoint, device)
     sets = _training_sets(data, config, encoder, checkpoint, device, announce=rank == 0 and config.show_progress)
     training_set = sets.training
     model = encoder.model
-    if config.gradient_checkpointing:
-        # transformers 5 renamed the switch and its keyword; 4 only has the old ones.
-        if hasattr(model, "activation_checkpointing_enable"):
-            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-        else:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.train()
     autocast_dtype, use_scaler = _precision(config.precision, encoder.device)
-
-    def plan_for(epoch: int) -> StepPlan:
-        return plan_epoch(
-            len(training_set),
-            epoch=epoch,
-            seed=config.seed,
-            batch_size=config.batch_size,
-            accumulation=config.gradient_accumulation_steps,
-            world_size=world,
-            shuffle=config.shuffle,
-        )
-
-    first_plan = plan_for(0)
-    steps_per_epoch = len(first_plan.steps)
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"the training set has {len(training_set)} examples, fewer than one per micro-batch and process "
-            f"({config.gradient_accumulation_steps * world})"
-        )
-    total_steps = steps_per_epoch * config.epochs
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
-    warmup_steps = math.ceil(config.warmup_ratio * total_steps)
+    plans = _EpochPlans(len(training_set), config, world)
 
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(warmup_steps, total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(plans.warmup_steps, plans.total_steps))
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
 
     start_step = 0
@@ -128,62 +89,21 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     log = _StepLog(out / LOG_FILE, enabled=rank == 0, resumed_at=start_step)
     selection = None
     if sets.dev is not None:
-        selection = _Selection(encoder, sets.dev, config, sets.dev_grouped_by, total_steps)
-    progress = _progress(config.show_progress and rank == 0, total_steps, start_step)
-    plans: dict[int, StepPlan] = {0: first_plan}
+        selection = _Selection(encoder, sets.dev, config, sets.dev_grouped_by, plans.total_steps)
+    progress = _progress(config.show_progress and rank == 0, plans.total_steps, start_step)
     loss_value = float("nan")
     examples_done = 0
     window_examples = 0
     window_start = run_start = time.perf_counter()
 
-    def step_groups() -> Iterator[tuple[int, float, list[tuple[Group, dict[str, Any], dict[str, Any]]]]]:
-        for step in range(start_step, total_steps):
-            epoch, in_epoch = divmod(step, steps_per_epoch)
-            if epoch not in plans:
-                plans.clear()
-                plans[epoch] = plan_for(epoch)
-            micros = plans[epoch].steps[in_epoch]
-            step_weight = float(sum(training_set.weights[part].sum() for micro in micros for part in micro))
-            prepared = []
-            for micro in micros:
-                group = collate(
-                    training_set,
-                    micro[rank],
-                    group_size=config.group_size,
-                    seed=config.seed,
-                    epoch=epoch,
-                    negative_weights=config.negative_weights,
-                )
-                prepared.append(
-                    (
-                        group,
-                        encoder.tokenize(group.queries, "query", to_device=False),
-                        encoder.tokenize(group.documents, "document", to_device=False),
-                    )
-                )
-            yield step, step_weight, prepared
-
     try:
-        for step, step_weight, prepared in _prefetch(step_groups()):
-            step_examples = 0
-            total = torch.zeros((), device=encoder.device)
-            if step_weight > 0:
-                for group, query_features, document_features in prepared:
-                    loss = _micro_loss(
-                        encoder, group, query_features, document_features, step_weight, config, autocast_dtype, world
-                    )
-                    total += loss.detach()
-                    (scaler.scale(loss) if scaler is not None else loss).backward()
-            for group, _, _ in prepared:
-                step_examples += len(group.queries)
-            if world > 1:
-                _all_reduce_gradients(model)
-                dist.all_reduce(total)
-                counts = torch.tensor([step_examples], device=encoder.device)
-                dist.all_reduce(counts)
-                step_examples = int(counts.item())
-            loss_value = float(total.item())
-            epoch = step // steps_per_epoch
+        for step, step_weight, prepared in _prefetch(
+            _step_batches(training_set, encoder, plans, config, rank, start_step)
+        ):
+            loss_value, step_examples = _forward_backward(
+                encoder, prepared, step_weight, config, autocast_dtype, scaler, world
+            )
+            epoch = step // plans.steps_per_epoch
             if not math.isfinite(loss_value):
                 raise FloatingPointError(
                     f"the loss is {loss_value} at step {step + 1} (epoch {epoch + 1}); training stopped. "
@@ -201,7 +121,7 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
             if progress is not None:
                 progress.update(1)
                 progress.set_postfix(loss=f"{loss_value:.4f}", lr=f"{learning_rate:.2e}")
-            if done % config.log_every == 0 or done == total_steps:
+            if done % config.log_every == 0 or done == plans.total_steps:
                 now = time.perf_counter()
                 log.append(
                     {
@@ -217,7 +137,7 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
                 window_examples, window_start = 0, now
             if selection is not None and selection.due(done):
                 log.append({"step": done, "dev_loss": selection.evaluate(done)})
-            if config.save_steps and done % config.save_steps == 0 and done < total_steps:
+            if config.save_steps and done % config.save_steps == 0 and done < plans.total_steps:
                 _save_checkpoint(out, done, encoder, optimizer, scheduler, scaler, config, world, rank)
     finally:
         if progress is not None:
@@ -225,14 +145,9 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
 
     dev_report = selection.finish() if selection is not None else None
     if rank == 0:
-        model.eval()
-        if dev_report is not None and config.show_progress:
-            print(dev_report.summary())
-        if config.merge_base > 0 and not (dev_report is not None and dev_report.kept_base):
-            _merge_with_base(model, config.model, config.merge_base)
-        encoder.save(out)
+        _save_model(encoder, config, dev_report)
         summary = {
-            "steps": total_steps,
+            "steps": plans.total_steps,
             "examples": examples_done,
             "final_loss": loss_value,
             "config": dataclasses.asdict(config),
@@ -244,8 +159,152 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     if world > 1:
         dist.barrier()
     return TrainResult(
-        out, total_steps, examples_done, loss_value, log.path, first_plan.dropped, dev_report, sets.false_negatives
+        out,
+        plans.total_steps,
+        examples_done,
+        loss_value,
+        log.path,
+        plans.first.dropped,
+        dev_report,
+        sets.false_negatives,
     )
+
+
+def _load_encoder(config: TrainingConfig, checkpoint: Path | None, device: str | None) -> Encoder:
+    """The model to train (the checkpoint's when resuming), in training mode."""
+    encoder = Encoder.load(
+        checkpoint if checkpoint is not None else config.model,
+        pooling=config.pooling,  # type: ignore[arg-type]
+        normalize=config.normalize,
+        query_prefix=config.query_prefix,
+        document_prefix=config.document_prefix,
+        max_query_length=config.max_query_length,
+        max_document_length=config.max_document_length,
+        device=device,
+        precision=config.precision,
+    )
+    model = encoder.model
+    if config.gradient_checkpointing:
+        # transformers 5 renamed the switch and its keyword; 4 only has the old ones.
+        if hasattr(model, "activation_checkpointing_enable"):
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    return encoder
+
+
+class _EpochPlans:
+    """The run's length and each epoch's plan of micro-batches (one epoch's kept at a time)."""
+
+    def __init__(self, examples: int, config: TrainingConfig, world: int):
+        self._examples, self._config, self._world = examples, config, world
+        self.first = self._plan(0)
+        self.steps_per_epoch = len(self.first.steps)
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"the training set has {examples} examples, fewer than one per micro-batch and process "
+                f"({config.gradient_accumulation_steps * world})"
+            )
+        total = self.steps_per_epoch * config.epochs
+        self.total_steps = total if config.max_steps is None else min(total, config.max_steps)
+        self.warmup_steps = math.ceil(config.warmup_ratio * self.total_steps)
+        self._current: tuple[int, StepPlan] = (0, self.first)
+
+    def _plan(self, epoch: int) -> StepPlan:
+        c = self._config
+        return plan_epoch(
+            self._examples,
+            epoch=epoch,
+            seed=c.seed,
+            batch_size=c.batch_size,
+            accumulation=c.gradient_accumulation_steps,
+            world_size=self._world,
+            shuffle=c.shuffle,
+        )
+
+    def micro_batches(self, step: int) -> tuple[int, list[Any]]:
+        """(epoch, the micro-batches of `step`)."""
+        epoch, in_epoch = divmod(step, self.steps_per_epoch)
+        if self._current[0] != epoch:
+            self._current = (epoch, self._plan(epoch))
+        return epoch, self._current[1].steps[in_epoch]
+
+
+_Prepared = list[tuple[Group, dict[str, Any], dict[str, Any]]]
+
+
+def _step_batches(
+    training_set: TrainingSet,
+    encoder: Encoder,
+    plans: _EpochPlans,
+    config: TrainingConfig,
+    rank: int,
+    start_step: int,
+) -> Iterator[tuple[int, float, _Prepared]]:
+    """Each step from `start_step` on: its index, the total weight of its examples across processes
+    and micro-batches, and this process's micro-batches, collated and tokenised."""
+    for step in range(start_step, plans.total_steps):
+        epoch, micros = plans.micro_batches(step)
+        step_weight = float(sum(training_set.weights[part].sum() for micro in micros for part in micro))
+        prepared = []
+        for micro in micros:
+            group = collate(
+                training_set,
+                micro[rank],
+                group_size=config.group_size,
+                seed=config.seed,
+                epoch=epoch,
+                negative_weights=config.negative_weights,
+            )
+            prepared.append(
+                (
+                    group,
+                    encoder.tokenize(group.queries, "query", to_device=False),
+                    encoder.tokenize(group.documents, "document", to_device=False),
+                )
+            )
+        yield step, step_weight, prepared
+
+
+def _forward_backward(
+    encoder: Encoder,
+    prepared: _Prepared,
+    step_weight: float,
+    config: TrainingConfig,
+    autocast_dtype: torch.dtype | None,
+    scaler: torch.amp.GradScaler | None,
+    world: int,
+) -> tuple[float, int]:
+    """Accumulates one step's gradients (summed across processes); returns the step's loss and the
+    number of examples it saw, both over every process."""
+    total = torch.zeros((), device=encoder.device)
+    if step_weight > 0:
+        for group, query_features, document_features in prepared:
+            loss = _micro_loss(
+                encoder, group, query_features, document_features, step_weight, config, autocast_dtype, world
+            )
+            total += loss.detach()
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+    examples = sum(len(group.queries) for group, _, _ in prepared)
+    if world > 1:
+        _all_reduce_gradients(encoder.model)
+        dist.all_reduce(total)
+        counts = torch.tensor([examples], device=encoder.device)
+        dist.all_reduce(counts)
+        examples = int(counts.item())
+    return float(total.item()), examples
+
+
+def _save_model(encoder: Encoder, config: TrainingConfig, dev_report: DevReport | None) -> None:
+    """Writes the trained model (merged with the base one under `merge_base`, unless the dev split
+    kept the base model) to the output folder."""
+    encoder.model.eval()
+    if dev_report is not None and config.show_progress:
+        print(dev_report.summary())
+    if config.merge_base > 0 and not (dev_report is not None and dev_report.kept_base):
+        _merge_with_base(encoder.model, config.model, config.merge_base)
+    encoder.save(config.output_dir)
 
 
 @dataclasses.dataclass
