@@ -301,6 +301,30 @@ def test_sessions_left_open_by_a_dead_process_are_recovered_from_the_journal(sea
     assert len(lrat.read_trajectories(logs, strict=True)) == 2
 
 
+def test_a_trajectory_line_torn_by_a_kill_is_cut_and_its_session_recovered(searcher, logs: Path) -> None:
+    dead = make_service(searcher, logs)
+    dead.search("done", "river", 3)
+    dead.log.end("done")
+    dead.search("torn", "film", 2, reasoning="kept in the journal")
+    # SIGKILL inside write(): the kernel stops at a page boundary, leaving part of the line.
+    from lrat.server.sessions import _line
+
+    whole = _line(dead.log._sessions["torn"].record("completed"))
+    assert b'"session_uid":"' in whole[: len(whole) // 2]
+    files = sorted(logs.glob("trajectories-*.jsonl"))
+    with open(files[-1], "ab") as fh:
+        fh.write(whole[: len(whole) // 2])
+    dead.log.journal.close()
+    dead.log.trajectories.close()
+
+    log = SessionLog(logs)
+    assert log.trajectories.torn_bytes == len(whole) // 2
+    assert log.recovered == 1, "the torn line named the session; it must not count as written"
+    log.close()
+    t = lrat.read_trajectories(logs, strict=True)
+    assert sorted(t.trajectories["trajectory_id"].to_list()) == ["done", "torn"]
+
+
 def test_idle_sessions_are_ended(searcher, logs: Path) -> None:
     service = make_service(searcher, logs)
     service.search("idle", "city", 2)

@@ -95,6 +95,12 @@ def build_service(args: argparse.Namespace):
         },
         max_open_sessions=args.max_sessions,
     )
+    if log.trajectories.torn_bytes:
+        print(
+            f"lrat serve: cut a torn last line ({log.trajectories.torn_bytes} bytes, never acknowledged) "
+            f"from the trajectory files of {log.directory}: the previous run was killed while writing it",
+            file=sys.stderr,
+        )
     if log.recovered:
         print(f"lrat serve: wrote {log.recovered} sessions left open by a previous run", file=sys.stderr)
     return SearchService(searcher, log, limits, default_k=args.default_k, contextual=args.contextual_queries)

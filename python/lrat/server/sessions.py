@@ -65,6 +65,9 @@ class RotatingAppender:
         directory.mkdir(parents=True, exist_ok=True)
         numbers = [int(m.group(1)) for p in self.files() if (m := _NUMBERED.search(p.name))]
         self._number = max(numbers, default=0)
+        self.torn_bytes = sum(_cut_torn_tail(p) for p in self.files())
+        """Bytes of torn last lines cut from the files at start: a process killed inside `write`
+        (SIGKILL stops a write at a page boundary) leaves part of a line that it never acknowledged."""
 
     def files(self) -> list[Path]:
         return sorted(self.directory.glob(f"{self.prefix}[0-9]*{self.suffix}"))
@@ -124,6 +127,29 @@ class RotatingAppender:
     def close(self) -> None:
         with self._lock:
             self._close_fd()
+
+
+def _cut_torn_tail(path: Path, chunk: int = 1 << 16) -> int:
+    """Truncates `path` after its last newline; returns the bytes cut (0 when it ends in one)."""
+    with open(path, "rb+") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        at = end
+        while at > 0:
+            start = max(0, at - chunk)
+            fh.seek(start)
+            block = fh.read(at - start)
+            newline = block.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            at = start
+        else:
+            keep = 0
+        if keep < end:
+            fh.truncate(keep)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return end - keep
 
 
 def _line(obj: Any) -> bytes:
