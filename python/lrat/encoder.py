@@ -169,8 +169,22 @@ class Encoder:
     def precision(self, value: str) -> None:
         from lrat.precision import autocast_dtype
 
-        self._autocast = autocast_dtype(value, self.device)
+        self._autocast_dtype = autocast_dtype(value, self.device)
         self._precision = value
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The dtype `precision` computes in on this device (None: float32)."""
+        return self._autocast_dtype
+
+    def autocast(self) -> torch.autocast:
+        """The autocast context of `precision` on this device; disabled in float32."""
+        import torch
+
+        dtype = self._autocast_dtype
+        return torch.autocast(
+            device_type=torch.device(self.device).type, dtype=dtype or torch.float32, enabled=dtype is not None
+        )
 
     @property
     def dim(self) -> int:
@@ -235,12 +249,7 @@ class Encoder:
         self.model.eval()
         disable = None if show_progress_bar is None else not show_progress_bar
         try:
-            autocast = torch.autocast(
-                device_type=torch.device(self.device).type,
-                dtype=self._autocast or torch.float32,
-                enabled=self._autocast is not None,
-            )
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode(), self.autocast():
                 starts = range(0, len(items), batch_size)
                 for start in tqdm(starts, desc=f"encode {kind}s", unit="batch", disable=disable):
                     idx = order[start : start + batch_size]

@@ -28,7 +28,6 @@ import torch
 import torch.distributed as dist
 
 from lrat.encoder import Encoder
-from lrat.precision import autocast_dtype
 from lrat.training.config import TrainingConfig
 from lrat.training.data import (
     Group,
@@ -75,12 +74,12 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     sets = _training_sets(data, config, encoder, checkpoint, device, announce=rank == 0 and config.show_progress)
     training_set = sets.training
     model = encoder.model
-    autocast_dtype, use_scaler = _precision(config.precision, encoder.device)
     plans = _EpochPlans(len(training_set), config, world)
 
     optimizer = torch.optim.AdamW(_parameter_groups(model, config.weight_decay), lr=config.learning_rate)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _linear_schedule(plans.warmup_steps, plans.total_steps))
-    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+    # fp16 needs loss scaling; bf16 has float32's range.
+    scaler = torch.amp.GradScaler("cuda") if encoder.autocast_dtype == torch.float16 else None
 
     start_step = 0
     if checkpoint is not None:
@@ -100,9 +99,7 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         for step, step_weight, prepared in _prefetch(
             _step_batches(training_set, encoder, plans, config, rank, start_step)
         ):
-            loss_value, step_examples = _forward_backward(
-                encoder, prepared, step_weight, config, autocast_dtype, scaler, world
-            )
+            loss_value, step_examples = _forward_backward(encoder, prepared, step_weight, config, scaler, world)
             epoch = step // plans.steps_per_epoch
             if not math.isfinite(loss_value):
                 raise FloatingPointError(
@@ -272,7 +269,6 @@ def _forward_backward(
     prepared: _Prepared,
     step_weight: float,
     config: TrainingConfig,
-    autocast_dtype: torch.dtype | None,
     scaler: torch.amp.GradScaler | None,
     world: int,
 ) -> tuple[float, int]:
@@ -281,9 +277,7 @@ def _forward_backward(
     total = torch.zeros((), device=encoder.device)
     if step_weight > 0:
         for group, query_features, document_features in prepared:
-            loss = _micro_loss(
-                encoder, group, query_features, document_features, step_weight, config, autocast_dtype, world
-            )
+            loss = _micro_loss(encoder, group, query_features, document_features, step_weight, config, world)
             total += loss.detach()
             (scaler.scale(loss) if scaler is not None else loss).backward()
     examples = sum(len(group.queries) for group, _, _ in prepared)
@@ -463,16 +457,12 @@ def _micro_loss(
     document_features: dict[str, torch.Tensor],
     step_weight: float,
     config: TrainingConfig,
-    autocast_dtype: torch.dtype | None,
     world: int,
 ) -> torch.Tensor:
     device = encoder.device
     query_features = {k: v.to(device, non_blocking=True) for k, v in query_features.items()}
     document_features = {k: v.to(device, non_blocking=True) for k, v in document_features.items()}
-    device_type = torch.device(device).type
-    with torch.autocast(
-        device_type=device_type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
-    ):
+    with encoder.autocast():
         queries = encoder.embed(query_features)
         documents = encoder.embed(document_features)
     batch = {
@@ -519,12 +509,6 @@ def _all_reduce_gradients(model: torch.nn.Module) -> None:
     for g in grads:
         g.copy_(flat[offset : offset + g.numel()].view_as(g))
         offset += g.numel()
-
-
-def _precision(precision: str, device: str) -> tuple[torch.dtype | None, bool]:
-    """(autocast dtype or None for float32, whether fp16 loss scaling is needed)."""
-    dtype = autocast_dtype(precision, device)
-    return dtype, dtype == torch.float16
 
 
 def _parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
