@@ -29,6 +29,7 @@ The protocol (docs/method.md §5):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -37,7 +38,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -514,6 +515,109 @@ def _embedding_cache_key(
     return h.hexdigest()[:20]
 
 
+def _frozen_queries(
+    record_of: Mapping[str, Mapping[str, Any]], by_id: Mapping[str, Mapping[str, Any]]
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The queries the base agent issued on each question (other than the question itself), as they
+    were and joined with the reasoning before each (for the variants searched with contextual queries)."""
+    frozen = {qid: agent_queries(record_of[qid], by_id[qid]["question"]) for qid in by_id}
+    in_context = {}
+    for qid, texts in frozen.items():
+        contexts = search_contexts(record_of[qid])
+        in_context[qid] = [contextual_query(t, contexts.get(t, "")) for t in texts]
+    return frozen, in_context
+
+
+def _stamp_work(
+    work: Path,
+    collection: Collection,
+    config: BenchConfig,
+    model: str | os.PathLike[str] | None,
+    question_ids: list[str],
+    resume: bool,
+) -> None:
+    """Writes what this run is (settings, model, collection) into `work/run.json`; refuses to resume a
+    folder that another run's settings, model or collection left."""
+    identity = json.dumps(
+        {
+            "config": dataclasses.asdict(config),
+            "model": str(model),
+            "collection": collection.name,
+            "documents": collection.corpus.height,
+            "questions": question_ids,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    stamp = work / "run.json"
+    if resume and stamp.is_file() and stamp.read_text() != identity:
+        raise ValueError(f"{work.parent} holds a run of other settings, model or collection; cannot resume it")
+    work.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(identity)
+
+
+def _train_variant(
+    name: str,
+    df: pl.DataFrame,
+    output_dir: Path,
+    *,
+    model: str | os.PathLike[str] | None,
+    config: BenchConfig,
+    precision: str,
+    seed: int,
+    progress: bool,
+) -> Any:
+    """Trains variant `name` on its training set with the budget every variant shares."""
+    from lrat.training import train
+
+    b = config.training
+    return train(
+        df,
+        output_dir=output_dir,
+        model=model,
+        max_steps=b.steps,
+        false_negative_margin=None,  # mined sets were filtered when mined, with the cached base vectors
+        **{k: v for k, v in MINED_VARIANTS.get(name, {}).items() if k in TRAINING_KEYS},
+        epochs=max(1, math.ceil(b.steps * b.batch_size / df.height) + 1),
+        batch_size=min(b.batch_size, df.height),
+        group_size=b.group_size,
+        learning_rate=b.learning_rate,
+        temperature=b.temperature,
+        max_query_length=b.max_query_length,
+        max_document_length=b.max_document_length,
+        seed=seed,
+        show_progress=progress,
+        save_steps=0,
+        merge_base=b.merge_base,
+        precision=precision,
+    )
+
+
+def _heldout_metrics(
+    retriever: Any,
+    held: list[dict[str, Any]],
+    frozen: Mapping[str, list[str]],
+    evidence: Mapping[str, Sequence[str]],
+    config: BenchConfig,
+    play: Callable[[], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """One row per held-out question: the question as the query, the frozen agent queries, and the
+    agent's runs with this retriever (`play`) under each budget. In that order: the retriever caches
+    query vectors, and the order of encoding is part of what makes a run reproducible."""
+    q_metrics = retrieval_metrics(retriever, held, config.ks)
+    aq = agent_query_metrics(retriever, frozen, evidence, config.ks)
+    played = play()
+    return [
+        {
+            "query_id": record["query_id"],
+            **q_metrics[record["query_id"]],
+            **aq[record["query_id"]],
+            **agent_metrics(record, evidence[record["query_id"]], config.budgets),
+        }
+        for record in played
+    ]
+
+
 def run(
     collection: Collection,
     config: BenchConfig = DEFAULT,
@@ -535,7 +639,6 @@ def run(
     config.check()
     from lrat.encoder import choose_device
     from lrat.precision import resolve
-    from lrat.training import train
 
     precision = resolve(config.training.precision, choose_device())
     wall = time.perf_counter()
@@ -560,22 +663,7 @@ def run(
 
     if resume and out_dir is None:
         raise ValueError("resume needs an output folder (out) to resume from")
-    identity = json.dumps(
-        {
-            "config": dataclasses.asdict(config),
-            "model": str(model),
-            "collection": collection.name,
-            "documents": corpus.height,
-            "questions": sorted(by_id),
-        },
-        sort_keys=True,
-        default=str,
-    )
-    stamp = work / "run.json"
-    if resume and stamp.is_file() and stamp.read_text() != identity:
-        raise ValueError(f"{out_dir} holds a run of other settings, model or collection; cannot resume it")
-    work.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(identity)
+    _stamp_work(work, collection, config, model, sorted(by_id), resume)
     log(
         f"{collection.name}: {corpus.height} documents, {len(rows)} questions in {config.folds} folds, "
         f"{config.seeds} seed(s), variants base + {', '.join(trained)}"
@@ -606,11 +694,7 @@ def run(
             records = simulate(rows, base, get_document, config.agent, seed=seed, progress=progress)
             write_runs(records, base_runs)
         record_of = {r["query_id"]: r for r in records}
-        frozen = {qid: agent_queries(record_of[qid], by_id[qid]["question"]) for qid in by_id}
-        frozen_in_context = {}
-        for qid, texts in frozen.items():
-            contexts = search_contexts(record_of[qid])
-            frozen_in_context[qid] = [contextual_query(t, contexts.get(t, "")) for t in texts]
+        frozen, frozen_in_context = _frozen_queries(record_of, by_id)
         base_aq = agent_query_metrics(base, frozen, evidence, config.ks)
         for qid in by_id:
             a = agent_metrics(record_of[qid], evidence[qid], config.budgets)
@@ -647,15 +731,9 @@ def run(
                 if leaked:
                     raise RuntimeError(f"{name}: training examples come from held-out questions {sorted(leaked)[:3]}")
                 df.write_parquet(fold_work / f"train_{name}.parquet")
-                supervision.append(
-                    {
-                        "seed": seed,
-                        "fold": fold,
-                        "variant": name,
-                        **supervision_quality(df, evidence),
-                        **({"mining": reports[name]} if name in reports else {}),
-                    }
-                )
+                quality = supervision_quality(df, evidence)
+                mining = {"mining": reports[name]} if name in reports else {}
+                supervision.append({"seed": seed, "fold": fold, "variant": name, **quality, **mining})
             for name in trained:
                 started = time.perf_counter()
                 df = sets.get(name)
@@ -665,8 +743,6 @@ def run(
                     log.total -= 1
                     log(f"seed {seed}, fold {fold + 1}/{config.folds}, {name}: evaluated by the earlier run (resumed)")
                     continue
-                first_row = len(per_query)
-                b = config.training
                 where = f"seed {seed}, fold {fold + 1}/{config.folds}, {name}"
                 if df is None:
                     log(f"{where}: the base model, evaluate {len(held)} held-out questions")
@@ -676,26 +752,16 @@ def run(
                     untrained.append({"seed": seed, "fold": fold, "variant": name})
                     retriever = base
                 else:
-                    log(f"{where}: train {b.steps} steps on {df.height} examples")
-                    result = train(
+                    log(f"{where}: train {config.training.steps} steps on {df.height} examples")
+                    result = _train_variant(
+                        name,
                         df,
-                        output_dir=models / name,
+                        models / name,
                         model=model,
-                        max_steps=b.steps,
-                        false_negative_margin=None,  # mined sets were filtered above, with cached vectors
-                        **{k: v for k, v in MINED_VARIANTS.get(name, {}).items() if k in TRAINING_KEYS},
-                        epochs=max(1, math.ceil(b.steps * b.batch_size / df.height) + 1),
-                        batch_size=min(b.batch_size, df.height),
-                        group_size=b.group_size,
-                        learning_rate=b.learning_rate,
-                        temperature=b.temperature,
-                        max_query_length=b.max_query_length,
-                        max_document_length=b.max_document_length,
-                        seed=seed,
-                        show_progress=progress,
-                        save_steps=0,
-                        merge_base=b.merge_base,
+                        config=config,
                         precision=precision,
+                        seed=seed,
+                        progress=progress,
                     )
                     if result.dev is not None:
                         log(f"{where}: {result.dev.summary()}")
@@ -704,25 +770,21 @@ def run(
                     retriever = _build_retriever(
                         corpus, _load_encoder(result.output_dir, config.encode_max_length, precision), progress
                     )
-                q_metrics = retrieval_metrics(retriever, held, config.ks)
                 contextual = name in CONTEXTUAL_VARIANTS
-                queries = frozen_in_context if contextual else frozen
-                aq = agent_query_metrics(retriever, {q: queries[q] for q in held_ids}, evidence, config.ks)
-                played = simulate(held, retriever, get_document, heldout_agent, seed=seed, contextual=contextual)
-                for record in played:
-                    qid = record["query_id"]
-                    per_query.append(
-                        {
-                            "seed": seed,
-                            "fold": fold,
-                            "variant": name,
-                            "query_id": qid,
-                            **q_metrics[qid],
-                            **aq[qid],
-                            **agent_metrics(record, evidence[qid], config.budgets),
-                        }
-                    )
-                pl.DataFrame(per_query[first_row:]).write_parquet(done_file)
+                frozen_queries = frozen_in_context if contextual else frozen
+                metrics = _heldout_metrics(
+                    retriever,
+                    held,
+                    {q: frozen_queries[q] for q in held_ids},
+                    evidence,
+                    config,
+                    play=functools.partial(
+                        simulate, held, retriever, get_document, heldout_agent, seed=seed, contextual=contextual
+                    ),
+                )
+                rows_done = [{"seed": seed, "fold": fold, "variant": name, **m} for m in metrics]
+                per_query.extend(rows_done)
+                pl.DataFrame(rows_done).write_parquet(done_file)
                 log.unit_done(time.perf_counter() - started)
 
     frame = pl.DataFrame(per_query).sort("seed", "variant", "query_id")
