@@ -118,7 +118,9 @@ impl<'a> Json<'a> {
         }
     }
 
-    /// A string, or a number written as text (docids are often numbers).
+    /// A string, or a number written as text (docids are often numbers). A float is a key only when
+    /// it is integral and below 9e15, where every integer is exact in an f64: `1e20` names no
+    /// integer anyone wrote, and casting it would give the text of `i64::MAX`.
     pub fn as_key(&self) -> Option<String> {
         match self {
             Json::Str(s) => {
@@ -127,7 +129,7 @@ impl<'a> Json<'a> {
             }
             Json::Int(i) => Some(i.to_string()),
             Json::UInt(u) => Some(u.to_string()),
-            Json::Float(f) if f.fract() == 0.0 && f.is_finite() => Some(format!("{}", *f as i64)),
+            Json::Float(f) if f.fract() == 0.0 && f.abs() < EXACT_INTEGERS => Some(format!("{}", *f as i64)),
             _ => None,
         }
     }
@@ -176,6 +178,10 @@ impl std::error::Error for JsonError {}
 
 /// Nesting deeper than this is an error (as in serde_json), so that no input exhausts the stack.
 const MAX_DEPTH: usize = 128;
+
+/// Below this magnitude every integer is exact in an f64 (2^53 ≈ 9.007e15), so an integral float
+/// there prints as the integer that was written.
+pub const EXACT_INTEGERS: f64 = 9.0e15;
 
 struct Reader<'a> {
     text: &'a str,
@@ -724,6 +730,20 @@ impl Serialize for Json<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_exact_integral_floats_are_keys() {
+        let key = |f: f64| Json::Float(f).as_key();
+        assert_eq!(key(3.0).as_deref(), Some("3"));
+        assert_eq!(key(-2.0).as_deref(), Some("-2"));
+        assert_eq!(key(8.9e15).as_deref(), Some("8900000000000000"));
+        assert_eq!(key(1e20), None);
+        assert_eq!(key(-1e20), None);
+        assert_eq!(key(2.5), None);
+        assert_eq!(key(f64::NAN), None);
+        assert_eq!(key(f64::INFINITY), None);
+        assert_eq!(Json::parse(r#"{"docid": 1e20}"#).unwrap().field("docid").as_key(), None);
+    }
 
     #[test]
     fn unescaped_strings_are_borrowed() {

@@ -96,8 +96,7 @@ pub fn argument_text(v: &Json, field: &str) -> Option<String> {
 /// The text of a number as its writer meant it: an integral float without its `.0`.
 fn number_text(v: &Json) -> Option<String> {
     match v {
-        Json::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 9.0e15 => Some(format!("{}", *f as i64)),
-        Json::Float(f) => Some(f.to_string()),
+        Json::Float(f) => Some(v.as_key().unwrap_or_else(|| f.to_string())),
         other => other.as_key(),
     }
 }
