@@ -266,6 +266,26 @@ def test_results_json_schema(bench_run):
     assert (bench_run / "deltas.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_the_kept_heldout_runs_give_the_agent_level_metrics(bench_run, kb):
+    """Each trained variant's runs on each held-out fold are kept, so that an agent-level delta can be
+    traced to what the agent did; recomputed from them, the agent metrics equal per_query's."""
+    import lrat
+
+    per_query = pl.read_parquet(bench_run / "per_query.parquet")
+    evidence = {q["query_id"]: q["evidence"] for q in kb.questions.to_dicts()}
+    for fold in (0, 1):
+        for variant in ("lrat", "oracle_question", "oracle_trajectory"):
+            path = bench_run / "work" / "seed0" / f"fold{fold}" / f"heldout_runs_{variant}.jsonl"
+            records = [json.loads(line) for line in path.read_text().splitlines()]
+            assert len(records) == 15
+            assert lrat.read_trajectories(path, strict=True).trajectories.height == 15
+            expected = per_query.filter((pl.col("variant") == variant) & (pl.col("fold") == fold))
+            for record in records:
+                row = expected.filter(pl.col("query_id") == record["query_id"]).row(0, named=True)
+                for metric, value in agent_metrics(record, evidence[record["query_id"]], _config().budgets).items():
+                    assert value == pytest.approx(row[metric], nan_ok=True), (variant, metric)
+
+
 def test_poisoned_heldout_qrels_leave_the_training_data_unchanged(kb, tiny, bench_run, tmp_path):
     """Fold 0's training sets must not change when the qrels of fold 0's own questions are replaced."""
     from lrat.bench import assign_folds, run

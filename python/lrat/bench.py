@@ -600,13 +600,16 @@ def _heldout_metrics(
     evidence: Mapping[str, Sequence[str]],
     config: BenchConfig,
     play: Callable[[], list[dict[str, Any]]],
+    runs_path: Path,
 ) -> list[dict[str, Any]]:
     """One row per held-out question: the question as the query, the frozen agent queries, and the
-    agent's runs with this retriever (`play`) under each budget. In that order: the retriever caches
-    query vectors, and the order of encoding is part of what makes a run reproducible."""
+    agent's runs with this retriever (`play`, kept at `runs_path`) under each budget. In that order:
+    the retriever caches query vectors, and the order of encoding is part of what makes a run
+    reproducible."""
     q_metrics = retrieval_metrics(retriever, held, config.ks)
     aq = agent_query_metrics(retriever, frozen, evidence, config.ks)
     played = play()
+    write_runs(played, runs_path)
     return [
         {
             "query_id": record["query_id"],
@@ -632,7 +635,8 @@ def run(
 ) -> BenchResult:
     """Runs the protocol on a collection and returns per-question values, the summary and the
     settings; with `out`, writes `results.json`, `per_query.parquet`, `settings.json`, `table.txt`,
-    the delta plots and (under `work/`) the base trajectories and each fold's training sets.
+    the delta plots and (under `work/`) the base trajectories, each fold's training sets and each
+    trained variant's runs on the held-out questions.
     `cache_dir` keeps the base model's corpus embeddings between runs. With `resume`, a run into an
     `out` folder that an interrupted run of the same settings left reuses its base trajectories and
     every (seed, fold, variant) it finished evaluating."""
@@ -781,6 +785,7 @@ def run(
                     play=functools.partial(
                         simulate, held, retriever, get_document, heldout_agent, seed=seed, contextual=contextual
                     ),
+                    runs_path=fold_work / f"heldout_runs_{name}.jsonl",
                 )
                 rows_done = [{"seed": seed, "fold": fold, "variant": name, **m} for m in metrics]
                 per_query.extend(rows_done)
