@@ -21,20 +21,18 @@ from typing import Any
 
 import numpy as np
 from lrat.beir import read_collection
-from lrat.bench import calls_of
+from lrat.bench import agent_metrics, calls_of
 
 
 def cut(record: dict[str, Any], budget: int, evidence: set[str]) -> dict[str, Any]:
+    """The first `budget` calls: their counts, result lists, and the bench's own agent metrics."""
     calls = calls_of(record)[:budget]
     searches = [arg for kind, arg in calls if kind == "search"]
-    returned = {d for _, docs in searches for d in docs} & evidence
-    browsed = {arg for kind, arg in calls if kind == "browse"} & evidence
+    metrics = agent_metrics(record, sorted(evidence), [budget])
     return {
         "searches": len(searches),
         "browses": len(calls) - len(searches),
-        "evidence_recall": len(returned) / len(evidence),
-        "evidence_browsed": len(browsed) / len(evidence),
-        "success": float(browsed == evidence),
+        **{name: metrics[f"{name}@{budget}"] for name in ("evidence_recall", "evidence_browsed", "success")},
         "result_lists": [docs for _, docs in searches],
     }
 
