@@ -176,6 +176,58 @@ def test_batch_loss_applies_the_mask_unless_told_not_to():
     assert masked.item() < unmasked.item()
 
 
+def _distillation_formula(q, d, teacher, targets, weights, tau, lam, mask=None) -> float:
+    """Σ_i w_i · (CE_i + λ · Σ_j p_ij · log(p_ij / q_ij)) / Σ_i w_i, with p (teacher) and q (model) the
+    softmaxes over row i's columns other than its target and the masked ones, written out term by term."""
+    q, d = q.double().numpy(), d.double().numpy()
+    teacher = teacher.double().numpy()
+    total = 0.0
+    for i in range(q.shape[0]):
+        kept = [j for j in range(d.shape[0]) if mask is None or not mask[i, j]]
+        scores = [float(q[i] @ d[j]) / tau for j in kept]
+        ce = math.log(sum(math.exp(s) for s in scores)) - float(q[i] @ d[int(targets[i])]) / tau
+        others = [j for j in kept if j != int(targets[i])]
+        t_norm = sum(math.exp(teacher[i, j]) for j in others)
+        s_norm = sum(math.exp(float(q[i] @ d[j]) / tau) for j in others)
+        kl = 0.0
+        for j in others:
+            p_ij = math.exp(teacher[i, j]) / t_norm
+            kl += p_ij * math.log(p_ij / (math.exp(float(q[i] @ d[j]) / tau) / s_norm))
+        total += float(weights[i]) * (ce + lam * kl)
+    return total / float(weights.sum())
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_distillation_adds_the_kl_of_teacher_and_model_over_each_rows_negatives(masked):
+    q, d, targets, weights = _random_batch(12)
+    teacher = torch.randn(q.shape[0], d.shape[0], generator=torch.Generator().manual_seed(13)) * 4
+    mask = None
+    if masked:
+        mask = torch.rand(q.shape[0], d.shape[0], generator=torch.Generator().manual_seed(14)) < 0.3
+        mask[torch.arange(q.shape[0]), targets] = False
+    loss = weighted_info_nce(
+        q, d, targets, weights, temperature=0.05, mask=mask, teacher_logits=teacher, distill_weight=0.7
+    )
+    expected = _distillation_formula(q, d, teacher, targets, weights, 0.05, 0.7, None if mask is None else mask.numpy())
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_distillation_ignores_the_teachers_view_of_the_positive_and_vanishes_when_they_agree():
+    q, d, targets, weights = _random_batch(15)
+    plain = weighted_info_nce(q, d, targets, weights, temperature=0.05)
+    same = weighted_info_nce(
+        q, d, targets, weights, temperature=0.05, teacher_logits=q @ d.T / 0.05, distill_weight=2.0
+    )
+    assert same.item() == pytest.approx(plain.item(), rel=1e-6)
+    teacher = torch.randn(q.shape[0], d.shape[0], generator=torch.Generator().manual_seed(16))
+    shifted = teacher.clone()
+    shifted[torch.arange(q.shape[0]), targets] += 50.0
+    a = weighted_info_nce(q, d, targets, weights, temperature=0.05, teacher_logits=teacher, distill_weight=1.0)
+    b = weighted_info_nce(q, d, targets, weights, temperature=0.05, teacher_logits=shifted, distill_weight=1.0)
+    assert a.item() == pytest.approx(b.item(), rel=1e-6)
+    assert a.item() > plain.item()
+
+
 # ------------------------------------------------------------------------------------ distributed
 
 
@@ -207,7 +259,13 @@ def _projection():
     return torch.nn.Linear(12, 8, bias=False).requires_grad_(True)
 
 
-def _single_process_loss_and_grad(in_batch_weight):
+def _teacher_vectors(features: torch.Tensor) -> torch.Tensor:
+    """A fixed projection standing in for the frozen base model."""
+    g = torch.Generator().manual_seed(17)
+    return F.normalize(features @ torch.randn(12, 8, generator=g), dim=-1)
+
+
+def _single_process_loss_and_grad(in_batch_weight, distill):
     fq, fd, w, t, qk, pk, dk = _global_problem()
     owners, column_weights = _global_owners_and_weights()
     torch.manual_seed(0)
@@ -222,12 +280,15 @@ def _single_process_loss_and_grad(in_batch_weight):
         "document_owners": owners,
         "document_weights": column_weights,
     }
-    loss = batch_loss(q, d, batch, temperature=0.05, in_batch_weight=in_batch_weight)
+    teacher = (_teacher_vectors(fq), _teacher_vectors(fd)) if distill else None
+    loss = batch_loss(
+        q, d, batch, temperature=0.05, in_batch_weight=in_batch_weight, teacher=teacher, distill_weight=distill
+    )
     loss.backward()
     return loss.item(), proj.weight.grad.clone()
 
 
-def _distributed_worker(rank: int, world: int, port: int, in_batch_weight, results):
+def _distributed_worker(rank: int, world: int, port: int, in_batch_weight, distill, results):
     import torch.distributed as dist
 
     os.environ["MASTER_ADDR"] = "127.0.0.1"
@@ -251,7 +312,17 @@ def _distributed_worker(rank: int, world: int, port: int, in_batch_weight, resul
             "document_owners": owners[d_rows] - q_rows.start,
             "document_weights": column_weights[d_rows],
         }
-        loss = batch_loss(q, d, batch, temperature=0.05, in_batch_weight=in_batch_weight, distributed=True)
+        teacher = (_teacher_vectors(fq[q_rows]), _teacher_vectors(fd[d_rows])) if distill else None
+        loss = batch_loss(
+            q,
+            d,
+            batch,
+            temperature=0.05,
+            in_batch_weight=in_batch_weight,
+            distributed=True,
+            teacher=teacher,
+            distill_weight=distill,
+        )
         loss.backward()
         grad = proj.weight.grad.clone()
         dist.all_reduce(grad)
@@ -268,14 +339,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("in_batch_weight", [None, 0.3])
-def test_two_processes_give_the_single_process_loss_and_gradient(in_batch_weight):
+@pytest.mark.parametrize(("in_batch_weight", "distill"), [(None, 0.0), (0.3, 0.0), (0.3, 0.5)])
+def test_two_processes_give_the_single_process_loss_and_gradient(in_batch_weight, distill):
     import torch.multiprocessing as mp
 
     manager = mp.Manager()
     results = manager.dict()
-    mp.spawn(_distributed_worker, args=(2, _free_port(), in_batch_weight, results), nprocs=2, join=True)
-    expected_loss, expected_grad = _single_process_loss_and_grad(in_batch_weight)
+    mp.spawn(_distributed_worker, args=(2, _free_port(), in_batch_weight, distill, results), nprocs=2, join=True)
+    expected_loss, expected_grad = _single_process_loss_and_grad(in_batch_weight, distill)
     for rank in (0, 1):
         loss, grad = results[rank]
         assert loss == pytest.approx(expected_loss, rel=1e-5)

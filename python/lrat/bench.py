@@ -104,6 +104,10 @@ class TrainingBudget:
     max_document_length: int = 128
     merge_base: float = 0.0
     """Share of the base weights mixed back into each trained model (WiSE-FT); 0 keeps it as trained."""
+    distill_base: float = 1.0
+    """Weight of the distillation term toward the frozen base model (`TrainingConfig.distill_base`): on
+    the quick bench λ 1 kept the evidence that plain training pushed out of the top 10 (λ 3 halved the
+    gains)."""
     precision: str = "auto"
     """What training and encoding compute in, for the base model and every trained one alike
     (`lrat.precision`; auto: bf16 where the CPU or GPU computes it natively, else float32 on CPUs)."""
@@ -589,6 +593,7 @@ def _train_variant(
         show_progress=progress,
         save_steps=0,
         merge_base=b.merge_base,
+        distill_base=b.distill_base,
         precision=precision,
     )
 
@@ -987,7 +992,7 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "
         f"lr {t.learning_rate}, τ {t.temperature}, max lengths {t.max_query_length}/{t.max_document_length}, "
-        f"merge_base {t.merge_base}, precision {st.get('precision', t.precision)}; "
+        f"merge_base {t.merge_base}, distill_base {t.distill_base}, precision {st.get('precision', t.precision)}; "
         f"mining excludes accepted documents from negatives: {config.exclude_accepted}, drops negatives the base "
         f"scores above {config.false_negative_margin} of the positive; model {st['model']}; "
         f"wall {st['elapsed_s']:.0f} s"

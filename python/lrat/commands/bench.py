@@ -77,6 +77,13 @@ def register(subparsers: Any) -> None:
         help="mix this share of the base weights back into every trained model (WiSE-FT)",
     )
     parser.add_argument(
+        "--distill-base",
+        type=float,
+        default=t.distill_base,
+        metavar="LAMBDA",
+        help="train every variant with LAMBDA × KL(base ‖ trained) over each query's negatives added to the loss",
+    )
+    parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default=t.precision,
@@ -128,6 +135,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
             learning_rate=args.lr,
             temperature=args.temperature,
             merge_base=args.merge_base,
+            distill_base=args.distill_base,
             precision=args.precision,
         ),
         exclude_accepted=not args.keep_accepted_negatives,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from lrat.encoder import POOLINGS
 from lrat.options import check_choices, option
@@ -116,6 +117,17 @@ class TrainingConfig:
     )
     """Weight interpolation with the base model after training (WiSE-FT): the saved weights are
     `merge_base · base + (1 − merge_base) · trained`; 0 keeps the trained weights."""
+    distill_base: float = option(
+        1.0,
+        "--distill-base",
+        "add LAMBDA × KL(base ‖ trained) over each query's negatives to the loss: lift the positive, keep the "
+        "base model's ranking of the rest",
+        group=_LOSS,
+        metavar="LAMBDA",
+    )
+    """Weight λ of the distillation term (`lrat.training.loss`): each example also pays λ · KL between the
+    frozen base model's softmax and the trained model's over its batch columns other than its positive.
+    0 turns it off (and loads no second model). 1 is the bench's measured choice (docs/benchmarks.md)."""
     seed: int = option(42, "--seed", "seed of the example order and of the negatives' sampling", group=_OPTIMISATION)
     shuffle: bool = option(True, "--no-shuffle", "keep the examples in file order", group=_OPTIMISATION, negates=True)
     save_steps: int = option(0, "--save-steps", "checkpoint every N steps (0: only the end)", group=_CHECKPOINTS)
@@ -158,6 +170,8 @@ class TrainingConfig:
         check_choices(self)
         if not 0 <= self.merge_base <= 1:
             raise ValueError(f"merge_base must be within [0, 1], got {self.merge_base}")
+        if not (self.distill_base >= 0 and math.isfinite(self.distill_base)):
+            raise ValueError(f"distill_base must be a finite number ≥ 0, got {self.distill_base}")
         if isinstance(self.negative_weights, (str, tuple, list)):
             weights = self.negative_weights
             self.negative_weights = (

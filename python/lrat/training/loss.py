@@ -7,6 +7,11 @@ the other examples brought. Columns that are known positives of the query (the s
 positive of another example with the same query) are masked instead of being pushed away. Optional
 negative weights v_ij count column j of row i v_ij times in the denominator (its logit gains log v_ij):
 the tier weight of the row's own negatives, one weight for every other example's documents.
+
+With a teacher (the frozen base model) and a weight λ, each row also pays λ · KL(p_teacher ‖ p_model),
+both distributions taken over the row's columns other than its positive and the masked ones: the model
+learns to lift the positive while keeping the teacher's ranking of everything else, which is what keeps
+the evidence that the base model placed in the middle of a ranking from being pushed out.
 """
 
 from __future__ import annotations
@@ -28,27 +33,47 @@ def weighted_info_nce(
     mask: torch.Tensor | None = None,
     weight_total: torch.Tensor | float | None = None,
     log_column_weights: torch.Tensor | None = None,
+    teacher_logits: torch.Tensor | None = None,
+    distill_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Σ_i w_i · CE_i / W over the rows of `queries`.
+    """Σ_i w_i · (CE_i + λ · KL_i) / W over the rows of `queries`.
 
     queries (B, h) and documents (D, h) are the vectors (normalised for cosine similarity); targets (B,)
     the column of each query's positive; weights (B,); mask (B, D) True where a column must not count for
     that row (never at its target). W is `weight_total` when given (the Σw of a larger batch that this
     one is a part of), else Σ weights. `log_column_weights` (B, D), 0 at each target, is added to the
-    logits: a negative of weight v counts as v copies of itself.
+    logits: a negative of weight v counts as v copies of itself. `teacher_logits` (B, D), the teacher's
+    similarities over τ, and `distill_weight` λ add the distillation term KL_i (module docstring).
     """
     if temperature <= 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    logits = queries.float() @ documents.float().T / temperature
-    if log_column_weights is not None:
-        logits = logits + log_column_weights
+    similarities = queries.float() @ documents.float().T / temperature
+    logits = similarities if log_column_weights is None else similarities + log_column_weights
     if mask is not None:
         logits = logits.masked_fill(mask, float("-inf"))
     rows = torch.arange(logits.shape[0], device=logits.device)
     ce = torch.logsumexp(logits, dim=1) - logits[rows, targets]
+    if teacher_logits is not None and distill_weight > 0:
+        ce = ce + distill_weight * _kl_off_target(teacher_logits.float(), similarities, rows, targets, mask)
     w = weights.to(ce.dtype)
     total = w.sum() if weight_total is None else weight_total
     return (w * ce).sum() / total
+
+
+def _kl_off_target(
+    teacher: torch.Tensor, student: torch.Tensor, rows: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """KL(teacher ‖ student) per row over the columns that are neither the row's target nor masked (0 for
+    a row with fewer than two such columns)."""
+    excluded = torch.zeros_like(student, dtype=torch.bool) if mask is None else mask.clone()
+    excluded[rows, targets] = True
+    teacher = teacher.masked_fill(excluded, float("-inf"))
+    student = student.masked_fill(excluded, float("-inf"))
+    log_p = torch.log_softmax(teacher, dim=1)
+    log_q = torch.log_softmax(student, dim=1)
+    terms = torch.where(excluded, torch.zeros_like(log_p), log_p.exp() * (log_p - log_q))
+    kl = terms.sum(dim=1)
+    return torch.where((~excluded).sum(dim=1) >= 2, kl, torch.zeros_like(kl))
 
 
 def false_negative_mask(
@@ -127,6 +152,8 @@ def batch_loss(
     in_batch_weight: float | None = None,
     distributed: bool = False,
     group: Any = None,
+    teacher: tuple[torch.Tensor, torch.Tensor] | None = None,
+    distill_weight: float = 0.0,
 ) -> torch.Tensor:
     """Weighted InfoNCE of this process's queries against every document of the batch.
 
@@ -136,7 +163,8 @@ def batch_loss(
     that row); every other row weighs the column `in_batch_weight`. With `distributed`, documents and keys of all
     processes are gathered (documents keeping their gradients) and the result is this process's share:
     summed over processes it is the loss of the global batch, with `weight_total` the global Σw (when not
-    given it is gathered too).
+    given it is gathered too). `teacher` holds the frozen base model's (queries, documents) vectors of the
+    same rows and columns, for the distillation term of weight `distill_weight`.
     """
     targets = batch["targets"]
     weights = batch["weights"]
@@ -160,6 +188,8 @@ def batch_loss(
             column_weights = gather_no_grad(column_weights, group)
             rows = rows + int(first_rows[rank])
         documents = gather_with_grad(documents, group)
+        if teacher is not None:
+            teacher = (teacher[0], gather_no_grad(teacher[1], group))
         document_keys = gather_no_grad(document_keys, group)
         row_query_keys = query_keys
         query_keys = gather_no_grad(query_keys, group)
@@ -177,6 +207,9 @@ def batch_loss(
             column_weights.float().log()[None, :],
             torch.full_like(own, math.log(in_batch_weight), dtype=torch.float32),
         )
+    teacher_logits = None
+    if teacher is not None and distill_weight > 0:
+        teacher_logits = teacher[0].float() @ teacher[1].float().T / temperature
     return weighted_info_nce(
         queries,
         documents,
@@ -186,4 +219,6 @@ def batch_loss(
         mask=mask,
         weight_total=weight_total,
         log_column_weights=log_column_weights,
+        teacher_logits=teacher_logits,
+        distill_weight=distill_weight,
     )

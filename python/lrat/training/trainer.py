@@ -71,6 +71,7 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     _seed_everything(config.seed)
 
     encoder = _load_encoder(config, checkpoint, device)
+    teacher = _load_teacher(config, encoder.device) if config.distill_base > 0 else None
     sets = _training_sets(data, config, encoder, checkpoint, device, announce=rank == 0 and config.show_progress)
     training_set = sets.training
     model = encoder.model
@@ -99,7 +100,9 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
         for step, step_weight, prepared in _prefetch(
             _step_batches(training_set, encoder, plans, config, rank, start_step)
         ):
-            loss_value, step_examples = _forward_backward(encoder, prepared, step_weight, config, scaler, world)
+            loss_value, step_examples = _forward_backward(
+                encoder, prepared, step_weight, config, scaler, world, teacher
+            )
             epoch = step // plans.steps_per_epoch
             if not math.isfinite(loss_value):
                 raise FloatingPointError(
@@ -191,6 +194,25 @@ def _load_encoder(config: TrainingConfig, checkpoint: Path | None, device: str |
     return encoder
 
 
+def _load_teacher(config: TrainingConfig, device: torch.device) -> Encoder:
+    """The base model, frozen, for the distillation term (`distill_base`); the same encoding settings as
+    the model that trains."""
+    teacher = Encoder.load(
+        config.model,
+        pooling=config.pooling,  # type: ignore[arg-type]
+        normalize=config.normalize,
+        query_prefix=config.query_prefix,
+        document_prefix=config.document_prefix,
+        max_query_length=config.max_query_length,
+        max_document_length=config.max_document_length,
+        device=str(device),
+        precision=config.precision,
+    )
+    teacher.model.eval()
+    teacher.model.requires_grad_(False)
+    return teacher
+
+
 class _EpochPlans:
     """The run's length and each epoch's plan of micro-batches (one epoch's kept at a time)."""
 
@@ -271,13 +293,14 @@ def _forward_backward(
     config: TrainingConfig,
     scaler: torch.amp.GradScaler | None,
     world: int,
+    teacher: Encoder | None = None,
 ) -> tuple[float, int]:
     """Accumulates one step's gradients (summed across processes); returns the step's loss and the
     number of examples it saw, both over every process."""
     total = torch.zeros((), device=encoder.device)
     if step_weight > 0:
         for group, query_features, document_features in prepared:
-            loss = _micro_loss(encoder, group, query_features, document_features, step_weight, config, world)
+            loss = _micro_loss(encoder, group, query_features, document_features, step_weight, config, world, teacher)
             total += loss.detach()
             (scaler.scale(loss) if scaler is not None else loss).backward()
     examples = sum(len(group.queries) for group, _, _ in prepared)
@@ -458,6 +481,7 @@ def _micro_loss(
     step_weight: float,
     config: TrainingConfig,
     world: int,
+    teacher: Encoder | None = None,
 ) -> torch.Tensor:
     device = encoder.device
     query_features = {k: v.to(device, non_blocking=True) for k, v in query_features.items()}
@@ -465,6 +489,10 @@ def _micro_loss(
     with encoder.autocast():
         queries = encoder.embed(query_features)
         documents = encoder.embed(document_features)
+    teacher_vectors = None
+    if teacher is not None:
+        with torch.no_grad(), teacher.autocast():
+            teacher_vectors = (teacher.embed(query_features), teacher.embed(document_features))
     batch = {
         "targets": torch.as_tensor(group.targets, device=device),
         "weights": torch.as_tensor(group.weights, device=device),
@@ -483,6 +511,8 @@ def _micro_loss(
         mask_false_negatives=config.mask_false_negatives,
         in_batch_weight=None if config.negative_weights is None else config.negative_weights.in_batch,
         distributed=world > 1,
+        teacher=teacher_vectors,
+        distill_weight=config.distill_base,
     )
 
 
