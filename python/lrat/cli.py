@@ -20,6 +20,7 @@ COMMANDS = [
     "eval",
     "serve",
     "flywheel",
+    "agent",
 ]
 
 
