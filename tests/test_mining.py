@@ -132,7 +132,24 @@ def test_outcome_filter_keeps_completed_trajectories_by_default(tmp_path):
     df, report = mine_with_report(path, tokenizer="whitespace")
     assert df["query_id"].to_list() == ["ok"]
     assert report.dropped_by_outcome == 1
+    assert report.examples_by_outcome == {"completed": 1, "failed": 1}
     assert lrat.mine(path, outcomes="all", tokenizer="whitespace").height == 2
+
+
+def test_logs_that_state_no_outcome_are_kept_and_a_filter_that_empties_the_set_warns(tmp_path):
+    unknown = run_record([search("q", ["a"]), browse("a"), reason(GOOD)], qid="silent")
+    del unknown["status"]
+    path = write_jsonl(tmp_path / "t.jsonl", [unknown])
+    df, report = mine_with_report(path, tokenizer="whitespace")
+    assert df["query_id"].to_list() == ["silent"] and df["outcome"].to_list() == ["unknown"]
+    assert report.examples_by_outcome == {"unknown": 1} and report.dropped_by_outcome == 0
+
+    failed = write_jsonl(
+        tmp_path / "f.jsonl",
+        [run_record([search("q", ["b"]), browse("b"), reason(GOOD)], qid="x", status="max_turns_exceeded")],
+    )
+    with pytest.warns(UserWarning, match=r"removed all 1 examples, whose trajectories' outcomes are \{'failed': 1\}"):
+        assert lrat.mine(failed, tokenizer="whitespace").height == 0
 
 
 def test_corpus_texts_and_missing_texts_are_reported(tmp_path):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import json
 import os
+import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
@@ -74,6 +76,8 @@ class MiningReport:
     failed: int = 0
     failed_judge_calls: int = 0
     dropped_by_outcome: int = 0
+    examples_by_outcome: dict[str, int] = field(default_factory=dict)
+    """Examples found in trajectories of each outcome (completed, failed, unknown), before the filter."""
     dropped_rejected: int = 0
     dropped_missing_positive_text: int = 0
     missing_negative_texts: int = 0
@@ -92,7 +96,8 @@ class MiningReport:
             f"{self.not_in_results} browses of documents in no result list of their "
             f"{'segment' if self.rule == 'segment' else 'search'}, {self.unreadable} unreadable, "
             f"{self.failed} failed); kept {self.kept} "
-            f"(dropped: {self.dropped_by_outcome} by outcome, {self.dropped_rejected} rejected, "
+            f"(dropped: {self.dropped_by_outcome} by outcome of {self.examples_by_outcome}, "
+            f"{self.dropped_rejected} rejected, "
             f"{self.dropped_missing_positive_text} without positive text; {self.missing_negative_texts} negatives "
             f"without text left out); positive texts from {self.positive_text_sources}, negatives from "
             f"{self.negative_text_sources}" + (f"; beta = {self.beta:g}" if self.beta is not None else "")
@@ -164,13 +169,14 @@ class MiningConfig:
         group=_MINING,
     )
     outcomes: str | Sequence[str] = option(
-        ("completed",),
+        ("completed", "unknown"),
         "--all-outcomes",
-        "keep examples of failed and unknown trajectories too",
+        "keep examples of failed trajectories too",
         group=_MINING,
         switch_value="all",
     )
-    """Trajectory outcomes to keep, or "all"."""
+    """Trajectory outcomes to keep, or "all". By default failures are left out and logs that state no
+    outcome (unknown) are kept: many log shapes never say whether the agent succeeded."""
     weighting: str = option(
         "intensity",
         "--weighting",
@@ -247,11 +253,19 @@ def mine_with_report(
     report.failed_judge_calls = int(getattr(judge, "failed", 0))
 
     ex = pl.concat(examples) if examples else pl.DataFrame(_core_empty_examples())
+    report.examples_by_outcome = dict(sorted(Counter(ex["outcome"].to_list()).items()))
     if c.outcomes != "all":
         wanted = [c.outcomes] if isinstance(c.outcomes, str) else list(c.outcomes)
         before = ex.height
         ex = ex.filter(pl.col("outcome").is_in(wanted))
         report.dropped_by_outcome = before - ex.height
+        if before and not ex.height:
+            warnings.warn(
+                f"the outcome filter (keeping {', '.join(wanted)}) removed all {before} examples, whose "
+                f"trajectories' outcomes are {report.examples_by_outcome}; pass outcomes='all' "
+                "(lrat mine --all-outcomes) to keep them",
+                stacklevel=2,
+            )
     if c.exclude_accepted:
         ex = exclude_accepted_negatives(ex)
     if judge != "none" and not c.keep_rejected:
@@ -296,7 +310,8 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
     beta, normalize, clip: the intensity's half-saturation length (median when None), whether to
         normalise to mean 1, and optional (low, high) bounds.
     tokenizer: None (the default model's), "whitespace", or a tokenizer.json / model directory.
-    outcomes: trajectory outcomes to keep, ("completed",) by default, or "all".
+    outcomes: trajectory outcomes to keep, ("completed", "unknown") by default (failures left out), or
+        "all"; a warning says so when the filter removes every example.
     keep_rejected: keep examples the judge rejected (with accepted = False).
     exclude_accepted: a document the agent browsed and accepted anywhere in a trajectory (before or
         after the search) is never a negative of that trajectory's examples (on by default: an agent

@@ -39,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = r.add_argument_group("where the tools search (one of)")
     where.add_argument("--corpus", type=Path, help="corpus JSONL or Parquet (id, title?, text)")
     where.add_argument(
-        "--index", type=Path, help="index of the corpus (`lrat index build`, keyed by docid); default: encode the "
-        "corpus in memory"
+        "--index",
+        type=Path,
+        help="index of the corpus (`lrat index build`, keyed by docid); default: encode the corpus in memory",
     )
     where.add_argument("--encoder", help="encoder folder for the queries (default: the bundled all-MiniLM-L6-v2)")
     where.add_argument("--search-url", help="a running `lrat serve`, e.g. http://127.0.0.1:8000")
