@@ -741,3 +741,18 @@ def test_read_options_are_one_set_checked_by_name(real_jsonl: Path) -> None:
         lrat.read_trajectories(real_jsonl, stirct=True)
     with pytest.raises(TypeError, match="unknown ReadOptions setting"):
         lrat.mine(real_jsonl, judge="none", batchsize=3)
+
+
+def test_an_object_keyed_by_question_id_reads_one_trajectory_per_key() -> None:
+    from conftest import FIXTURES
+
+    t = lrat.read_trajectories(FIXTURES / "formats" / "keyed_by_question.json")
+    assert t.errors.height == 0
+    tr = t.trajectories
+    assert tr["query_id"].to_list() == ["hotpot_5a8b57f2", "hotpot_5a8c7595", "eiffel_1", "plain_text_3"]
+    assert tr["format"].to_list() == ["react", "react", "chat_completions", "react"]
+    # reward 1; `correct: false` wins over a reward; em 1; a bare transcript states no outcome
+    assert tr["outcome"].to_list() == ["completed", "failed", "completed", "unknown"]
+    mined = lrat.mine(FIXTURES / "formats" / "keyed_by_question.json", judge="none")
+    assert set(mined["outcome"]) <= {"completed", "unknown"}
+    assert "eiffel_1" in set(mined["query_id"])

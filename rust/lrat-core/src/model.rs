@@ -85,7 +85,8 @@ impl Outcome {
     pub fn from_status(status: &str) -> Outcome {
         let s = status.trim().to_ascii_lowercase();
         match s.as_str() {
-            "completed" | "complete" | "success" | "succeeded" | "finished" | "done" | "correct" => Outcome::Completed,
+            "completed" | "complete" | "success" | "succeeded" | "finished" | "done" | "correct" | "yes" | "true"
+            | "pass" | "passed" | "solved" => Outcome::Completed,
             "" | "unknown" => Outcome::Unknown,
             _ => Outcome::Failed,
         }

@@ -208,3 +208,42 @@ fn forced_format_mismatch_is_an_error_naming_the_record() {
     let err = parse_record(&fixture("react.txt"), &location, &options).unwrap_err();
     assert_eq!(err.to_string(), "react.txt:1 (byte 0): format chat_completions needs a JSON record, found text");
 }
+
+/// A JSON file whose top level is an object keyed by question id, each value one trajectory (ReAct
+/// text in a field, a message list, or a bare transcript), with scores as outcomes.
+#[test]
+fn object_keyed_by_question_id() {
+    let name = "keyed_by_question.json";
+    let location = Location { source: name.to_string(), line: 1, byte_offset: 0 };
+    let parsed = parse_record(&fixture(name), &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let ts = parsed.trajectories;
+    let ids: Vec<_> = ts.iter().map(|t| t.query_id.as_deref().unwrap()).collect();
+    assert_eq!(ids, ["hotpot_5a8b57f2", "hotpot_5a8c7595", "eiffel_1", "plain_text_3"]);
+    let formats: Vec<_> = ts.iter().map(|t| t.format).collect();
+    assert_eq!(formats, [Format::React, Format::React, Format::ChatCompletions, Format::React]);
+    // reward 1; correct false (an outcome field wins over the score); em 1; a bare transcript states none.
+    let outcomes: Vec<_> = ts.iter().map(|t| t.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Completed, Outcome::Failed, Outcome::Completed, Outcome::Unknown]);
+    assert_eq!(ts[0].final_answer.as_deref(), Some("Arthur's Magazine"));
+    assert_eq!(hit_keys(&ts[2], 0), ["7719", "41203"]);
+    assert_eq!(browses(&ts[2]), [(Some("7719"), true)]);
+    assert_eq!(ts[1].id, "keyed_by_question.json:1#1");
+}
+
+#[test]
+fn numeric_and_score_outcomes() {
+    let outcome = |fields: &str| {
+        let record = format!(r#"{{"query_id": "q", "query": "x", "result": [], {fields}}}"#);
+        read_record("inline", 1, &record).outcome
+    };
+    assert_eq!(outcome(r#""correct": 1"#), Outcome::Completed);
+    assert_eq!(outcome(r#""correct": 0"#), Outcome::Failed);
+    assert_eq!(outcome(r#""reward": 0.5"#), Outcome::Completed);
+    assert_eq!(outcome(r#""reward": 0"#), Outcome::Failed);
+    assert_eq!(outcome(r#""em": 1, "f1": 1.0"#), Outcome::Completed);
+    assert_eq!(outcome(r#""em": 0.0"#), Outcome::Failed);
+    assert_eq!(outcome(r#""verdict": "Yes""#), Outcome::Completed);
+    assert_eq!(outcome(r#""judgement": "incorrect""#), Outcome::Failed);
+    assert_eq!(outcome(r#""f1": 0.4"#), Outcome::Unknown);
+}

@@ -1,11 +1,11 @@
 //! BrowseComp-Plus / LRAT run files: `{query_id, query, answer?, status, metadata, result: [steps]}`
 //! with steps `{type: reasoning | tool_call | output_text, tool_name, arguments, output}`.
 
-use super::common::{answer_text, tool_call_steps};
+use super::common::{answer_text, record_outcome, tool_call_steps};
 use super::field_types;
 use super::Ctx;
 use crate::json::Json;
-use crate::model::{Format, Outcome, Step, Trajectory};
+use crate::model::{Format, Step, Trajectory};
 
 const KNOWN_FIELDS: &[&str] = &["query_id", "id", "trajectory_id", "query", "question", "answer", "status", "result"];
 
@@ -26,11 +26,7 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     t.query_id = field_types::text_at(v, &["query_id"]);
     t.question = field_types::entry(v, &["query", "question"]).and_then(|(key, q)| answer_text(q, key));
     t.gold_answer = v.get("answer").and_then(|a| answer_text(a, "answer"));
-    t.outcome = match v.get("status") {
-        Some(Json::Str(s)) => Outcome::from_status(s),
-        Some(Json::Null) | None => Outcome::Unknown,
-        Some(other) => return Err(format!("field `status` is {}, expected a string", other.type_name())),
-    };
+    t.outcome = record_outcome(v)?;
 
     let items = match v.get("result") {
         Some(Json::Array(items)) => items,

@@ -445,7 +445,46 @@ const GOLD_KEYS: &[&str] =
     &["gold_answer", "gt_answer", "ground_truth", "golden_answers", "reference_answer", "expected_answer"];
 /// Fields holding the agent's own answer, read when the log's steps end without one.
 const PREDICTION_KEYS: &[&str] = &["final_answer", "predicted_answer", "prediction", "pred"];
-const OUTCOME_KEYS: &[&str] = &["status", "outcome", "success", "correct"];
+const OUTCOME_KEYS: &[&str] = &["status", "outcome", "success", "correct", "is_correct", "verdict", "judgement"];
+/// Scores read as an outcome when no outcome field is present: a positive `reward`, an exact match of 1
+/// (they stay in the metadata too).
+const SCORE_OUTCOME_KEYS: &[&str] = &["reward", "em", "exact_match"];
+
+/// The outcome a record states: the first of `OUTCOME_KEYS` present (a status or verdict string, a
+/// boolean, or, outside `status` and `outcome`, a number: nonzero is success), else a score (`reward` > 0, `em` / `exact_match` = 1),
+/// else unknown.
+pub fn record_outcome(v: &Json) -> Result<Outcome, String> {
+    for key in OUTCOME_KEYS {
+        match v.get(key) {
+            None | Some(Json::Null) => continue,
+            Some(Json::Str(s)) => return Ok(Outcome::from_status(s)),
+            Some(Json::Bool(b)) => return Ok(if *b { Outcome::Completed } else { Outcome::Failed }),
+            // A number is a verdict (1 / 0) in `correct`-like fields; a numeric status says nothing known.
+            Some(n @ (Json::Int(_) | Json::UInt(_) | Json::Float(_))) if !matches!(*key, "status" | "outcome") => {
+                let x = n.as_f64().unwrap_or(0.0);
+                return Ok(if x != 0.0 { Outcome::Completed } else { Outcome::Failed });
+            }
+            Some(other) => return Err(format!("field `{key}` is {}, expected a string or boolean", other.type_name())),
+        }
+    }
+    for key in SCORE_OUTCOME_KEYS {
+        let success = match v.get(key) {
+            None | Some(Json::Null) => continue,
+            Some(Json::Bool(b)) => *b,
+            Some(n @ (Json::Int(_) | Json::UInt(_) | Json::Float(_))) => {
+                let x = n.as_f64().unwrap_or(0.0);
+                if *key == "reward" {
+                    x > 0.0
+                } else {
+                    x >= 1.0
+                }
+            }
+            Some(other) => return Err(format!("field `{key}` is {}, expected a number or boolean", other.type_name())),
+        };
+        return Ok(if success { Outcome::Completed } else { Outcome::Failed });
+    }
+    Ok(Outcome::Unknown)
+}
 
 /// Reads the record-level fields of a JSON record (`id`, `query_id`, `question`, the reference
 /// answer, the outcome, the agent's answer when the steps gave none) into `t`, and the fields that are neither these nor `consumed` into its
@@ -481,15 +520,7 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
             prediction_key = Some(*key);
         }
     }
-    for key in OUTCOME_KEYS {
-        match v.get(key) {
-            None | Some(Json::Null) => continue,
-            Some(Json::Str(s)) => t.outcome = Outcome::from_status(s),
-            Some(Json::Bool(b)) => t.outcome = if *b { Outcome::Completed } else { Outcome::Failed },
-            Some(other) => return Err(format!("field `{key}` is {}, expected a string or boolean", other.type_name())),
-        }
-        break;
-    }
+    t.outcome = record_outcome(v)?;
     let extra: Vec<_> = fields
         .iter()
         .filter(|(k, _)| {

@@ -167,7 +167,39 @@ fn parse_json(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Vec
             return Ok(out);
         }
     }
+    if let Some(entries) = keyed_trajectories(value) {
+        let mut out = Vec::with_capacity(entries.len());
+        for (i, (key, item)) in entries.iter().enumerate() {
+            ctx.index = Some(i);
+            let mut t = match item {
+                Json::Str(text) => parse_text(text.trim(), format, ctx),
+                _ => parse_json_one(item, format, ctx),
+            }
+            .map_err(|e| format!("trajectory {key:?}: {e}"))?;
+            if t.query_id.is_none() {
+                t.query_id = Some(key.to_string());
+            }
+            out.push(t);
+        }
+        ctx.index = None;
+        return Ok(out);
+    }
     Ok(vec![parse_json_one(value, format, ctx)?])
+}
+
+/// The entries of an object keyed by question id whose every value is one trajectory (a record of a
+/// known format, or a text transcript), when `value` is such an object and not a trajectory itself.
+fn keyed_trajectories<'v, 'a>(value: &'v Json<'a>) -> Option<&'v [(std::borrow::Cow<'a, str>, Json<'a>)]> {
+    let entries = value.as_object()?;
+    if entries.is_empty() || detect_json(value).is_ok() {
+        return None;
+    }
+    let is_trajectory = |v: &Json| match v {
+        Json::Str(text) => detect_text(text).is_some(),
+        Json::Object(_) => detect_json(v).is_ok(),
+        _ => false,
+    };
+    entries.iter().all(|(_, v)| is_trajectory(v)).then_some(entries)
 }
 
 fn is_trajectory_object(v: &Json) -> bool {

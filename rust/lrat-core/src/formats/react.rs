@@ -337,6 +337,7 @@ Observation 4: Episode finished, reward = 1
         assert_eq!(t.gold_answer.as_deref(), Some("Richard Nixon"));
         assert_eq!(t.final_answer.as_deref(), Some("Nixon"), "the agent's answer field fills in for a missing Finish");
         assert_eq!(t.metadata.as_deref(), Some(r#"{"em":0}"#));
+        assert_eq!(t.outcome, crate::model::Outcome::Failed, "em 0 is a failure");
         assert_eq!(t.count(StepKind::Browse), 1);
 
         assert!(!looks_like("Question: q\nAnswer: a"));
