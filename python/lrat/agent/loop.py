@@ -89,6 +89,12 @@ class _Run:
         if text and text.strip():
             self.steps.append({"type": "reasoning", "tool_name": None, "arguments": None, "output": text.strip()})
 
+    def reject(self, tool: str, arguments: str, error: str) -> str:
+        """Counts a call the model got wrong and returns the error text it is shown."""
+        self.calls += 1
+        self.tool_errors.append({"tool": tool, "arguments": arguments[:500], "error": error})
+        return f"Error: {error}"
+
     def add_usage(self, usage: Any) -> None:
         if usage is None:
             return
@@ -111,12 +117,11 @@ def run_file_name(question_id: str) -> str:
 
 async def _tool(run: _Run, tools: Tools, name: str, arguments: Any, settings: AgentSettings) -> str:
     """Runs one call of the model, records it, and returns the text the model reads."""
-    run.calls += 1
     try:
         result = await call_tool(tools, name, arguments, settings.k)
     except ToolCallError as exc:
-        run.tool_errors.append({"tool": name, "arguments": json.dumps(arguments, default=str)[:500], "error": str(exc)})
-        return f"Error: {exc}"
+        return run.reject(name, json.dumps(arguments, default=str), str(exc))
+    run.calls += 1
     run.counts[name] += 1
     if name == "search":
         run.retrieved.update(r["docid"] for r in result.output["results"])
@@ -207,14 +212,7 @@ async def _play_tools_mode(client: Any, tools: Tools, run: _Run, settings: Agent
                 try:
                     arguments = json.loads(c.function.arguments or "{}")
                 except json.JSONDecodeError as exc:
-                    run.calls += 1
-                    run.tool_errors.append(
-                        {
-                            "tool": c.function.name,
-                            "arguments": (c.function.arguments or "")[:500],
-                            "error": f"not JSON: {exc.msg}",
-                        }
-                    )
+                    run.reject(c.function.name, c.function.arguments or "", f"not JSON: {exc.msg}")
                     text = f"Error: the arguments are not valid JSON ({exc.msg} at column {exc.colno})."
                 else:
                     text = await _tool(run, tools, c.function.name, arguments, settings)
@@ -270,9 +268,7 @@ async def _play_text_mode(client: Any, tools: Tools, run: _Run, settings: AgentS
             if run.calls >= settings.max_calls:
                 responses.append("Error: no tool calls left.")
             elif call.error is not None:
-                run.calls += 1
-                run.tool_errors.append({"tool": call.name, "arguments": call.raw[:500], "error": call.error})
-                responses.append(f"Error: {call.error}")
+                responses.append(run.reject(call.name, call.raw, call.error))
             else:
                 responses.append(await _tool(run, tools, call.name, call.arguments, settings))
         messages.append(

@@ -170,10 +170,10 @@ def run_training(data: str | os.PathLike[str] | pl.DataFrame | TrainingSet, conf
     )
 
 
-def _load_encoder(config: TrainingConfig, checkpoint: Path | None, device: str | None) -> Encoder:
-    """The model to train (the checkpoint's when resuming), in training mode."""
-    encoder = Encoder.load(
-        checkpoint if checkpoint is not None else config.model,
+def _load_with_settings(source: str | Path | None, config: TrainingConfig, device: str | None) -> Encoder:
+    """`source` loaded with the run's encoding settings (pooling, prefixes, lengths, precision)."""
+    return Encoder.load(
+        source,
         pooling=config.pooling,  # type: ignore[arg-type]
         normalize=config.normalize,
         query_prefix=config.query_prefix,
@@ -183,6 +183,11 @@ def _load_encoder(config: TrainingConfig, checkpoint: Path | None, device: str |
         device=device,
         precision=config.precision,
     )
+
+
+def _load_encoder(config: TrainingConfig, checkpoint: Path | None, device: str | None) -> Encoder:
+    """The model to train (the checkpoint's when resuming), in training mode."""
+    encoder = _load_with_settings(checkpoint if checkpoint is not None else config.model, config, device)
     model = encoder.model
     if config.gradient_checkpointing:
         # transformers 5 renamed the switch and its keyword; 4 only has the old ones.
@@ -197,17 +202,7 @@ def _load_encoder(config: TrainingConfig, checkpoint: Path | None, device: str |
 def _load_teacher(config: TrainingConfig, device: torch.device) -> Encoder:
     """The base model, frozen, for the distillation term (`distill_base`); the same encoding settings as
     the model that trains."""
-    teacher = Encoder.load(
-        config.model,
-        pooling=config.pooling,  # type: ignore[arg-type]
-        normalize=config.normalize,
-        query_prefix=config.query_prefix,
-        document_prefix=config.document_prefix,
-        max_query_length=config.max_query_length,
-        max_document_length=config.max_document_length,
-        device=str(device),
-        precision=config.precision,
-    )
+    teacher = _load_with_settings(config.model, config, str(device))
     teacher.model.eval()
     teacher.model.requires_grad_(False)
     return teacher
