@@ -46,6 +46,16 @@ def test_noise_around_zero_is_not_significant_and_nan_questions_do_not_count():
     assert iv.n == 100 and not iv.significant and iv.low < 0 < iv.high
 
 
+def test_an_interval_end_at_zero_up_to_rounding_is_not_significant():
+    from lrat.bootstrap import Interval
+
+    # Seen in a real bench: the 2.5th percentile of means of per-question deltas in thirds came out at
+    # 1.7e-19, which is 0 written in floating point.
+    assert not Interval(0.0097, 1.65e-19, 0.0197, 500).significant
+    assert not Interval(-0.0097, -0.0197, -1e-18, 500).significant
+    assert Interval(0.0097, 0.002, 0.0197, 500).significant
+
+
 def test_bootstrap_is_reproducible_for_a_seed():
     d = np.random.default_rng(3).normal(0.1, 1, 50)
     assert paired_bootstrap(d, seed=7, resamples=500) == paired_bootstrap(d, seed=7, resamples=500)
