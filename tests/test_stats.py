@@ -230,6 +230,33 @@ def test_hand_built_case(tmp_path):
     check_against_independent(stats, TINY)
 
 
+def test_reading_figures_count_what_the_reader_understood(tmp_path):
+    unread = {
+        "query_id": "c",
+        "query": "s?",
+        "result": [
+            _search("five", []),  # a search whose output lists nothing
+            {
+                "type": "tool_call",
+                "tool_name": "get_document",
+                "arguments": '{"docid": "x"}',
+                "output": "Error: not found",
+            },
+        ],
+    }
+    path = tmp_path / "logs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*TINY, unread]) + "not json\n")
+    t = lrat.read_trajectories(path)
+    g = lrat_stats.compute(t, tokenizer="whitespace")["reading"]
+    assert g["records_skipped"] == 1
+    assert g["searches_with_results"] == {"count": 4, "of": 5, "fraction": 0.8}
+    # d2, d2 and d7 were shown; d9 was not, but its page was read; x was neither shown nor read.
+    assert g["browses_matched"] == {"count": 3, "of": 5, "fraction": 0.6}
+    assert g["browses_matched_or_page"] == {"count": 4, "of": 5, "fraction": 0.8}
+    assert g["outcomes_known"] == {"count": 2, "of": 3, "fraction": pytest.approx(2 / 3)}
+    assert "searches with results 4/5 (80.0%)" in lrat_stats.format_stats(lrat_stats.compute(t, tokenizer="whitespace"))
+
+
 def test_duplicate_trajectory_ids_are_refused(tmp_path):
     # Records that carry their own id keep it, so two files can hold the same one.
     record = {**TINY[0], "trajectory_id": "same"}

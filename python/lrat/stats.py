@@ -15,6 +15,11 @@ Definitions (all computed from the canonical tables, `lrat.read_trajectories`):
   list of the same trajectory that contains it (its first place in that list). Browses of documents in
   no earlier list are counted as `not_in_results`, browses without a readable document id as
   `no_doc_id`.
+- reading: how much of the logs the reader understood. Searches with results: search steps with at
+  least one result. Browses matched: browses of a document shown in an earlier result list of the
+  same trajectory (as for browsed ranks); browses of a page read: browses whose tool answered with
+  text. Outcomes known: trajectories whose log states an outcome (not "unknown"). Records skipped: the
+  records the reader could not read (each with its reason in `Trajectories.errors`).
 - post-browse reasoning length: tokens of the reasoning step right after a browse, counted with the
   default model's tokenizer (or whitespace words); browses followed by anything other than a
   reasoning step are counted as `without_reasoning` and left out of the distribution.
@@ -94,11 +99,11 @@ def _transitions(steps: pl.DataFrame) -> dict:
     return {"counts": counts, "probabilities": probabilities}
 
 
-def _browsed_ranks(search_results: pl.DataFrame, browses: pl.DataFrame) -> dict:
+def _shown_ranks(search_results: pl.DataFrame, browses: pl.DataFrame) -> pl.DataFrame:
+    """Per browse found in an earlier result list (`_browse`: its row in `browses`), its rank there."""
     b = browses.select("trajectory_id", "step", "doc_key").with_row_index("_browse")
-    no_doc_id = b.filter(pl.col("doc_key").is_null()).height
     b = b.filter(pl.col("doc_key").is_not_null())
-    hits = (
+    return (
         b.join(
             search_results.select("trajectory_id", pl.col("step").alias("search_step"), "rank", "doc_key"),
             on=["trajectory_id", "doc_key"],
@@ -108,17 +113,45 @@ def _browsed_ranks(search_results: pl.DataFrame, browses: pl.DataFrame) -> dict:
         .sort("_browse", "search_step", "rank", descending=[False, True, False])
         .unique("_browse", keep="first")
     )
+
+
+def _browsed_ranks(search_results: pl.DataFrame, browses: pl.DataFrame) -> dict:
+    no_doc_id = browses.filter(pl.col("doc_key").is_null()).height
+    hits = _shown_ranks(search_results, browses)
     histogram = hits.group_by("rank").len().sort("rank")
     found = hits.height
     counts = {int(r): int(n) for r, n in histogram.iter_rows()}
     return {
         "browses": browses.height,
         "found": found,
-        "not_in_results": b.height - found,
+        "not_in_results": browses.height - no_doc_id - found,
         "no_doc_id": no_doc_id,
         "counts": counts,
         "fractions": {r: n / found for r, n in counts.items()} if found else {},
         "mean": float(hits["rank"].mean()) if found else None,
+    }
+
+
+def _share(part: int, whole: int) -> dict:
+    return {"count": part, "of": whole, "fraction": part / whole if whole else None}
+
+
+def _reading(trajectories: Trajectories) -> dict:
+    searches = trajectories.steps.filter(pl.col("kind") == "search").select("trajectory_id", "step")
+    with_results = searches.join(
+        trajectories.search_results.select("trajectory_id", "step").unique(), on=["trajectory_id", "step"]
+    ).height
+    browses = trajectories.browses.with_row_index("_browse")
+    shown = _shown_ranks(trajectories.search_results, trajectories.browses)["_browse"].to_list()
+    matched = browses["_browse"].is_in(shown)
+    page = browses["ok"] & (browses["content_length"].fill_null(0) > 0)
+    t = trajectories.trajectories
+    return {
+        "records_skipped": trajectories.n_errors,
+        "searches_with_results": _share(with_results, searches.height),
+        "browses_matched": _share(int(matched.sum()), browses.height),
+        "browses_matched_or_page": _share(int((matched | page).sum()), browses.height),
+        "outcomes_known": _share(t.filter(pl.col("outcome") != "unknown").height, t.height),
     }
 
 
@@ -159,7 +192,7 @@ def _reasoning_lengths(steps: pl.DataFrame, counter) -> dict:
 
 def compute(trajectories: Trajectories, *, tokenizer: str | os.PathLike[str] | None = None) -> dict:
     """The figures of the module docstring, as a JSON-ready dict with keys `table1` (per outcome and
-    "all"), `transitions`, `browsed_ranks`, `reasoning_tokens` and `tokenizer`.
+    "all"), `transitions`, `browsed_ranks`, `reading`, `reasoning_tokens` and `tokenizer`.
 
     tokenizer: None (the default model's), "whitespace", or a tokenizer.json / model directory.
     """
@@ -174,6 +207,7 @@ def compute(trajectories: Trajectories, *, tokenizer: str | os.PathLike[str] | N
         "table1": _table1(trajectories.trajectories, trajectories.steps),
         "transitions": _transitions(trajectories.steps),
         "browsed_ranks": _browsed_ranks(trajectories.search_results, trajectories.browses),
+        "reading": _reading(trajectories),
         "reasoning_tokens": _reasoning_lengths(trajectories.steps, counter),
         "tokenizer": "whitespace" if counter.is_whitespace else str(tokenizer or "default (all-MiniLM-L6-v2)"),
     }
@@ -205,6 +239,18 @@ def format_stats(stats: dict) -> str:
     lines.append(
         f"browsed ranks ({r['found']} of {r['browses']} browses found in an earlier result list; "
         f"{r['not_in_results']} not in results, {r['no_doc_id']} without doc id): {ranks or '-'}; mean {_fmt(r['mean'])}"
+    )
+    g = stats["reading"]
+
+    def share(key: str) -> str:
+        v = g[key]
+        pct = f" ({v['fraction']:.1%})" if v["fraction"] is not None else ""
+        return f"{v['count']}/{v['of']}{pct}"
+
+    lines.append(
+        f"reading: {g['records_skipped']} records skipped; searches with results {share('searches_with_results')}; "
+        f"browses matched to a shown result {share('browses_matched')}, to a shown result or a page read "
+        f"{share('browses_matched_or_page')}; outcomes known {share('outcomes_known')}"
     )
     s = stats["reasoning_tokens"]
     q = s["quantiles"]
