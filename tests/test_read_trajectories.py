@@ -756,3 +756,53 @@ def test_an_object_keyed_by_question_id_reads_one_trajectory_per_key() -> None:
     mined = lrat.mine(FIXTURES / "formats" / "keyed_by_question.json", judge="none")
     assert set(mined["outcome"]) <= {"completed", "unknown"}
     assert "eiffel_1" in set(mined["query_id"])
+
+
+def test_reflexion_logs_read_questions_outcomes_and_reference_answers() -> None:
+    """Reflexion's run logs: section headers, a reflection header run on into the question, `Answer is
+    CORRECT/INCORRECT` and `Correct answer:` lines; a halted agent (graded, never finished) failed."""
+    from conftest import FIXTURES
+
+    t = lrat.read_trajectories(FIXTURES / "formats" / "reflexion_react.txt")
+    assert t.errors.height == 0
+    tr = t.trajectories
+    assert tr["question"].to_list() == [
+        "Which magazine was started first, Arthur's Magazine or First for Women?",
+        "The Oberoi family is part of a hotel company that has a head office in what city?",
+        "What city does Paul Clyne and David Soares have in common?",
+    ]
+    assert tr["outcome"].to_list() == ["completed", "failed", "failed"]
+    assert tr["gold_answer"].to_list() == ["Arthur's Magazine", "Delhi", "New York"]
+    # No frame line ends up in a page the agent read.
+    assert not t.browses["content"].str.contains("AGENTS|Correct answer").any()
+    # The one result list (`Similar: [...]`) is in the failed run: mined only when failures are asked for.
+    path = FIXTURES / "formats" / "reflexion_react.txt"
+    with pytest.warns(UserWarning, match="outcome"):
+        assert lrat.mine(path, judge="none").height == 0
+    mined = lrat.mine(path, judge="none", outcomes="all")
+    assert mined.select("pos_id", "rank", "outcome").rows() == [("The Oberoi Group", 2, "failed")]
+
+
+def test_mcp_task_results_wandb_tables_and_title_lists_read_and_mine() -> None:
+    from conftest import FIXTURES
+
+    formats = FIXTURES / "formats"
+    t = lrat.read_trajectories([formats / "mcp_task_result.json", formats / "title_list_results.jsonl"])
+    assert t.errors.height == 0
+    assert t.trajectories["outcome"].to_list() == ["completed", "completed"]
+    browsed = t.browses["doc_key"].to_list()
+    assert browsed == [
+        "https://en.wikipedia.org/wiki/Eiffel_Tower",
+        "https://en.wikipedia.org/wiki/Rh%C3%B4ne",
+        "Saône",
+    ]
+    mined = lrat.mine([formats / "mcp_task_result.json", formats / "title_list_results.jsonl"], judge="none")
+    assert set(mined["pos_id"]) == set(browsed)
+
+    table = lrat.read_trajectories(formats / "wandb_table.json")
+    assert table.trajectories["query_id"].to_list() == ["q1", "q2"]
+    assert table.trajectories["outcome"].to_list() == ["completed", "failed"]
+    (error,) = table.errors.rows(named=True)
+    assert error["severity"] == "error" and error["reason"].startswith("table row 2: no trajectory")
+    with pytest.raises(lrat.TrajectoryParseError, match="table row 2"):
+        lrat.read_trajectories(formats / "wandb_table.json", strict=True)

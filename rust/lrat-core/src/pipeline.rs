@@ -247,6 +247,10 @@ fn parse_chunk(chunk: Chunk, options: &ReadOptions) -> Result<Batch> {
                     if options.strict && !p.wrong_types.is_empty() {
                         return Err(Error::Record(p.wrong_types.swap_remove(0)));
                     }
+                    if options.strict && !p.errors.is_empty() {
+                        return Err(Error::Record(p.errors.swap_remove(0)));
+                    }
+                    batch.issues.extend(p.errors.into_iter().map(|error| Issue { severity: Severity::Error, error }));
                     let warnings = p.warnings.into_iter().chain(p.wrong_types);
                     batch.issues.extend(warnings.map(|error| Issue { severity: Severity::Warning, error }));
                     batch.trajectories.extend(p.trajectories);

@@ -579,7 +579,11 @@ impl FileRecords {
 
     fn next_text_block(&mut self) -> Option<std::result::Result<RawRecord, RecordError>> {
         let (mut first_line, mut first_offset, mut block) = match self.pending.take() {
-            Some(p) => p,
+            // The `Question:` line read ahead, with the line break `read_line` took off.
+            Some((line, offset, mut text)) => {
+                text.push(b'\n');
+                (line, offset, text)
+            }
             None => (0, self.offset, Vec::new()),
         };
         let mut line_buf = Vec::new();
@@ -630,8 +634,11 @@ impl FileRecords {
                 block.push(b'\n');
             }
         }
-        if block.iter().all(|b| b.is_ascii_whitespace()) {
-            return None;
+        // Blank, or only a run log's frame (Reflexion's trial headers before the first question).
+        let only_frame = std::str::from_utf8(&block)
+            .is_ok_and(|t| t.lines().all(|l| l.trim().is_empty() || crate::formats::react::is_frame(l)));
+        if only_frame {
+            return if self.pending.is_some() { self.next_text_block() } else { None };
         }
         if first_line == 0 {
             first_line = 1;
@@ -856,7 +863,7 @@ mod tests {
         let r: Vec<_> = records(&p, 1 << 20).into_iter().map(|r| r.unwrap()).collect();
         assert_eq!(r.len(), 2);
         assert_eq!(r[1].location.line, 4);
-        assert!(r[1].text.starts_with("Question: b?"));
+        assert!(r[1].text.starts_with("Question: b?\nThought 1: y"), "{:?}", r[1].text);
     }
 
     #[test]

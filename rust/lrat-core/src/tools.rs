@@ -20,6 +20,10 @@ pub const DEFAULT_SEARCH_TOOLS: &[&str] = &[
     "retrieve",
     "retrieval",
     "search_documents",
+    // MCP servers' search tools.
+    "brave_web_search",
+    "firecrawl_search",
+    "web_search_exa",
 ];
 
 /// Tool names that mean "browse" when no configuration is given.
@@ -45,6 +49,10 @@ pub const DEFAULT_BROWSE_TOOLS: &[&str] = &[
     "scrape_website",
     "scrape_page",
     "crawl",
+    // MCP servers' page readers.
+    "firecrawl_scrape",
+    "tavily_extract",
+    "tavily-extract",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -247,3 +247,57 @@ fn numeric_and_score_outcomes() {
     assert_eq!(outcome(r#""judgement": "incorrect""#), Outcome::Failed);
     assert_eq!(outcome(r#""f1": 0.4"#), Outcome::Unknown);
 }
+
+/// MCP calls written as XML in the assistant's text, results in the next user message, in a task-result
+/// file with the final answer and a judge's verdict.
+#[test]
+fn mcp_xml_task_result() {
+    let name = "mcp_task_result.json";
+    let location = Location { source: name.to_string(), line: 1, byte_offset: 0 };
+    let parsed = parse_record(&fixture(name), &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let t = &parsed.trajectories[0];
+    assert_eq!(t.format, Format::ChatCompletions);
+    assert_eq!(
+        (t.query_id.as_deref(), t.question.as_deref()),
+        (Some("eiffel-1"), Some("When was the Eiffel Tower completed?"))
+    );
+    assert_eq!(t.outcome, Outcome::Completed, "the judge's verdict");
+    assert_eq!(t.final_answer.as_deref(), Some("The tower was completed on 31 March 1889. \\boxed{31 March 1889}"));
+    assert_eq!(
+        hit_keys(t, 0),
+        ["https://en.wikipedia.org/wiki/Eiffel_Tower", "https://www.britannica.com/topic/Eiffel-Tower-Paris-France"]
+    );
+    // The page is named by an http URL; it is the first result.
+    assert_eq!(browses(t), [(Some("https://en.wikipedia.org/wiki/Eiffel_Tower"), true)]);
+}
+
+/// A W&B table export: rollouts of Responses items as Python-literal text or as lists; a row that
+/// cannot be read is an error of its own and the other rows are kept.
+#[test]
+fn wandb_table_rows() {
+    let name = "wandb_table.json";
+    let location = Location { source: name.to_string(), line: 1, byte_offset: 0 };
+    let parsed = parse_record(&fixture(name), &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let ts = &parsed.trajectories;
+    assert_eq!(ts.iter().map(|t| t.query_id.as_deref().unwrap()).collect::<Vec<_>>(), ["q1", "q2"]);
+    assert!(ts.iter().all(|t| t.format == Format::Responses));
+    assert_eq!((ts[0].outcome, ts[1].outcome), (Outcome::Completed, Outcome::Failed), "reward 1.0 and 0.0");
+    assert_eq!(hit_keys(&ts[0], 0), ["d12", "d40"]);
+    assert_eq!(browses(&ts[0]), [(Some("d12"), true)]);
+    assert_eq!(ts[0].final_answer.as_deref(), Some("Frank Herbert"));
+    assert_eq!(parsed.errors.len(), 1);
+    assert!(parsed.errors[0].reason.starts_with("table row 2: no trajectory"), "{}", parsed.errors[0].reason);
+}
+
+/// Results listed by title, with or without a link; browses that name a page by another form of its URL,
+/// or by its title.
+#[test]
+fn title_lists_and_browses_by_url_or_title() {
+    let t = &read_lines("title_list_results.jsonl")[0];
+    assert_eq!(
+        hit_keys(t, 0),
+        ["https://en.wikipedia.org/wiki/Lyon", "https://en.wikipedia.org/wiki/Rh%C3%B4ne", "Saône"]
+    );
+    assert_eq!(browses(t), [(Some("https://en.wikipedia.org/wiki/Rh%C3%B4ne"), true), (Some("Saône"), true)]);
+}

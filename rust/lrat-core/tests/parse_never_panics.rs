@@ -20,7 +20,14 @@ fn read_fixtures() -> Vec<String> {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         records.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
     }
-    for name in ["search_r1.txt", "react.txt"] {
+    for name in [
+        "search_r1.txt",
+        "react.txt",
+        "reflexion_react.txt",
+        "mcp_task_result.json",
+        "wandb_table.json",
+        "title_list_results.jsonl",
+    ] {
         records.push(std::fs::read_to_string(dir.join(name)).unwrap());
     }
     records

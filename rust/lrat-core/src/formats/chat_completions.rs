@@ -6,12 +6,15 @@
 
 use super::common::{content_text, read_record_fields, tool_call_steps, tool_output};
 use super::field_types;
-use super::{Ctx, MESSAGE_KEYS};
+use super::{mcp_xml, Ctx, MESSAGE_KEYS};
 use crate::json::Json;
 use crate::model::{Format, Step, Trajectory};
 
 pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     let (messages, path) = message_list(v)?;
+    if mcp_xml::holds_calls(messages) && !messages.iter().any(|m| m.get("tool_calls").is_some_and(|c| !c.is_null())) {
+        return mcp_xml::parse(v, messages, ctx);
+    }
     let mut t = ctx.trajectory(Format::ChatCompletions);
 
     let mut calls: Vec<Call> = Vec::new();

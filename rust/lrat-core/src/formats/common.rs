@@ -315,14 +315,17 @@ fn title_end(s: &str) -> Option<usize> {
     None
 }
 
-/// Markdown result lists: `1. [Title](https://url)` followed by its snippet lines.
+/// Markdown result lists: `1. [Title](https://url)` followed by its snippet lines, keyed by URL; and
+/// numbered title lists without ids, `1. [Title]` (the rest of the line and the lines after it are
+/// the snippet), keyed by title.
 fn parse_markdown_links(text: &str) -> Vec<SearchHit> {
     let mut hits: Vec<(SearchHit, String)> = Vec::new();
     for line in text.lines() {
         let l = line.trim();
-        if let Some((title, url)) = markdown_link(l) {
-            let hit = SearchHit { doc_key: url.into(), title: Some(title.into()), snippet: None, score: None };
-            hits.push((hit, String::new()));
+        if let Some(link) = markdown_link(l) {
+            let key = link.url.unwrap_or(link.title);
+            let hit = SearchHit { doc_key: key.into(), title: Some(link.title.into()), snippet: None, score: None };
+            hits.push((hit, link.rest.to_string()));
         } else if let Some((_, snippet)) = hits.last_mut() {
             if !l.is_empty() && !l.starts_with("##") {
                 if !snippet.is_empty() {
@@ -337,23 +340,43 @@ fn parse_markdown_links(text: &str) -> Vec<SearchHit> {
         .collect()
 }
 
-fn markdown_link(line: &str) -> Option<(&str, &str)> {
+struct MarkdownLink<'l> {
+    title: &'l str,
+    url: Option<&'l str>,
+    /// Text after a title without a link, on the same line.
+    rest: &'l str,
+}
+
+/// `1. [Title](https://url)`, `- [Title](url)`, `[Title](url)`, or a numbered `1. [Title]` without a link.
+fn markdown_link(line: &str) -> Option<MarkdownLink<'_>> {
     let start = line.find('[')?;
     let prefix = line[..start].trim();
-    if !(prefix.is_empty()
-        || prefix.trim_end_matches('.').chars().all(|c| c.is_ascii_digit())
-        || prefix == "-"
-        || prefix == "*")
-    {
+    let numbered = !prefix.is_empty() && prefix.trim_end_matches(['.', ')']).chars().all(|c| c.is_ascii_digit());
+    if !(prefix.is_empty() || numbered || prefix == "-" || prefix == "*") {
         return None;
     }
     let rest = &line[start + 1..];
-    let close = rest.find("](")?;
-    let title = &rest[..close];
-    let url_part = &rest[close + 2..];
-    let end = url_part.find(')')?;
-    let url = url_part[..end].trim();
-    (url.contains("://") || url.starts_with("www.")).then_some((title.trim(), url))
+    if let Some(close) = rest.find("](") {
+        let url_part = &rest[close + 2..];
+        if let Some(end) = url_part.find(')') {
+            let url = url_part[..end].trim();
+            if url.contains("://") || url.starts_with("www.") {
+                return Some(MarkdownLink { title: rest[..close].trim(), url: Some(url), rest: "" });
+            }
+        }
+    }
+    // A title without a link only in a numbered list (`1.` or `1)`), which citations like `[3]` are not.
+    if !numbered || prefix.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let close = rest.find(']')?;
+    let title = rest[..close].trim();
+    let after = rest[close + 1..].trim_start();
+    if title.is_empty() || after.starts_with('(') {
+        return None;
+    }
+    let after = after.trim_start_matches([':', '-', '\u{2013}', '\u{2014}']).trim();
+    Some(MarkdownLink { title, url: None, rest: after })
 }
 
 const ERROR_PREFIXES: &[&str] = &[
@@ -444,21 +467,26 @@ const QUESTION_KEYS: &[&str] = &["question", "query", "question_text", "problem"
 const GOLD_KEYS: &[&str] =
     &["gold_answer", "gt_answer", "ground_truth", "golden_answers", "reference_answer", "expected_answer"];
 /// Fields holding the agent's own answer, read when the log's steps end without one.
-const PREDICTION_KEYS: &[&str] = &["final_answer", "predicted_answer", "prediction", "pred"];
+const PREDICTION_KEYS: &[&str] = &["final_answer", "final_boxed_answer", "predicted_answer", "prediction", "pred"];
 const OUTCOME_KEYS: &[&str] = &["status", "outcome", "success", "correct", "is_correct", "verdict", "judgement"];
 /// Scores read as an outcome when no outcome field is present: a positive `reward`, an exact match of 1
 /// (they stay in the metadata too).
 const SCORE_OUTCOME_KEYS: &[&str] = &["reward", "em", "exact_match"];
+/// Objects holding a judge's or grader's result (`{"judge": {"verdict": "correct", …}}`), read for an
+/// outcome when the record states none at its top level.
+const JUDGE_KEYS: &[&str] =
+    &["judge", "judge_result", "judgement", "judgment", "evaluation", "eval_result", "grade", "grading"];
 
 /// The outcome a record states: the first of `OUTCOME_KEYS` present (a status or verdict string, a
-/// boolean, or, outside `status` and `outcome`, a number: nonzero is success), else a score (`reward` > 0, `em` / `exact_match` = 1),
-/// else unknown.
+/// boolean, or, outside `status` and `outcome`, a number: nonzero is success), else a score (`reward`
+/// > 0, `em` / `exact_match` = 1), else the outcome inside a judge's object (`JUDGE_KEYS`), else unknown.
 pub fn record_outcome(v: &Json) -> Result<Outcome, String> {
     for key in OUTCOME_KEYS {
         match v.get(key) {
             None | Some(Json::Null) => continue,
             Some(Json::Str(s)) => return Ok(Outcome::from_status(s)),
             Some(Json::Bool(b)) => return Ok(if *b { Outcome::Completed } else { Outcome::Failed }),
+            Some(Json::Object(_)) if JUDGE_KEYS.contains(key) => continue,
             // A number is a verdict (1 / 0) in `correct`-like fields; a numeric status says nothing known.
             Some(n @ (Json::Int(_) | Json::UInt(_) | Json::Float(_))) if !matches!(*key, "status" | "outcome") => {
                 let x = n.as_f64().unwrap_or(0.0);
@@ -482,6 +510,14 @@ pub fn record_outcome(v: &Json) -> Result<Outcome, String> {
             Some(other) => return Err(format!("field `{key}` is {}, expected a number or boolean", other.type_name())),
         };
         return Ok(if success { Outcome::Completed } else { Outcome::Failed });
+    }
+    for key in JUDGE_KEYS {
+        if let Some(judge @ Json::Object(_)) = v.get(key) {
+            match record_outcome(judge)? {
+                Outcome::Unknown => {}
+                known => return Ok(known),
+            }
+        }
     }
     Ok(Outcome::Unknown)
 }
@@ -510,7 +546,11 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
                 t.final_answer = v.get("answer").and_then(|a| answer_text(a, "answer")).map(SharedText::from);
             }
         }
-        None => t.gold_answer = v.get("answer").and_then(|a| answer_text(a, "answer")),
+        None => {
+            if let Some(gold) = v.get("answer").and_then(|a| answer_text(a, "answer")) {
+                t.gold_answer = Some(gold);
+            }
+        }
     }
     let mut prediction_key = None;
     if t.final_answer.is_none() {
@@ -520,7 +560,11 @@ pub fn read_record_fields(v: &Json, consumed: &[&str], t: &mut Trajectory) -> Re
             prediction_key = Some(*key);
         }
     }
-    t.outcome = record_outcome(v)?;
+    // An outcome the log itself states (a ReAct marker line) stands unless the record's fields state one.
+    match record_outcome(v)? {
+        Outcome::Unknown => {}
+        known => t.outcome = known,
+    }
     let extra: Vec<_> = fields
         .iter()
         .filter(|(k, _)| {
@@ -832,6 +876,23 @@ mod tests {
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].doc_key, "https://a.example/x");
         assert_eq!(hits[0].snippet.as_deref(), Some("about alpha"));
+    }
+
+    #[test]
+    fn numbered_title_lists_without_ids() {
+        let hits = parse_search_text(
+            "Results for 'x':\n1. [Alpha Beta]\nabout alpha\nmore\n2. [Gamma (band)] - a band\n3) [Delta]: d\n[not numbered]\n4 [no dot]",
+        );
+        let got: Vec<_> = hits.iter().map(|h| (h.doc_key.as_str(), h.snippet.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                ("Alpha Beta", Some("about alpha\nmore")),
+                ("Gamma (band)", Some("a band")),
+                ("Delta", Some("d\n[not numbered]\n4 [no dot]")),
+            ]
+        );
+        assert_eq!(hits[1].title.as_deref(), Some("Gamma (band)"));
     }
 
     #[test]

@@ -5,10 +5,16 @@ pub mod browsecomp;
 pub mod chat_completions;
 pub mod common;
 pub mod field_types;
+pub mod links;
+pub mod mcp_xml;
+pub mod python_literal;
 pub mod qwen;
 pub mod react;
 pub mod responses;
 pub mod search_r1;
+pub mod wandb_table;
+
+use std::borrow::Cow;
 
 use crate::arena::TextArena;
 use crate::error::{Location, RecordError};
@@ -61,6 +67,9 @@ pub struct Parsed {
     /// Fields of the wrong JSON type (see `field_types`): warnings, or the record's error in strict
     /// mode.
     pub wrong_types: Vec<RecordError>,
+    /// Trajectories of a record holding several (a list, an object keyed by question id, a table)
+    /// that could not be read: each is skipped and counted as an error, the others are kept.
+    pub errors: Vec<RecordError>,
 }
 
 /// State shared by the format parsers while they read one record.
@@ -73,11 +82,13 @@ pub struct Ctx<'o> {
     pub index: Option<usize>,
     /// The record's strings that held escapes, unescaped one after another (see `TextArena`).
     pub texts: Option<SharedText>,
+    /// Trajectories of the record that could not be read (see `Parsed::errors`).
+    pub errors: Vec<String>,
 }
 
 impl<'o> Ctx<'o> {
     pub fn new(location: &'o Location, tools: &'o ToolNames) -> Self {
-        Ctx { location, tools, unknown_tools: Vec::new(), index: None, texts: None }
+        Ctx { location, tools, unknown_tools: Vec::new(), index: None, texts: None, errors: Vec::new() }
     }
 
     /// `text` as a view of the record's unescaped strings when it is one of them (or part of
@@ -137,7 +148,12 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
         }
     });
     let wrong_types = wrong_types.iter().map(|w| RecordError::new(location.clone(), w.reason())).collect();
-    let mut parsed = Parsed { trajectories: trajectories?, warnings: Vec::new(), wrong_types };
+    let mut trajectories = trajectories?;
+    for t in &mut trajectories {
+        links::match_browses_to_hits(t);
+    }
+    let errors = ctx.errors.drain(..).map(|e| RecordError::new(location.clone(), e)).collect();
+    let mut parsed = Parsed { trajectories, warnings: Vec::new(), wrong_types, errors };
     if !ctx.unknown_tools.is_empty() {
         ctx.unknown_tools.sort();
         ctx.unknown_tools.dedup();
@@ -158,33 +174,59 @@ pub fn parse_record(text: &str, location: &Location, options: &FormatOptions) ->
 fn parse_json(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result<Vec<Trajectory>, String> {
     if let Json::Array(items) = value {
         if !items.is_empty() && items.iter().all(is_trajectory_object) {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                ctx.index = Some(i);
-                out.push(parse_json_one(item, format, ctx).map_err(|e| format!("trajectory #{i}: {e}"))?);
-            }
-            ctx.index = None;
-            return Ok(out);
+            let parts = items.iter().map(|item| Ok(Cow::Borrowed(item)));
+            return parse_parts(parts, |i| format!("trajectory #{i}"), format, ctx, |_, _| {});
         }
     }
     if let Some(entries) = keyed_trajectories(value) {
-        let mut out = Vec::with_capacity(entries.len());
-        for (i, (key, item)) in entries.iter().enumerate() {
-            ctx.index = Some(i);
-            let mut t = match item {
-                Json::Str(text) => parse_text(text.trim(), format, ctx),
-                _ => parse_json_one(item, format, ctx),
-            }
-            .map_err(|e| format!("trajectory {key:?}: {e}"))?;
+        let parts = entries.iter().map(|(_, item)| Ok(Cow::Borrowed(item)));
+        let name = |i: usize| format!("trajectory {:?}", entries[i].0);
+        return parse_parts(parts, name, format, ctx, |i, t| {
             if t.query_id.is_none() {
-                t.query_id = Some(key.to_string());
+                t.query_id = Some(entries[i].0.to_string());
             }
-            out.push(t);
-        }
-        ctx.index = None;
-        return Ok(out);
+        });
+    }
+    if let Some((columns, rows)) = wandb_table::table(value) {
+        let parts = rows.iter().map(|row| wandb_table::row_record(&columns, row).map(Cow::Owned));
+        return parse_parts(parts, |r| format!("table row {r}"), format, ctx, |_, _| {});
     }
     Ok(vec![parse_json_one(value, format, ctx)?])
+}
+
+/// Reads the trajectories of a record that holds several, numbered in `ctx.index`. A part that
+/// cannot be read is recorded in `ctx.errors` under its `name` and skipped; the record fails only
+/// when no part can be read. `finish` completes the i-th part's trajectory.
+fn parse_parts<'v, 'a: 'v>(
+    parts: impl Iterator<Item = Result<Cow<'v, Json<'a>>, String>>,
+    name: impl Fn(usize) -> String,
+    format: Option<Format>,
+    ctx: &mut Ctx,
+    mut finish: impl FnMut(usize, &mut Trajectory),
+) -> Result<Vec<Trajectory>, String> {
+    let mut out = Vec::new();
+    let mut failed = Vec::new();
+    for (i, part) in parts.enumerate() {
+        ctx.index = Some(i);
+        let read = part.and_then(|item| match item.as_ref() {
+            Json::Str(text) => parse_text(text.trim(), format, ctx),
+            item => parse_json_one(item, format, ctx),
+        });
+        match read {
+            Ok(mut t) => {
+                finish(i, &mut t);
+                out.push(t);
+            }
+            Err(e) => failed.push(format!("{}: {e}", name(i))),
+        }
+    }
+    ctx.index = None;
+    if out.is_empty() && !failed.is_empty() {
+        let more = if failed.len() > 1 { format!(" (and {} more like it)", failed.len() - 1) } else { String::new() };
+        return Err(format!("{}{more}", failed.swap_remove(0)));
+    }
+    ctx.errors.extend(failed);
+    Ok(out)
 }
 
 /// The entries of an object keyed by question id whose every value is one trajectory (a record of a
@@ -229,7 +271,11 @@ fn parse_text(text: &str, format: Option<Format>, ctx: &mut Ctx) -> Result<Traje
     let format = match format {
         Some(f) => f,
         None => detect_text(text).ok_or_else(|| {
-            "unrecognised text record: no ReAct (Thought/Action/Observation), Search-R1 (<search>) or Qwen (<tool_call>) markers".to_string()
+            if react::is_graded_question_without_steps(text) {
+                "a question with its grading line and no steps (a run log listing a question it did not run again): no trajectory to read".to_string()
+            } else {
+                "unrecognised text record: no ReAct (Thought/Action/Observation), Search-R1 (<search>) or Qwen (<tool_call>) markers".to_string()
+            }
         })?,
     };
     match format {
@@ -241,7 +287,8 @@ fn parse_text(text: &str, format: Option<Format>, ctx: &mut Ctx) -> Result<Traje
 }
 
 /// Keys under which logs keep a message list.
-pub const MESSAGE_KEYS: &[&str] = &["messages", "conversation", "conversations", "history", "chat", "trajectory"];
+pub const MESSAGE_KEYS: &[&str] =
+    &["messages", "message_history", "conversation", "conversations", "history", "chat", "trajectory", "traj"];
 /// Keys under which logs keep a text transcript.
 pub const TEXT_KEYS: &[&str] = &[
     "trajectory",
@@ -266,7 +313,7 @@ pub fn messages_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {
     (!list.is_empty() && list.iter().all(|m| m.get("role").is_some() || m.get("from").is_some())).then_some(list)
 }
 
-const RESPONSE_ITEM_TYPES: &[&str] = &[
+pub(crate) const RESPONSE_ITEM_TYPES: &[&str] = &[
     "reasoning",
     "function_call",
     "function_call_output",
@@ -314,7 +361,7 @@ fn detect_json(v: &Json) -> Result<Format, String> {
                 || m.get("function_call").is_some()
                 || matches!(m.get("role").and_then(Json::as_str), Some("tool" | "function"))
         });
-        if has_tool_calls {
+        if has_tool_calls || mcp_xml::holds_calls(messages) {
             return Ok(Format::ChatCompletions);
         }
         let text: String = messages

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use super::common::{browse_text_status, content_text, read_record_fields, tool_call_steps};
 use super::{Ctx, MESSAGE_KEYS, TEXT_KEYS};
 use crate::json::Json;
-use crate::model::{BrowseRecord, Format, SearchHit, SharedText, Step, Trajectory};
+use crate::model::{BrowseRecord, Format, Outcome, SearchHit, SharedText, Step, Trajectory};
 
 const LOOKUP_TOOL: &str = "lookup";
 
@@ -46,11 +46,20 @@ pub fn parse_json(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         _ => MESSAGE_KEYS.iter().find_map(|k| v.get(k).and_then(Json::as_array)),
     };
     let transcript: Cow<str> = if let Some(list) = messages {
-        let texts: Vec<String> = list
+        let kept: Vec<&Json> = list
             .iter()
             .filter(|m| !matches!(m.get_any(&["role", "from"]).and_then(Json::as_str), Some("system" | "developer")))
-            .filter_map(|m| m.get_any(&["content", "value"]).and_then(content_text))
             .collect();
+        let mut texts: Vec<String> =
+            kept.iter().filter_map(|m| m.get_any(&["content", "value"]).and_then(content_text)).collect();
+        // A first user message that is the bare question (FireAct) is the question.
+        let first_is_user =
+            kept.first().and_then(|m| m.get_any(&["role", "from"])).and_then(Json::as_str) == Some("user");
+        if let Some(first) = texts.first_mut().filter(|_| first_is_user) {
+            if !first.lines().any(|l| marker(l).is_some()) {
+                first.insert_str(0, "Question: ");
+            }
+        }
         Cow::Owned(texts.join("\n"))
     } else if let Some((key, text)) = TEXT_KEYS.iter().find_map(|k| v.get(k).and_then(Json::as_str).map(|s| (*k, s))) {
         consumed.push(key);
@@ -100,11 +109,20 @@ fn marker(line: &str) -> Option<(Marker, &str)> {
     None
 }
 
-/// The transcript as marked blocks; lines without a marker continue the block before them.
+/// The transcript as marked blocks; lines without a marker continue the block before them. A
+/// `Question:` line that runs on into `Thought 1:` (as Reflexion's logs print it) is two blocks.
 fn blocks(text: &str) -> Vec<(Marker, String)> {
     let mut out: Vec<(Marker, String)> = Vec::new();
     for line in text.lines() {
         match marker(line) {
+            Some((Marker::Question, body)) => match run_on_thought(body) {
+                Some(at) => {
+                    out.push((Marker::Question, body[..at].trim().to_string()));
+                    let (m, thought) = marker(&body[at..]).unwrap_or((Marker::Thought, ""));
+                    out.push((m, thought.to_string()));
+                }
+                None => out.push((Marker::Question, body.to_string())),
+            },
             Some((m, body)) => out.push((m, body.to_string())),
             None => {
                 if let Some((_, body)) = out.last_mut() {
@@ -124,8 +142,113 @@ fn blocks(text: &str) -> Vec<(Marker, String)> {
     out
 }
 
+/// Where a `Thought n:` marker starts inside a question's line.
+fn run_on_thought(question: &str) -> Option<usize> {
+    question
+        .match_indices("Thought")
+        .map(|(at, _)| at)
+        .find(|&at| at > 0 && matches!(marker(&question[at..]), Some((Marker::Thought, _))))
+}
+
+/// Lines that grade the run (Reflexion): `Answer is CORRECT`, `Answer is INCORRECT`, and `Correct
+/// answer: x`, the reference answer; the Wikipedia environment's `Episode finished, reward = r`.
+enum Grade<'l> {
+    Outcome(Outcome),
+    Reference(&'l str),
+}
+
+fn grade(line: &str) -> Option<Grade<'_>> {
+    let l = line.trim();
+    if let Some(answer) = l.strip_prefix("Correct answer:") {
+        return Some(Grade::Reference(answer.trim()));
+    }
+    if let Some(verdict) = l.strip_prefix("Answer is ") {
+        return match verdict.trim_end_matches(['.', '!']) {
+            "CORRECT" | "correct" | "Correct" => Some(Grade::Outcome(Outcome::Completed)),
+            "INCORRECT" | "incorrect" | "Incorrect" => Some(Grade::Outcome(Outcome::Failed)),
+            _ => None,
+        };
+    }
+    let reward = match l.strip_prefix("Episode finished, reward =")?.trim() {
+        "True" | "true" => 1.0,
+        "False" | "false" => 0.0,
+        r => r.parse::<f64>().ok()?,
+    };
+    Some(Grade::Outcome(if reward > 0.0 { Outcome::Completed } else { Outcome::Failed }))
+}
+
+/// Lines of a run log's frame rather than of a trajectory: Reflexion's `#####` rules, `BEGIN TRIAL n`,
+/// `Trial summary: …` and `----- BEGIN CORRECT AGENTS -----` section headers.
+pub fn is_frame(line: &str) -> bool {
+    let l = line.trim();
+    (l.len() >= 5 && l.bytes().all(|b| b == b'#'))
+        || l.starts_with("BEGIN TRIAL")
+        || l.starts_with("END TRIAL")
+        || l.starts_with("Trial summary:")
+        || (l.starts_with("-----") && l.ends_with("-----") && l.contains(" AGENTS "))
+}
+
+/// Reads the grading lines out of the blocks into the trajectory and drops them, and the log's frame
+/// lines, from the text. A graded run that never gave an answer (Reflexion's halted agents) failed.
+fn read_grades(blocks: &mut [(Marker, String)], t: &mut Trajectory) {
+    let mut graded = false;
+    for (_, body) in blocks.iter_mut() {
+        if !body.lines().any(|l| grade(l).is_some() || is_frame(l)) {
+            continue;
+        }
+        let mut kept = Vec::new();
+        for line in body.lines() {
+            match grade(line) {
+                Some(Grade::Outcome(o)) => t.outcome = o,
+                Some(Grade::Reference(answer)) => {
+                    graded = true;
+                    if !answer.is_empty() {
+                        t.gold_answer = Some(answer.to_string());
+                    }
+                }
+                None if is_frame(line) => {}
+                None => kept.push(line),
+            }
+        }
+        *body = kept.join("\n").trim_end().to_string();
+    }
+    let answered = blocks.iter().any(|(m, body)| {
+        *m == Marker::FinalAnswer
+            || (*m == Marker::Action && body.trim_start().to_ascii_lowercase().starts_with("finish["))
+    });
+    if graded && !answered && t.outcome == Outcome::Unknown {
+        t.outcome = Outcome::Failed;
+    }
+}
+
+/// A `Question:` entry with a grading line and no step, as Reflexion lists questions solved in an
+/// earlier trial.
+pub fn is_graded_question_without_steps(text: &str) -> bool {
+    let (mut question, mut graded) = (false, false);
+    for line in text.lines() {
+        match marker(line) {
+            Some((Marker::Question, _)) => question = true,
+            Some(_) => return false,
+            None => graded |= matches!(grade(line), Some(Grade::Reference(_))),
+        }
+    }
+    question && graded
+}
+
+/// Text that Reflexion runs on into the question's line.
+const REFLEXION_HEADER: &str = "You have attempted to answer following question before and failed";
+
+/// The question of a `Question:` block: its first line, without a prompt run on into it.
+fn question_of(body: &str) -> Option<String> {
+    let line = body.lines().next().unwrap_or("");
+    let line = line.find(REFLEXION_HEADER).map_or(line, |at| &line[..at]);
+    let q = line.trim().trim_end_matches('"').trim();
+    (!q.is_empty()).then(|| q.to_string())
+}
+
 fn read_transcript(text: &str, t: &mut Trajectory, ctx: &mut Ctx) -> Result<(), String> {
-    let blocks = blocks(text);
+    let mut blocks = blocks(text);
+    read_grades(&mut blocks, t);
     if !blocks.iter().any(|(m, _)| matches!(m, Marker::Action | Marker::Thought | Marker::FinalAnswer)) {
         return Err("no ReAct steps: expected `Thought n:` / `Action n:` / `Observation n:` lines".into());
     }
@@ -135,8 +258,8 @@ fn read_transcript(text: &str, t: &mut Trajectory, ctx: &mut Ctx) -> Result<(), 
         i += 1;
         match m {
             Marker::Question => {
-                if t.question.is_none() && !body.is_empty() {
-                    t.question = Some(body.clone());
+                if t.question.is_none() {
+                    t.question = question_of(body);
                 }
             }
             Marker::Thought => {
@@ -201,7 +324,12 @@ fn action_steps(
             let tool = Some("search".to_string());
             let obs = observation.map(str::trim);
             match obs {
-                Some(o) if o.starts_with("Could not find") || o.starts_with("There were no results") => {
+                // A lookup that missed lists similar titles; the environment's "Could not find that
+                // page, please try again." (a malformed action) is a failed browse.
+                Some(o)
+                    if (o.starts_with("Could not find") && o.contains("Similar:"))
+                        || o.starts_with("There were no results") =>
+                {
                     t.steps.push(Step::search(tool, argument, similar_titles(o)));
                 }
                 _ => {
@@ -322,6 +450,63 @@ Observation 4: Episode finished, reward = 1
         assert_eq!((t.steps[3].kind, t.steps[3].text.as_str()), (StepKind::Search, "foo bar"));
         assert_eq!(t.steps[3].hits[0].doc_key, "https://foo.example");
         assert_eq!(t.final_answer.as_deref(), Some("6"));
+    }
+
+    #[test]
+    fn reflexion_run_on_question_and_grading_lines() {
+        let text = "Question: Were Scott Derrickson and Ed Wood of the same nationality?Thought 1: I need to search Scott Derrickson.\nAction 1: Search[Scott Derrickson]\nObservation 1: Scott Derrickson is an American director.\nThought 2: Both are American.\nAction 2: Finish[yes]\nObservation 2: Answer is CORRECT\nCorrect answer: yes\n";
+        assert!(looks_like(text));
+        let (t, _) = run(|ctx| parse_text(text, ctx));
+        let t = t.unwrap();
+        assert_eq!(t.question.as_deref(), Some("Were Scott Derrickson and Ed Wood of the same nationality?"));
+        assert_eq!(t.steps[0].text, "I need to search Scott Derrickson.");
+        assert_eq!(t.outcome, Outcome::Completed);
+        assert_eq!(t.gold_answer.as_deref(), Some("yes"));
+        assert_eq!(t.final_answer.as_deref(), Some("yes"));
+
+        let wrong = "Question: q?Thought: t\nAction: Finish[no]\nObservation: Answer is INCORRECT";
+        let (t, _) = run(|ctx| parse_text(wrong, ctx));
+        assert_eq!(t.unwrap().outcome, Outcome::Failed);
+        let (t, _) = run(|ctx| parse_text(MILHOUSE, ctx));
+        assert_eq!(t.unwrap().outcome, Outcome::Completed, "reward = 1");
+        // Reflexion: the reflection header runs on into the question, reflections follow it; a halted
+        // agent (graded, never finished) failed; section headers are not part of any step.
+        let text = "Question: Who is older?\"You have attempted to answer following question before and failed. Use them.\nReflections:\n- I looped.\nThought 1: search\nAction 1: Search[A]\nObservation 1: A is old.\nCorrect answer: A\n\n------------- BEGIN HALTED AGENTS --------------\n";
+        let (t, _) = run(|ctx| parse_text(text, ctx));
+        let t = t.unwrap();
+        assert_eq!(t.question.as_deref(), Some("Who is older?"));
+        assert_eq!((t.outcome, t.gold_answer.as_deref()), (Outcome::Failed, Some("A")));
+        assert_eq!(t.steps[1].browse.as_ref().unwrap().content.as_deref(), Some("A is old."));
+        assert!(is_graded_question_without_steps("Question: q?\nCorrect answer: a\n"));
+        let (t, _) = run(|ctx| {
+            parse_text("Question: q\nAction 1: Search[A], Search[B]\nObservation 1: Could not find that page, please try again.", ctx)
+        });
+        let t = t.unwrap();
+        assert_eq!((t.steps[0].kind, t.steps[0].browse.as_ref().map(|b| b.ok)), (StepKind::Browse, Some(false)));
+        assert!(!is_graded_question_without_steps(text));
+        // A question that merely mentions thoughts is not cut there.
+        let (t, _) =
+            run(|ctx| parse_text("Question: Thoughts on Thought Police?\nThought 1: x\nAction 1: Finish[y]", ctx));
+        assert_eq!(t.unwrap().question.as_deref(), Some("Thoughts on Thought Police?"));
+    }
+
+    #[test]
+    fn message_list_with_a_bare_question() {
+        // FireAct: the question alone in the first user message, observations in user messages.
+        let v = Json::parse(
+            r#"{"reward": true, "traj": [{"role": "user", "content": "Who created American Dad?"},
+                {"role": "assistant", "content": "Thought: It is Seth MacFarlane.\nAction: finish[Seth MacFarlane]"},
+                {"role": "user", "content": "Observation: Episode finished, reward = True"}]}"#,
+        )
+        .unwrap();
+        let (t, _) = run(|ctx| parse_json(&v, ctx));
+        let t = t.unwrap();
+        assert_eq!(t.question.as_deref(), Some("Who created American Dad?"));
+        assert_eq!((t.final_answer.as_deref(), t.outcome), (Some("Seth MacFarlane"), Outcome::Completed));
+        assert_eq!(
+            grade("Episode finished, reward = False").map(|g| matches!(g, Grade::Outcome(Outcome::Failed))),
+            Some(true)
+        );
     }
 
     #[test]
