@@ -4,18 +4,18 @@
 //! spacing and punctuation aside; a Wikipedia-style URL's last path segment is read as a title).
 //! A matched browse takes the key of the result it opened; its call's argument stays in the step text.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{StepKind, Trajectory};
 
 /// Gives each browse whose document is not a shown result's key the key of the shown result (shown
 /// before the browse) that it names by URL or title.
 pub fn match_browses_to_hits(t: &mut Trajectory) {
-    if !t.steps.iter().any(|s| s.kind == StepKind::Browse) || !t.steps.iter().any(|s| !s.hits.is_empty()) {
+    if !has_unmatched_browse(t) {
         return;
     }
     let mut keys: HashMap<String, String> = HashMap::new();
-    let mut exact: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut exact: HashSet<String> = HashSet::new();
     for step in &mut t.steps {
         match step.kind {
             StepKind::Search => {
@@ -42,6 +42,29 @@ pub fn match_browses_to_hits(t: &mut Trajectory) {
             _ => {}
         }
     }
+}
+
+/// Whether a browse names a document that no earlier result list shows under that key: the common
+/// case, where every browse opens a shown key, costs one set of borrowed keys and no allocation of text.
+fn has_unmatched_browse(t: &Trajectory) -> bool {
+    if !t.steps.iter().any(|s| !s.hits.is_empty()) {
+        return false;
+    }
+    let mut shown: HashSet<&str> = HashSet::new();
+    for step in &t.steps {
+        match step.kind {
+            StepKind::Search => shown.extend(step.hits.iter().map(|h| h.doc_key.as_str())),
+            StepKind::Browse => {
+                if let Some(key) = step.browse.as_ref().and_then(|b| b.doc_key.as_deref()) {
+                    if !shown.contains(key) {
+                        return true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The forms a key is looked up by: its URL form when it is a URL, and its title form (the last path
