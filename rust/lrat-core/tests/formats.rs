@@ -28,6 +28,12 @@ fn read_record(name: &str, line: u64, text: &str) -> Trajectory {
     parsed.trajectories.into_iter().next().unwrap()
 }
 
+/// Parses a fixture that is one record as a whole (a JSON document).
+fn read_whole(name: &str) -> lrat_core::formats::Parsed {
+    let location = Location { source: name.to_string(), line: 1, byte_offset: 0 };
+    parse_record(&fixture(name), &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn hit_keys(t: &Trajectory, search: usize) -> Vec<&str> {
     let s = t.steps.iter().filter(|s| s.kind == StepKind::Search).nth(search).unwrap();
     s.hits.iter().map(|h| h.doc_key.as_str()).collect()
@@ -213,9 +219,7 @@ fn forced_format_mismatch_is_an_error_naming_the_record() {
 /// text in a field, a message list, or a bare transcript), with scores as outcomes.
 #[test]
 fn object_keyed_by_question_id() {
-    let name = "keyed_by_question.json";
-    let location = Location { source: name.to_string(), line: 1, byte_offset: 0 };
-    let parsed = parse_record(&fixture(name), &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let parsed = read_whole("keyed_by_question.json");
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     let ts = parsed.trajectories;
     let ids: Vec<_> = ts.iter().map(|t| t.query_id.as_deref().unwrap()).collect();
@@ -252,9 +256,7 @@ fn numeric_and_score_outcomes() {
 /// file with the final answer and a judge's verdict.
 #[test]
 fn mcp_xml_task_result() {
-    let name = "mcp_task_result.json";
-    let location = Location { source: name.to_string(), line: 1, byte_offset: 0 };
-    let parsed = parse_record(&fixture(name), &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let parsed = read_whole("mcp_task_result.json");
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     let t = &parsed.trajectories[0];
     assert_eq!(t.format, Format::ChatCompletions);
@@ -276,9 +278,7 @@ fn mcp_xml_task_result() {
 /// cannot be read is an error of its own and the other rows are kept.
 #[test]
 fn wandb_table_rows() {
-    let name = "wandb_table.json";
-    let location = Location { source: name.to_string(), line: 1, byte_offset: 0 };
-    let parsed = parse_record(&fixture(name), &location, &FormatOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let parsed = read_whole("wandb_table.json");
     let ts = &parsed.trajectories;
     assert_eq!(ts.iter().map(|t| t.query_id.as_deref().unwrap()).collect::<Vec<_>>(), ["q1", "q2"]);
     assert!(ts.iter().all(|t| t.format == Format::Responses));

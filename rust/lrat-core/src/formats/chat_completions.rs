@@ -107,14 +107,14 @@ fn message_list<'v, 'a>(v: &'v Json<'a>) -> Result<(&'v [Json<'a>], String), Str
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Role {
+pub(super) enum Role {
     System,
     User,
     Assistant,
     Tool,
 }
 
-fn role(m: &Json) -> Result<Role, String> {
+pub(super) fn role(m: &Json) -> Result<Role, String> {
     let raw = m.get_any(&["role", "from"]).ok_or("has no `role`")?;
     let name = raw.as_str().ok_or_else(|| format!("has a `role` that is {}, expected a string", raw.type_name()))?;
     Ok(match name.trim().to_ascii_lowercase().as_str() {

@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use super::chat_completions::{role, Role};
 use super::common::{content_text, read_record_fields, tag_segments, tool_call_steps, tool_output};
 use super::{Ctx, MESSAGE_KEYS};
 use crate::json::Json;
@@ -20,12 +21,8 @@ pub fn holds_calls(messages: &[Json]) -> bool {
     messages.iter().any(|m| is_assistant(m) && message_text(m).is_some_and(|t| t.contains("<use_mcp_tool>")))
 }
 
-fn role(m: &Json) -> String {
-    m.get_any(&["role", "from"]).and_then(Json::as_str).unwrap_or("").trim().to_ascii_lowercase()
-}
-
 fn is_assistant(m: &Json) -> bool {
-    matches!(role(m).as_str(), "assistant" | "gpt" | "model" | "ai")
+    matches!(role(m), Ok(Role::Assistant))
 }
 
 fn message_text(m: &Json) -> Option<String> {
@@ -36,11 +33,11 @@ pub fn parse(v: &Json, messages: &[Json], ctx: &mut Ctx) -> Result<Trajectory, S
     let mut t = ctx.trajectory(Format::ChatCompletions);
     let last_assistant = messages.iter().rposition(is_assistant);
     for (i, m) in messages.iter().enumerate() {
-        match role(m).as_str() {
-            "user" | "human" if t.question.is_none() => {
+        match role(m) {
+            Ok(Role::User) if t.question.is_none() => {
                 t.question = message_text(m).map(|q| task_text(&q)).filter(|q| !q.is_empty());
             }
-            "assistant" | "gpt" | "model" | "ai" => {
+            Ok(Role::Assistant) => {
                 let Some(text) = message_text(m) else { continue };
                 // The messages that answer this one's calls: those up to the next assistant message.
                 let replies: Vec<&Json> = messages[i + 1..].iter().take_while(|r| !is_assistant(r)).collect();
@@ -91,7 +88,7 @@ fn task_text(text: &str) -> String {
 
 /// The tool name and arguments of a call's body. The name is `tool_name`; the arguments are the JSON
 /// in `<arguments>` (their text when it is not JSON).
-fn read_call(body: &str) -> (String, Json<'static>) {
+fn read_call(body: &str) -> (String, Json<'_>) {
     let mut name = String::new();
     let mut arguments = Json::Null;
     for segment in tag_segments(body, &["server_name", "tool_name", "arguments"]) {
@@ -99,30 +96,12 @@ fn read_call(body: &str) -> (String, Json<'static>) {
             Some("tool_name") => name = segment.body.trim().to_string(),
             Some("arguments") => {
                 let raw = segment.body.trim();
-                arguments = match Json::parse(raw) {
-                    Ok(v) => owned(&v),
-                    Err(_) => Json::Str(Cow::Owned(raw.to_string())),
-                };
+                arguments = Json::parse(raw).unwrap_or(Json::Str(Cow::Borrowed(raw)));
             }
             _ => {}
         }
     }
     (name, arguments)
-}
-
-fn owned(v: &Json) -> Json<'static> {
-    match v {
-        Json::Null => Json::Null,
-        Json::Bool(b) => Json::Bool(*b),
-        Json::Int(i) => Json::Int(*i),
-        Json::UInt(u) => Json::UInt(*u),
-        Json::Float(f) => Json::Float(*f),
-        Json::Str(s) => Json::Str(Cow::Owned(s.to_string())),
-        Json::Array(items) => Json::Array(items.iter().map(owned).collect()),
-        Json::Object(fields) => {
-            Json::Object(fields.iter().map(|(k, v)| (Cow::Owned(k.to_string()), owned(v))).collect())
-        }
-    }
 }
 
 /// A reply as the call's output, without Cline's `[use_mcp_tool for '…'] Result:` header.
