@@ -21,6 +21,7 @@ __all__ = [
     "TablesWriter",
     "Table",
     "empty_tables",
+    "list_inputs",
     "TokenCounter",
     "DocumentStore",
     "browse_reasonings",
@@ -120,7 +121,10 @@ class TrajectoryReader:
         unknown_tools: str = "warn",
         max_record_bytes: int = 67108864,
         include_content: bool = True,
-    ) -> TrajectoryReader: ...
+        names: list[str] | None = None,
+    ) -> TrajectoryReader:
+        """`names`, one per input: read exactly these files (no expansion), reporting each under its
+        name (which also decides compression and layout), as `lrat.ray` does for remote copies."""
     def __iter__(self) -> Iterator[TrajectoryBatch]: ...
     def __next__(self) -> TrajectoryBatch: ...
     def totals(self) -> _Totals:
@@ -137,6 +141,11 @@ class TablesWriter:
 
 def empty_tables() -> _Tables:
     """The canonical tables with no rows."""
+
+def list_inputs(inputs: list[str], *, strict: bool = False) -> tuple[list[str], Table]:
+    """The files `inputs` (files, directories, globs) expand to, in reading order, and what listing
+    met as rows of the errors table (unreadable directories: errors; second paths to a file:
+    warnings). With `strict`, the first unreadable directory is raised."""
 
 class IndexFileError(LratError):
     """A file is not an lrat index, is truncated, or fails its checksum."""

@@ -11,7 +11,7 @@ use crate::error::{Error, Location, RecordError, Result};
 use crate::formats::{parse_record, FormatOptions, Parsed};
 use crate::model::Trajectory;
 use crate::pool::pool;
-use crate::source::{expand_inputs, Layout, RawRecord, RecordReader};
+use crate::source::{expand_inputs, InputFile, Layout, RawRecord, RecordReader};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Severity {
@@ -103,28 +103,31 @@ impl TrajectoryStream {
     /// that the next batch is parsed while the caller handles this one. At most three batches are
     /// in memory at once (being cut, being parsed, waiting).
     pub fn open(inputs: &[String], options: ReadOptions) -> Result<Self> {
-        if options.batch_size == 0 {
-            return Err(Error::InvalidOption("batch_size must be at least 1".into()));
-        }
-        if options.batch_bytes == 0 {
-            return Err(Error::InvalidOption("batch_bytes must be at least 1".into()));
-        }
-        if options.max_record_bytes == 0 || options.max_record_bytes > MAX_RECORD_BYTES_LIMIT {
-            return Err(Error::InvalidOption(format!(
-                "max_record_bytes must be within 1..={MAX_RECORD_BYTES_LIMIT} (1 TiB), got {}",
-                options.max_record_bytes
-            )));
-        }
+        check(&options)?;
         let inputs = expand_inputs(inputs)?;
         if options.strict {
             if let Some(e) = inputs.unreadable.first() {
                 return Err(Error::Record(e.clone()));
             }
         }
-        let files = inputs.files;
-        let unreadable = inputs.unreadable;
-        let notices: Vec<Issue> =
-            inputs.repeated.into_iter().map(|error| Issue { severity: Severity::Warning, error }).collect();
+        let notices = inputs.repeated.into_iter().map(|error| Issue { severity: Severity::Warning, error }).collect();
+        let files = inputs.files.into_iter().map(InputFile::at).collect();
+        Self::start(files, inputs.unreadable, notices, options)
+    }
+
+    /// Reads exactly `files`, in order, with no expansion: the caller listed them (and reports what
+    /// listing met). A file that cannot be opened is a bad record, as in `open`.
+    pub fn open_files(files: Vec<InputFile>, options: ReadOptions) -> Result<Self> {
+        check(&options)?;
+        Self::start(files, Vec::new(), Vec::new(), options)
+    }
+
+    fn start(
+        files: Vec<InputFile>,
+        unreadable: Vec<RecordError>,
+        notices: Vec<Issue>,
+        options: ReadOptions,
+    ) -> Result<Self> {
         let (chunk_tx, chunk_rx) = bounded::<Chunk>(1);
         let (batch_tx, batch_rx) = bounded::<Result<Batch>>(1);
         let (batch_size, batch_bytes, max_record) = (options.batch_size, options.batch_bytes, options.max_record_bytes);
@@ -233,6 +236,22 @@ impl Iterator for TrajectoryStream {
     }
 }
 
+fn check(options: &ReadOptions) -> Result<()> {
+    if options.batch_size == 0 {
+        return Err(Error::InvalidOption("batch_size must be at least 1".into()));
+    }
+    if options.batch_bytes == 0 {
+        return Err(Error::InvalidOption("batch_bytes must be at least 1".into()));
+    }
+    if options.max_record_bytes == 0 || options.max_record_bytes > MAX_RECORD_BYTES_LIMIT {
+        return Err(Error::InvalidOption(format!(
+            "max_record_bytes must be within 1..={MAX_RECORD_BYTES_LIMIT} (1 TiB), got {}",
+            options.max_record_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// Parses one chunk of records on the pool; in strict mode the first bad record is the result.
 fn parse_chunk(chunk: Chunk, options: &ReadOptions) -> Result<Batch> {
     let bytes: u64 = chunk.iter().map(|item| item.as_ref().map_or(0, |r| r.len() as u64)).sum();
@@ -306,4 +325,43 @@ pub fn read_all(inputs: &[String], options: ReadOptions) -> Result<(Batch, Total
         all.records += batch.records;
     }
     Ok((all, stream.totals()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn named_files_are_reported_and_decoded_by_their_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let copy = dir.path().join("0").join("download");
+        std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"{\"query_id\": \"q1\", \"status\": \"completed\", \"result\": []}\n{\"broken\": \n").unwrap();
+        std::fs::write(&copy, gz.finish().unwrap()).unwrap();
+        let name = "s3://bucket/logs/run.jsonl.gz".to_string();
+        let files = vec![
+            InputFile { path: copy, name: name.clone() },
+            InputFile { path: dir.path().join("gone.jsonl"), name: "gs://b/gone.jsonl".into() },
+        ];
+        let batches: Vec<Batch> =
+            TrajectoryStream::open_files(files, ReadOptions::default()).unwrap().map(|b| b.unwrap()).collect();
+        let trajectories: Vec<&Trajectory> = batches.iter().flat_map(|b| &b.trajectories).collect();
+        assert_eq!(trajectories.len(), 1);
+        assert_eq!(trajectories[0].source, name);
+        let issues: Vec<(&str, u64)> = batches
+            .iter()
+            .flat_map(|b| &b.issues)
+            .map(|i| (i.error.location.source.as_str(), i.error.location.line))
+            .collect();
+        assert_eq!(issues, vec![(name.as_str(), 2), ("gs://b/gone.jsonl", 0)]);
+    }
+
+    #[test]
+    fn open_files_checks_the_options() {
+        let options = ReadOptions { batch_size: 0, ..ReadOptions::default() };
+        assert!(matches!(TrajectoryStream::open_files(Vec::new(), options), Err(Error::InvalidOption(_))));
+    }
 }

@@ -99,6 +99,23 @@ impl RawRecord {
     }
 }
 
+/// A file to read and the name its records are reported under: its path, unless the caller fetched
+/// it from elsewhere (a copy of an object in a remote store) and names it after where it came from.
+/// The name also decides compression and layout, as a path's would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub name: String,
+}
+
+impl InputFile {
+    /// A file named by its own path.
+    pub fn at(path: PathBuf) -> Self {
+        let name = path.display().to_string();
+        InputFile { path, name }
+    }
+}
+
 /// What the inputs expand to: the files to read, and what could not be listed or was passed over.
 #[derive(Debug, Default)]
 pub struct Inputs {
@@ -238,13 +255,13 @@ fn layout_from_name(stem: &str) -> Option<Layout> {
 /// Streams the records of many files in order. Errors that concern one record or one file are
 /// yielded as items; the stream goes on with the next record or file.
 pub struct RecordReader {
-    files: VecDeque<PathBuf>,
+    files: VecDeque<InputFile>,
     current: Option<FileRecords>,
     max_record_bytes: usize,
 }
 
 impl RecordReader {
-    pub fn new(files: Vec<PathBuf>, max_record_bytes: usize) -> Self {
+    pub fn new(files: Vec<InputFile>, max_record_bytes: usize) -> Self {
         RecordReader { files: files.into(), current: None, max_record_bytes }
     }
 }
@@ -260,8 +277,8 @@ impl Iterator for RecordReader {
                     None => self.current = None,
                 }
             }
-            let path = self.files.pop_front()?;
-            match FileRecords::open(&path, self.max_record_bytes) {
+            let file = self.files.pop_front()?;
+            match FileRecords::open(&file, self.max_record_bytes) {
                 Ok(records) => self.current = Some(records),
                 Err(e) => return Some(Err(e)),
             }
@@ -385,12 +402,12 @@ struct FileRecords {
 }
 
 impl FileRecords {
-    fn open(path: &Path, max_record_bytes: usize) -> std::result::Result<Self, RecordError> {
-        let source = path.display().to_string();
+    fn open(input: &InputFile, max_record_bytes: usize) -> std::result::Result<Self, RecordError> {
+        let source = input.name.clone();
         let at_start =
             |reason: String| RecordError::new(Location { source: source.clone(), line: 0, byte_offset: 0 }, reason);
-        let file = File::open(path).map_err(|e| at_start(format!("cannot open: {e}")))?;
-        let (compression, stem) = compression_and_stem(path);
+        let file = File::open(&input.path).map_err(|e| at_start(format!("cannot open: {e}")))?;
+        let (compression, stem) = compression_and_stem(Path::new(&input.name));
         let for_map = if compression == Compression::None { file.try_clone().ok() } else { None };
         let raw: Box<dyn Read + Send> = match compression {
             Compression::None => Box::new(file),
@@ -700,7 +717,7 @@ mod tests {
     use std::io::Write;
 
     fn records(path: &Path, max: usize) -> Vec<std::result::Result<RawRecord, RecordError>> {
-        RecordReader::new(vec![path.to_path_buf()], max).collect()
+        RecordReader::new(vec![InputFile::at(path.to_path_buf())], max).collect()
     }
 
     #[test]

@@ -4,7 +4,8 @@ use std::str::FromStr;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use lrat_core::pipeline::Severity;
+use lrat_core::pipeline::{Issue, Severity};
+use lrat_core::source::{expand_inputs, InputFile};
 use lrat_core::{tables, Batch, Format, FormatOptions, ReadOptions, ToolNames, Totals, TrajectoryStream, UnknownTools};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -24,7 +25,7 @@ impl TrajectoryReader {
     #[new]
     #[pyo3(signature = (
         inputs, *, format=None, batch_size=4096, batch_bytes=16777216, strict=false, search_tools=None, browse_tools=None,
-        unknown_tools="warn", max_record_bytes=67108864, include_content=true
+        unknown_tools="warn", max_record_bytes=67108864, include_content=true, names=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -39,6 +40,7 @@ impl TrajectoryReader {
         unknown_tools: &str,
         max_record_bytes: usize,
         include_content: bool,
+        names: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let format = match format {
             None | Some("auto") => None,
@@ -60,7 +62,22 @@ impl TrajectoryReader {
             max_record_bytes,
             strict,
         };
-        let stream = py.detach(|| TrajectoryStream::open(&inputs, options)).map_err(|e| to_py(py, e))?;
+        let stream = match names {
+            None => py.detach(|| TrajectoryStream::open(&inputs, options)),
+            Some(names) => {
+                if names.len() != inputs.len() {
+                    return Err(invalid_argument(format!(
+                        "names: {} names for {} inputs (one name per file)",
+                        names.len(),
+                        inputs.len()
+                    )));
+                }
+                let files = inputs.into_iter().zip(names).map(|(path, name)| InputFile { path: path.into(), name });
+                let files: Vec<InputFile> = files.collect();
+                py.detach(|| TrajectoryStream::open_files(files, options))
+            }
+        }
+        .map_err(|e| to_py(py, e))?;
         Ok(TrajectoryReader { stream: Some(stream), include_content })
     }
 
@@ -159,6 +176,30 @@ fn tables_dict<'py>(py: Python<'py>, batch: &Batch, include_content: bool) -> Py
     d.set_item("browses", table(chunks.browses, tables::browses_schema())?)?;
     d.set_item("errors", table(chunks.errors, tables::errors_schema())?)?;
     Ok(d)
+}
+
+/// The files that `inputs` (files, directories, globs) expand to, in the order a reader reads them,
+/// and what listing met as rows of the errors table: directories that could not be read (errors;
+/// each counts as a bad record) and second paths to a file already listed (warnings). With
+/// `strict`, the first unreadable directory is raised instead.
+#[pyfunction]
+#[pyo3(signature = (inputs, *, strict=false))]
+pub fn list_inputs(py: Python<'_>, inputs: Vec<String>, strict: bool) -> PyResult<(Vec<String>, PyTable)> {
+    let listed = py.detach(|| expand_inputs(&inputs)).map_err(|e| to_py(py, e))?;
+    if strict {
+        if let Some(e) = listed.unreadable.first() {
+            return Err(record_error(py, e));
+        }
+    }
+    let issues: Vec<Issue> = listed
+        .unreadable
+        .into_iter()
+        .map(|error| Issue { severity: Severity::Error, error })
+        .chain(listed.repeated.into_iter().map(|error| Issue { severity: Severity::Warning, error }))
+        .collect();
+    let errors = tables::errors_batch(&issues).map_err(|e| table_error("", e))?;
+    let files = listed.files.iter().map(|p| p.display().to_string()).collect();
+    Ok((files, table(vec![errors], tables::errors_schema())?))
 }
 
 /// The canonical tables with no rows.

@@ -44,9 +44,11 @@ pub struct StoredDocument {
 
 /// The best text of every document the trajectories show, gathered batch by batch: a
 /// successful browse's output (cleaned of its `Document <id>:` header and of a
-/// `{'docid': …, 'text': …}` wrapper), else the longest snippet. A text without a title keeps
-/// the title an earlier text of the document had. Documents stay in the order they first
-/// appear, and the result does not depend on where batches begin and end.
+/// `{'docid': …, 'text': …}` wrapper), else the longest snippet (the first of equal length). A
+/// document's title is the first title any of its texts had. Documents stay in the order they
+/// first appear, and the result depends neither on where batches begin and end nor on how the
+/// trajectories are split among stores whose tables are merged by the same rules in order
+/// (`lrat.ray`).
 #[derive(Debug, Default)]
 pub struct DocumentStore {
     at: FxHashMap<String, usize>,
@@ -75,12 +77,12 @@ impl DocumentStore {
             return;
         };
         let current = &mut self.documents[i];
+        if current.title.is_none() {
+            current.title = candidate.title.map(str::to_string);
+        }
         let better = candidate.source < current.source
             || (candidate.source == current.source && candidate.text.len() > current.text.len());
         if better {
-            if let Some(title) = candidate.title {
-                current.title = Some(title.to_string());
-            }
             current.text = candidate.text.into_owned();
             current.source = candidate.source;
         }
@@ -236,6 +238,19 @@ mod tests {
             (docs[1].key.as_str(), docs[1].title.as_deref(), docs[1].text.as_str(), docs[1].source),
             ("b", Some("B"), "b, a longer snippet", TextSource::Snippet)
         );
+    }
+
+    #[test]
+    fn the_first_title_stays_when_a_better_text_names_the_document_otherwise() {
+        let trajectories = vec![
+            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("a", None, "s")])]),
+            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("a", Some("First"), "sn")])]),
+            Trajectory::of_steps(vec![Step::search(None, "q", vec![hit("a", Some("Second"), "a longer snippet")])]),
+        ];
+        let mut store = DocumentStore::default();
+        store.add(&trajectories);
+        let doc = &store.documents()[0];
+        assert_eq!((doc.title.as_deref(), doc.text.as_str()), (Some("First"), "a longer snippet"));
     }
 
     #[test]
