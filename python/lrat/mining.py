@@ -12,7 +12,7 @@ import json
 import os
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -225,34 +225,78 @@ def mine_with_report(
     **settings: Any,
 ) -> tuple[pl.DataFrame, MiningReport]:
     """`mine` that also returns a `MiningReport`."""
-    mining = {k: v for k, v in settings.items() if k in _MINING_FIELDS}
-    reading = {k: v for k, v in settings.items() if k not in _MINING_FIELDS}
-    c = (config or MiningConfig()).replace(**mining)
-    options = (read_options or ReadOptions(batch_bytes=MINING_BATCH_BYTES)).replace(**reading)
-    rule, weighting, beta, normalize, clip = c.rule, c.weighting, c.beta, c.normalize, c.clip
+    c, options = mining_settings(config, read_options, settings)
     judge = resolve_judge(judge)
-    judge_name = judge if isinstance(judge, str) else getattr(judge, "__name__", type(judge).__name__)
-    report = MiningReport(rule=rule, judge=judge_name)
+    report = new_report(c, judge)
     # The reader starts reading at once; the tokenizer loads meanwhile.
     reader = open_reader(logs, options=options)
-    counter = token_counter(c.tokenizer)
-    examples = []
     documents = _core.DocumentStore() if corpus is None else None
     bar = tqdm(unit="B", unit_scale=True, desc="mine", disable=not progress)
-    for batch in reader:
-        verdicts = judge if isinstance(judge, str) else _verdicts(batch, judge)
-        out = _core.mine_batch(batch, counter, rule=rule, judge=verdicts, documents=documents)
-        examples.append(pl.DataFrame(out["examples"]))
-        for key, value in out["stats"].items():
-            setattr(report, key, getattr(report, key) + value)
-        bar.update(batch.bytes)
+    examples = mine_batches(reader, judge=judge, config=c, documents=documents, report=report, on_batch=bar.update)
     bar.close()
     totals = reader.totals()
     report.records, report.trajectories = totals["records"], totals["trajectories"]
     report.skipped_records, report.warnings = totals["errors"], totals["warnings"]
     report.failed_judge_calls = int(getattr(judge, "failed", 0))
+    found = pl.DataFrame(documents.table()) if documents is not None and len(documents) else None
+    return finish_mining(examples, corpus=corpus, found_documents=found, judge=judge, config=c, report=report)
 
-    ex = pl.concat(examples) if examples else pl.DataFrame(_core_empty_examples())
+
+def mining_settings(
+    config: MiningConfig | None, read_options: ReadOptions | None, settings: dict[str, Any]
+) -> tuple[MiningConfig, ReadOptions]:
+    """The mining config and reading options of `mine`'s arguments: keywords named after a
+    `MiningConfig` field go to the config, the others to the reading options."""
+    mining = {k: v for k, v in settings.items() if k in _MINING_FIELDS}
+    reading = {k: v for k, v in settings.items() if k not in _MINING_FIELDS}
+    c = (config or MiningConfig()).replace(**mining)
+    options = (read_options or ReadOptions(batch_bytes=MINING_BATCH_BYTES)).replace(**reading)
+    return c, options
+
+
+def new_report(config: MiningConfig, judge: str | Judge) -> MiningReport:
+    judge_name = judge if isinstance(judge, str) else getattr(judge, "__name__", type(judge).__name__)
+    return MiningReport(rule=config.rule, judge=judge_name)
+
+
+def mine_batches(
+    reader: _core.TrajectoryReader,
+    *,
+    judge: str | Judge,
+    config: MiningConfig,
+    documents: _core.DocumentStore | None,
+    report: MiningReport,
+    on_batch: Callable[[int], Any] | None = None,
+) -> pl.DataFrame:
+    """The examples (with document ids) of every batch of `reader`, in order; the mining counts go
+    into `report`, the batches' document texts into `documents` when given. `on_batch` gets each
+    batch's bytes."""
+    counter = token_counter(config.tokenizer)
+    examples = []
+    for batch in reader:
+        verdicts = judge if isinstance(judge, str) else _verdicts(batch, judge)
+        out = _core.mine_batch(batch, counter, rule=config.rule, judge=verdicts, documents=documents)
+        examples.append(pl.DataFrame(out["examples"]))
+        for key, value in out["stats"].items():
+            setattr(report, key, getattr(report, key) + value)
+        if on_batch is not None:
+            on_batch(batch.bytes)
+    return pl.concat(examples) if examples else pl.DataFrame(empty_examples())
+
+
+def finish_mining(
+    ex: pl.DataFrame,
+    *,
+    corpus: str | os.PathLike[str] | pl.DataFrame | None,
+    found_documents: pl.DataFrame | None,
+    judge: str | Judge,
+    config: MiningConfig,
+    report: MiningReport,
+) -> tuple[pl.DataFrame, MiningReport]:
+    """Mined examples (with document ids, in reading order) → the training table: the outcome and
+    judge filters, accepted documents out of the negatives, texts from `corpus` (else from
+    `found_documents`, the `DocumentStore` table of the trajectories), contextual queries, weights."""
+    c = config
     report.examples_by_outcome = dict(sorted(Counter(ex["outcome"].to_list()).items()))
     if c.outcomes != "all":
         wanted = [c.outcomes] if isinstance(c.outcomes, str) else list(c.outcomes)
@@ -264,7 +308,7 @@ def mine_with_report(
                 f"the outcome filter (keeping {', '.join(wanted)}) removed all {before} examples, whose "
                 f"trajectories' outcomes are {report.examples_by_outcome}; pass outcomes='all' "
                 "(lrat mine --all-outcomes) to keep them",
-                stacklevel=2,
+                stacklevel=3,
             )
     if c.exclude_accepted:
         ex = exclude_accepted_negatives(ex)
@@ -273,15 +317,15 @@ def mine_with_report(
         ex = ex.filter(pl.col("accepted"))
         report.dropped_rejected = before - ex.height
 
-    docs = _document_table(corpus, documents)
+    docs = _document_table(corpus, found_documents)
     ex = _attach_texts(ex, docs, report)
     if c.contextual_queries:
         ex = ex.with_columns(contextual_query_expr("query", "context"))
 
-    if weighting == "intensity":
+    if c.weighting == "intensity":
         lengths = ex["reasoning_tokens"]
-        report.beta = beta if beta is not None else intensity_beta(lengths)
-        ex = ex.with_columns(intensity_weights(lengths, beta=report.beta, normalize=normalize, clip=clip))
+        report.beta = c.beta if c.beta is not None else intensity_beta(lengths)
+        ex = ex.with_columns(intensity_weights(lengths, beta=report.beta, normalize=c.normalize, clip=c.clip))
     else:
         ex = ex.with_columns(pl.lit(1.0).alias("weight"))
     report.kept = ex.height
@@ -373,7 +417,7 @@ def align_negative_tiers(neg_id: pl.Series, neg_tier: pl.Series, kept_neg_id: pl
     return joined["neg_tier"].cast(pl.List(pl.UInt8)).fill_null(pl.lit([], dtype=pl.List(pl.UInt8))).alias("neg_tier")
 
 
-def _core_empty_examples():
+def empty_examples():
     return {
         "trajectory_id": pl.Series([], dtype=pl.String),
         "query_id": pl.Series([], dtype=pl.String),
@@ -392,14 +436,14 @@ def _core_empty_examples():
     }
 
 
-def _document_table(corpus, documents: _core.DocumentStore | None) -> pl.DataFrame:
+def _document_table(corpus, found: pl.DataFrame | None) -> pl.DataFrame:
     if corpus is not None:
         docs = corpus if isinstance(corpus, pl.DataFrame) else read_corpus(corpus)
         if "title" not in docs.columns:
             docs = docs.with_columns(pl.lit(None, pl.String).alias("title"))
         docs = docs.select("doc_id", "title", "text").with_columns(pl.lit("corpus").alias("text_source"))
-    elif documents is not None and len(documents):
-        docs = pl.DataFrame(documents.table())
+    elif found is not None and found.height:
+        docs = found
     else:
         return pl.DataFrame(schema={"doc_id": pl.String, "text": pl.String, "text_source": pl.String})
     docs = _with_title(docs.filter(pl.col("text").is_not_null() & (pl.col("text").str.strip_chars() != "")))
@@ -437,3 +481,32 @@ def write_flagembedding(df: pl.DataFrame, path: str | os.PathLike[str]) -> None:
             if tiers:
                 record["neg_tier"] = row["neg_tier"]
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def merge_documents(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """One document table from the `DocumentStore` tables of consecutive parts of the logs, in
+    order: what a single store over all of them holds. Per document, the text is the best any part
+    kept (a browse output over a snippet, then the longer, then the earlier) and the title the first
+    title any part had; documents are in the order they first appear."""
+    parts = [p for p in parts if p.height]
+    if not parts:
+        return pl.DataFrame(_core.DocumentStore().table())
+    docs = pl.concat(parts).with_row_index("_order")
+    first = (
+        docs.group_by("doc_id")
+        .agg(pl.col("_order").min(), pl.col("title").sort_by("_order").drop_nulls().first())
+        .sort("_order")
+    )
+    best = (
+        docs.sort(
+            pl.col("text_source").replace_strict({"browse": 0, "snippet": 1}, return_dtype=pl.UInt8),
+            pl.col("text").str.len_bytes(),
+            pl.col("_order"),
+            descending=[False, True, False],
+        )
+        .unique("doc_id", keep="first")
+        .select("doc_id", "text", "text_source")
+    )
+    return first.join(best, on="doc_id", how="left", maintain_order="left").select(
+        "doc_id", "title", "text", "text_source"
+    )

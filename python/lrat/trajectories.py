@@ -103,9 +103,20 @@ class Trajectories:
 
     @classmethod
     def read_parquet(cls, directory: str | os.PathLike[str]) -> Trajectories:
-        """Reads tables written by `write_parquet` or `lrat parse`."""
+        """Reads tables written by `write_parquet` or `lrat parse`: `<table>.parquet` files, or
+        `<table>/` directories of shards (`lrat parse --engine ray`)."""
         d = Path(directory)
-        return cls(**{name: pl.read_parquet(d / f"{name}.parquet") for name in TABLES})
+        tables = {}
+        for name in TABLES:
+            if (d / f"{name}.parquet").is_file():
+                tables[name] = pl.read_parquet(d / f"{name}.parquet")
+                continue
+            shards = sorted((d / name).glob("*.parquet")) if (d / name).is_dir() else []
+            if not shards and not (d / name).is_dir():
+                raise FileNotFoundError(f"{d}: neither {name}.parquet nor a {name}/ directory of shards")
+            empty = pl.DataFrame(_core.empty_tables()[name])
+            tables[name] = pl.concat([empty, *(pl.read_parquet(s) for s in shards)], how="vertical_relaxed")
+        return cls(**tables)
 
 
 def _paths(paths: PathsLike) -> list[str]:

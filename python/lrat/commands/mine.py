@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from lrat.commands.common import add_reader_arguments, reader_options
+from lrat.commands.common import add_engine_arguments, add_reader_arguments, reader_options, start_engine, task_bytes
 from lrat.judges import ChatJudge
 from lrat.mining import MINING_BATCH_BYTES, MiningConfig, mine_with_report, write_flagembedding
 from lrat.options import add_options, options_from_args
@@ -41,6 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_options(p, MiningConfig)
     p.add_argument("--report", type=Path, help="write the mining report as JSON here")
     add_reader_arguments(p)
+    add_engine_arguments(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(run=run)
 
@@ -53,14 +54,24 @@ def run(args: argparse.Namespace) -> int:
     judge = "none" if args.no_filter else "rules"
     if args.judge_url:
         judge = ChatJudge(url=args.judge_url, model=args.judge_model, api_key=args.judge_api_key)
-    df, report = mine_with_report(
-        args.logs,
-        corpus=args.corpus,
-        judge=judge,
-        config=MiningConfig(**options_from_args(MiningConfig, args)),
-        read_options=reader_options(args).replace(batch_bytes=MINING_BATCH_BYTES),
-        progress=not args.no_progress,
-    )
+    start_engine(args)
+    config = MiningConfig(**options_from_args(MiningConfig, args))
+    options = reader_options(args).replace(batch_bytes=MINING_BATCH_BYTES)
+    if args.engine == "ray":
+        import lrat.ray
+
+        df, report = lrat.ray.mine_with_report(
+            args.logs, corpus=args.corpus, judge=judge, config=config, read_options=options, task_bytes=task_bytes(args)
+        )
+    else:
+        df, report = mine_with_report(
+            args.logs,
+            corpus=args.corpus,
+            judge=judge,
+            config=config,
+            read_options=options,
+            progress=not args.no_progress,
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.output_format == "flagembedding":
         write_flagembedding(df, args.out)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -41,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
     except FloatingPointError as exc:
         print(f"lrat train: error: {exc}", file=sys.stderr)
         return 1
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, the first process reports for all
     print(
         f"trained {result.steps} steps on {result.examples} examples, final loss {result.final_loss:.4f}; "
         f"model in {result.output_dir}, log in {result.log_file}"
