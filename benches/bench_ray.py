@@ -10,7 +10,8 @@ subprocess and with `--repeats` runs (medians):
   local-mine    lrat.mine_with_report (rules judge, texts from the trajectories)
   ray-mine      lrat.ray.mine_with_report
 
-for 1 and 2 cores, and prints MB/s, Ray's overhead against the single-process path at the same cores
+for 1 and 2 cores (each child pinned to that many CPUs, with every thread and process it starts, Ray's
+included), and prints MB/s, Ray's overhead against the single-process path at the same cores
 (the issue's goal: at most 25%), and MB/s per core (what a cluster scales from). Ray's start-up
 (`ray.init` and a first job on a few fixture files, which starts the workers and imports lrat in
 them: costs a running cluster pays once) is timed apart and not counted.
@@ -82,7 +83,10 @@ def build_many(directory: Path, files: int) -> int:
 
 
 def child(mode: str, cores: int, logs: str, repeats: int) -> None:
-    """Runs one contender `repeats` times in this process; prints JSON with the times."""
+    """Runs one contender `repeats` times in this process, pinned to its first `cores` CPUs (Ray's own
+    processes, started from here, inherit the pinning); prints JSON with the times."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
     import lrat
     from lrat.mining import MINING_BATCH_BYTES
 

@@ -53,9 +53,12 @@ def start_engine(args: argparse.Namespace) -> None:
         return
     if args.task_mb is not None and args.task_mb <= 0:
         raise ValueError(f"--task-mb must be positive, got {args.task_mb}")
+    import ray
+
     import lrat.ray
 
     lrat.ray.init(args.address)
+    ray.data.DataContext.get_current().enable_progress_bars = not getattr(args, "no_progress", False)
 
 
 def task_bytes(args: argparse.Namespace) -> int | None:
