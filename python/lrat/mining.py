@@ -89,6 +89,11 @@ class MiningReport:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def take_reading_totals(self, totals: dict[str, int]) -> None:
+        """Takes the reader's totals: records, trajectories, skipped records, warnings."""
+        self.records, self.trajectories = totals["records"], totals["trajectories"]
+        self.skipped_records, self.warnings = totals["errors"], totals["warnings"]
+
     def summary(self) -> str:
         return (
             f"{self.trajectories} trajectories ({self.skipped_records} records skipped), {self.browses} browses → "
@@ -234,9 +239,7 @@ def mine_with_report(
     bar = tqdm(unit="B", unit_scale=True, desc="mine", disable=not progress)
     examples = mine_batches(reader, judge=judge, config=c, documents=documents, report=report, on_batch=bar.update)
     bar.close()
-    totals = reader.totals()
-    report.records, report.trajectories = totals["records"], totals["trajectories"]
-    report.skipped_records, report.warnings = totals["errors"], totals["warnings"]
+    report.take_reading_totals(reader.totals())
     report.failed_judge_calls = int(getattr(judge, "failed", 0))
     found = pl.DataFrame(documents.table()) if documents is not None and len(documents) else None
     return finish_mining(examples, corpus=corpus, found_documents=found, judge=judge, config=c, report=report)

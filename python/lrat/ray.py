@@ -19,7 +19,6 @@ exactly as the same files passed as paths.
 from __future__ import annotations
 
 import fnmatch
-import functools
 import json
 import os
 import pickle
@@ -46,7 +45,7 @@ from lrat.mining import (
     mining_settings,
     new_report,
 )
-from lrat.trajectories import TABLES, PathsLike, ReadOptions, Trajectories, read_options
+from lrat.trajectories import TABLES, PathsLike, ReadOptions, Trajectories, open_reader, read_options
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -198,22 +197,6 @@ def _local_copies(files: Sequence[LogFile]) -> Iterator[tuple[list[str], list[st
         yield paths, [f.name for f in files]
 
 
-def _reader(paths: list[str], names: list[str], options: ReadOptions) -> _core.TrajectoryReader:
-    return _core.TrajectoryReader(
-        paths,
-        names=names,
-        format=options.format,
-        batch_size=options.batch_size,
-        batch_bytes=options.batch_bytes,
-        strict=options.strict,
-        search_tools=list(options.search_tools) if options.search_tools is not None else None,
-        browse_tools=list(options.browse_tools) if options.browse_tools is not None else None,
-        unknown_tools=options.unknown_tools,
-        max_record_bytes=options.max_record_bytes,
-        include_content=options.include_content,
-    )
-
-
 def _ipc(table: Any) -> bytes:
     sink = pa.BufferOutputStream()
     t = pa.table(table)
@@ -252,80 +235,68 @@ def _task_files(batch: pa.Table, filesystems: Sequence[pafs.FileSystem]) -> tupl
     return row["task"], files
 
 
-def _use_cores(cores: int) -> None:
-    # The Rust pool sizes itself once per process from LRAT_NUM_THREADS: as many threads as the
-    # task reserved cores, not as many as the machine has (Ray runs one task per reserved core).
-    os.environ["LRAT_NUM_THREADS"] = str(max(1, cores))
+@dataclass(frozen=True)
+class _Task:
+    """One task of files on a worker: reads them (remote ones through local copies) with the Rust
+    pool sized to the task's cores, and returns the parts `read` makes of the reader plus the
+    reading totals, packed. lrat's own errors (and I/O and value errors) come back as a `raised`
+    part: Ray would hand the driver only their text."""
 
+    options: ReadOptions
+    filesystems: tuple[pafs.FileSystem, ...]
+    cores: int
 
-def _raising_as_data(work: Callable[[pa.Table], pa.Table]) -> Callable[[pa.Table], pa.Table]:
-    """`work` with lrat's own errors (and I/O and value errors) returned as a `raised` part: Ray
-    would hand the driver only their text."""
-
-    @functools.wraps(work)
-    def run(self: Any, batch: pa.Table) -> pa.Table:
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        task = batch.column("task")[0].as_py() if batch.num_rows else -1
         try:
-            return work(self, batch)
+            task, files = _task_files(batch, self.filesystems)
+            if not files:
+                return _packed(task, {})
+            # The Rust pool sizes itself once per process from LRAT_NUM_THREADS: as many threads as
+            # the task reserved cores, not as many as the machine has (Ray runs one task per core).
+            os.environ["LRAT_NUM_THREADS"] = str(max(1, self.cores))
+            with _local_copies(files) as (paths, names):
+                reader = open_reader(paths, options=self.options, names=names)
+                parts = self.read(task, reader)
+                parts["totals"] = json.dumps(reader.totals()).encode()
         except (LratError, OSError, ValueError) as e:
-            task = batch.column("task")[0].as_py() if batch.num_rows else -1
             return _packed(task, {"raised": pickle.dumps(e)})
+        return _packed(task, parts)
 
-    return run
+    def read(self, task: int, reader: _core.TrajectoryReader) -> dict[str, bytes]:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
-class _ParseTask:
-    options: ReadOptions
-    filesystems: tuple[pafs.FileSystem, ...]
-    cores: int
+class _ParseTask(_Task):
+    """The five tables, each as an Arrow IPC stream."""
 
-    @_raising_as_data
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        _use_cores(self.cores)
-        task, files = _task_files(batch, self.filesystems)
-        if not files:
-            return _packed(task, {})
+    def read(self, task: int, reader: _core.TrajectoryReader) -> dict[str, bytes]:
         parts: dict[str, list[Any]] = {name: [] for name in TABLES}
-        with _local_copies(files) as (paths, names):
-            reader = _reader(paths, names, self.options)
-            for b in reader:
-                for name, table in b.tables().items():
-                    parts[name].append(pa.table(table))
-            totals = reader.totals()
-        out = {name: _ipc(_concat(tables, name)) for name, tables in parts.items()}
-        out["totals"] = json.dumps(totals).encode()
-        return _packed(task, out)
+        for b in reader:
+            for name, table in b.tables().items():
+                parts[name].append(pa.table(table))
+        return {name: _ipc(_concat(tables, name)) for name, tables in parts.items()}
 
 
 @dataclass(frozen=True)
-class _WriteTask:
-    """Reads a task's files and writes its five tables with the Rust writer (what `lrat parse`
-    writes), then moves each into `<root>/<table>/part-<task>.parquet`: renamed in place on a local
-    output, uploaded from a local staging folder otherwise. Returns only the totals."""
+class _WriteTask(_Task):
+    """Writes the five tables with the Rust writer (what `lrat parse` writes), then moves each into
+    `<root>/<table>/part-<task>.parquet`: renamed in place on a local output, uploaded from a local
+    staging folder otherwise. Returns only the totals."""
 
-    options: ReadOptions
-    filesystems: tuple[pafs.FileSystem, ...]
     output: tuple[pafs.FileSystem, str]
-    cores: int
 
-    @_raising_as_data
-    def __call__(self, batch: pa.Table) -> pa.Table:
+    def read(self, task: int, reader: _core.TrajectoryReader) -> dict[str, bytes]:
         import pyarrow.fs as pafs
 
-        _use_cores(self.cores)
-        task, files = _task_files(batch, self.filesystems)
-        if not files:
-            return _packed(task, {})
         fs, root = self.output
         local = type(fs) is pafs.LocalFileSystem
         staging = os.path.join(root, f".task-{task:06d}") if local else tempfile.mkdtemp(prefix="lrat-ray-out-")
         try:
             writer = _core.TablesWriter(staging)
-            with _local_copies(files) as (paths, names):
-                reader = _reader(paths, names, self.options)
-                for b in reader:
-                    writer.write(b)
-                totals = reader.totals()
+            for b in reader:
+                writer.write(b)
             for path in writer.close():
                 shard = f"{root}/{path.stem}/part-{task:06d}.parquet"
                 if local:
@@ -336,7 +307,37 @@ class _WriteTask:
                     )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        return _packed(task, {"totals": json.dumps(totals).encode()})
+        return {}
+
+
+@dataclass(frozen=True)
+class _MineTask(_Task):
+    """The mined examples (with document ids) and the documents' texts as Arrow IPC streams, and the
+    mining counts."""
+
+    config: MiningConfig
+    judge: str | Judge
+    with_documents: bool
+
+    def read(self, task: int, reader: _core.TrajectoryReader) -> dict[str, bytes]:
+        report = new_report(self.config, self.judge)
+        documents = _core.DocumentStore()  # stays empty without `with_documents`
+        examples = mine_batches(
+            reader,
+            judge=self.judge,
+            config=self.config,
+            documents=documents if self.with_documents else None,
+            report=report,
+        )
+        counts = {
+            f.name: getattr(report, f.name) for f in fields(MiningReport) if isinstance(getattr(report, f.name), int)
+        }
+        counts["failed_judge_calls"] = int(getattr(self.judge, "failed", 0))
+        return {
+            "examples": _ipc(examples.to_arrow()),
+            "documents": _ipc(documents.table()),
+            "counts": json.dumps(counts).encode(),
+        }
 
 
 def _output_root(directory: str, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str]:
@@ -347,43 +348,6 @@ def _output_root(directory: str, filesystem: pafs.FileSystem | None = None) -> t
     if "://" in directory:
         return pafs.FileSystem.from_uri(directory)
     return pafs.LocalFileSystem(), os.path.abspath(directory)
-
-
-@dataclass(frozen=True)
-class _MineTask:
-    options: ReadOptions
-    config: MiningConfig
-    judge: str | Judge
-    with_documents: bool
-    filesystems: tuple[pafs.FileSystem, ...]
-    cores: int
-
-    @_raising_as_data
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        _use_cores(self.cores)
-        task, files = _task_files(batch, self.filesystems)
-        if not files:
-            return _packed(task, {})
-        report = new_report(self.config, self.judge)
-        documents = _core.DocumentStore() if self.with_documents else None
-        with _local_copies(files) as (paths, names):
-            reader = _reader(paths, names, self.options)
-            examples = mine_batches(reader, judge=self.judge, config=self.config, documents=documents, report=report)
-            totals = reader.totals()
-        found = pa.table(documents.table()) if documents is not None else pa.table(_core.DocumentStore().table())
-        counts = {
-            f.name: getattr(report, f.name) for f in fields(MiningReport) if isinstance(getattr(report, f.name), int)
-        }
-        counts["failed_judge_calls"] = int(getattr(self.judge, "failed", 0))
-        return _packed(
-            task,
-            {
-                "examples": _ipc(examples.to_arrow()),
-                "documents": _ipc(found),
-                "counts": json.dumps(counts).encode(),
-                "totals": json.dumps(totals).encode(),
-            },
-        )
 
 
 def _concat(tables: list[pa.Table], name: str) -> pa.Table:
@@ -481,6 +445,12 @@ def _listing_totals(listing: pl.DataFrame) -> dict[str, int]:
     return {"records": errors, "bytes": 0, "trajectories": 0, "errors": errors, "warnings": listing.height - errors}
 
 
+def _listing_errors(listing: pl.DataFrame) -> pa.Table:
+    """What listing met as rows of the errors table, in the errors dataset's schema."""
+    schema = without_views(pa.table(_core.empty_tables()["errors"])).schema
+    return without_views(listing.to_arrow()).cast(schema)
+
+
 def _add_totals(into: dict[str, int], more: dict[str, int]) -> None:
     for key, value in more.items():
         into[key] = into.get(key, 0) + value
@@ -555,8 +525,7 @@ def read_trajectories(
             _Unpack(name), batch_size=1, batch_format="pyarrow", zero_copy_batch=True
         )
         if name == "errors" and listing.height:
-            schema = without_views(pa.table(_core.empty_tables()["errors"])).schema
-            ds = ds.union(ray.data.from_arrow(without_views(listing.to_arrow()).cast(schema)))
+            ds = ds.union(ray.data.from_arrow(_listing_errors(listing)))
         return ds
 
     return RayTrajectories(**{name: table(name) for name in TABLES}, totals=totals, tasks=len(tasks))
@@ -590,14 +559,13 @@ def write_tables(
     for name in TABLES:
         fs.create_dir(f"{root}/{name}", recursive=True)
     filesystems = _filesystems(files)
-    task = _WriteTask(o, filesystems, (fs, root), cores_per_task)
+    task = _WriteTask(o, filesystems, cores_per_task, (fs, root))
     packed = _run(_plan(files, task_bytes), filesystems, task, cores_per_task)
     totals = _listing_totals(listing)
     for row in _collect(packed, ["totals"]):
         _add_totals(totals, json.loads(row["data"].to_pybytes()))
     if listing.height:
-        schema = without_views(pa.table(_core.empty_tables()["errors"])).schema
-        pq.write_table(without_views(listing.to_arrow()).cast(schema), f"{root}/errors/listing.parquet", filesystem=fs)
+        pq.write_table(_listing_errors(listing), f"{root}/errors/listing.parquet", filesystem=fs)
     return totals
 
 
@@ -643,7 +611,7 @@ def mine_with_report(
     init()
     files, listing = list_logs(logs, filesystem=filesystem, strict=o.strict)
     filesystems = _filesystems(files)
-    task = _MineTask(o, c, judge, corpus is None, filesystems, cores_per_task)
+    task = _MineTask(o, filesystems, cores_per_task, c, judge, corpus is None)
     packed = _run(_plan(files, task_bytes), filesystems, task, cores_per_task)
     report = new_report(c, judge)
     totals = _listing_totals(listing)
@@ -658,8 +626,7 @@ def mine_with_report(
                 setattr(report, key, getattr(report, key) + value)
         else:
             _add_totals(totals, json.loads(row["data"].to_pybytes()))
-    report.records, report.trajectories = totals["records"], totals["trajectories"]
-    report.skipped_records, report.warnings = totals["errors"], totals["warnings"]
+    report.take_reading_totals(totals)
     # One chunk: examples decoded from many IPC streams made the joins of the finishing twice as slow.
     ex = pl.concat(examples, rechunk=True) if examples else pl.DataFrame(empty_examples())
     found = merge_documents(documents) if corpus is None else None

@@ -214,12 +214,19 @@ def read_options(options: ReadOptions | None, format: str | None, settings: dict
 
 
 def open_reader(
-    paths: PathsLike, format: str | None = None, *, options: ReadOptions | None = None, **settings: Any
+    paths: PathsLike,
+    format: str | None = None,
+    *,
+    options: ReadOptions | None = None,
+    names: Sequence[str] | None = None,
+    **settings: Any,
 ) -> _core.TrajectoryReader:
-    """The streaming reader behind `read_trajectories` and `iter_trajectories`."""
+    """The streaming reader behind `read_trajectories` and `iter_trajectories`. With `names`, one
+    per path, it reads exactly those files (no expansion) and reports each under its name."""
     o = read_options(options, format, settings)
     return _core.TrajectoryReader(
         _paths(paths),
+        names=list(names) if names is not None else None,
         format=o.format,
         batch_size=o.batch_size,
         batch_bytes=o.batch_bytes,
