@@ -45,7 +45,7 @@ from lrat.mining import (
     mining_settings,
     new_report,
 )
-from lrat.trajectories import TABLES, PathsLike, ReadOptions, Trajectories, open_reader, read_options
+from lrat.trajectories import TABLES, PathsLike, ReadOptions, Trajectories, open_reader, path_list, read_options
 
 if TYPE_CHECKING:
     import pyarrow.fs as pafs
@@ -82,9 +82,7 @@ def list_logs(
     table: unreadable directories, second paths to a file). Local paths are listed by the Rust
     reader's own rules; URIs and paths in `filesystem` through pyarrow (directories recursively, files
     with a log extension; `*`, `?` and `[…]` patterns)."""
-    inputs = [os.fspath(p) for p in ([paths] if isinstance(paths, (str, os.PathLike)) else paths)]
-    if not inputs:
-        raise ValueError("no input paths given")
+    inputs = path_list(paths)
     files: list[LogFile] = []
     problems = [pl.DataFrame(_core.empty_tables()["errors"])]
     local: list[str] = []

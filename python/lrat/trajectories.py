@@ -119,7 +119,8 @@ class Trajectories:
         return cls(**tables)
 
 
-def _paths(paths: PathsLike) -> list[str]:
+def path_list(paths: PathsLike) -> list[str]:
+    """`paths` as a list of strings; an empty list is a ValueError."""
     if isinstance(paths, (str, os.PathLike)):
         return [os.fspath(paths)]
     out = [os.fspath(p) for p in paths]
@@ -225,7 +226,7 @@ def open_reader(
     per path, it reads exactly those files (no expansion) and reports each under its name."""
     o = read_options(options, format, settings)
     return _core.TrajectoryReader(
-        _paths(paths),
+        path_list(paths),
         names=list(names) if names is not None else None,
         format=o.format,
         batch_size=o.batch_size,
