@@ -806,3 +806,26 @@ def test_mcp_task_results_wandb_tables_and_title_lists_read_and_mine() -> None:
     assert error["severity"] == "error" and error["reason"].startswith("table row 2: no trajectory")
     with pytest.raises(lrat.TrajectoryParseError, match="table row 2"):
         lrat.read_trajectories(formats / "wandb_table.json", strict=True)
+
+
+def test_qwen_style_calls_in_chat_text_read_one_search_per_query_and_mine() -> None:
+    """S1-DeepResearch writes `<tool_call>` into the assistant's text, answers it in `tool` messages, and
+    runs several queries per call, their result blocks cut by `-------` lines."""
+    from conftest import FIXTURES
+
+    path = FIXTURES / "formats" / "qwen_calls_in_chat.json"
+    for fmt in ["auto", "chat_completions"]:
+        t = lrat.read_trajectories(path, format=fmt)
+        assert t.errors.height == 0
+        searches = t.steps.filter(pl.col("kind") == "search")
+        assert searches["text"].to_list() == ["Radetzky March composer", "Johann Strauss I birthplace"]
+        assert t.search_results.group_by("step").len().sort("step")["len"].to_list() == [2, 2]
+        assert t.browses["doc_key"].to_list() == [
+            "https://en.wikipedia.org/wiki/Johann_Strauss_I",
+            "https://en.wikipedia.org/wiki/Leopoldstadt",
+        ]
+    mined = lrat.mine(path, judge="none")
+    assert set(mined["pos_id"]) == {
+        "https://en.wikipedia.org/wiki/Johann_Strauss_I",
+        "https://en.wikipedia.org/wiki/Leopoldstadt",
+    }

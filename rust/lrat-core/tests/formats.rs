@@ -301,3 +301,36 @@ fn title_lists_and_browses_by_url_or_title() {
     );
     assert_eq!(browses(t), [(Some("https://en.wikipedia.org/wiki/Rh%C3%B4ne"), true), (Some("Saône"), true)]);
 }
+
+#[test]
+fn qwen_calls_in_chat_messages_with_multi_query_searches() {
+    let parsed = read_whole("qwen_calls_in_chat.json");
+    assert!(parsed.warnings.is_empty() && parsed.errors.is_empty(), "{:?}", parsed.warnings);
+    let t = &parsed.trajectories[0];
+    assert_eq!(t.format, Format::Qwen, "`<tool_call>` in the text of a chat answered by `tool` messages");
+    assert_eq!(
+        t.question.as_deref(),
+        Some("Which river runs through the birthplace of the composer of the Radetzky March?")
+    );
+    let queries: Vec<_> = t.steps.iter().filter(|s| s.kind == StepKind::Search).map(|s| s.text.as_str()).collect();
+    assert_eq!(queries, ["Radetzky March composer", "Johann Strauss I birthplace"], "one search per query block");
+    assert_eq!(
+        hit_keys(t, 0),
+        ["https://en.wikipedia.org/wiki/Radetzky_March", "https://www.britannica.com/biography/Johann-Strauss-I"]
+    );
+    assert_eq!(
+        hit_keys(t, 1),
+        ["https://en.wikipedia.org/wiki/Johann_Strauss_I", "https://en.wikipedia.org/wiki/Leopoldstadt"]
+    );
+    let first = &t.steps.iter().find(|s| s.kind == StepKind::Search).unwrap().hits[0];
+    assert!(first.snippet.as_deref().unwrap().ends_with("composed by Johann Strauss I in 1848."));
+    assert_eq!(
+        browses(t),
+        [
+            (Some("https://en.wikipedia.org/wiki/Johann_Strauss_I"), true),
+            (Some("https://en.wikipedia.org/wiki/Leopoldstadt"), true)
+        ]
+    );
+    assert_eq!(t.final_answer.as_deref(), Some("The Danube"));
+    assert_eq!(t.metadata, None);
+}

@@ -27,6 +27,7 @@ fn read_fixtures() -> Vec<String> {
         "mcp_task_result.json",
         "wandb_table.json",
         "title_list_results.jsonl",
+        "qwen_calls_in_chat.json",
     ] {
         records.push(std::fs::read_to_string(dir.join(name)).unwrap());
     }

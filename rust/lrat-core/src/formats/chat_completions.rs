@@ -6,14 +6,20 @@
 
 use super::common::{content_text, read_record_fields, tool_call_steps, tool_output};
 use super::field_types;
-use super::{mcp_xml, Ctx, MESSAGE_KEYS};
+use super::{mcp_xml, qwen, Ctx, MESSAGE_KEYS};
 use crate::json::Json;
 use crate::model::{Format, Step, Trajectory};
 
 pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     let (messages, path) = message_list(v)?;
-    if mcp_xml::holds_calls(messages) && !messages.iter().any(|m| m.get("tool_calls").is_some_and(|c| !c.is_null())) {
-        return mcp_xml::parse(v, messages, ctx);
+    if !has_native_calls(messages) {
+        // Calls written into the assistant's text, answered by `tool` messages.
+        if mcp_xml::holds_calls(messages) {
+            return mcp_xml::parse(v, messages, ctx);
+        }
+        if qwen::holds_calls(messages) {
+            return qwen::parse_json(v, ctx);
+        }
     }
     let mut t = ctx.trajectory(Format::ChatCompletions);
 
@@ -86,6 +92,15 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
 
     read_record_fields(v, MESSAGE_KEYS, &mut t)?;
     Ok(t)
+}
+
+/// Whether an assistant message calls a tool through `tool_calls` or `function_call`.
+pub(super) fn has_native_calls(messages: &[Json]) -> bool {
+    messages.iter().any(|m| {
+        ["tool_calls", "function_call"]
+            .iter()
+            .any(|k| m.get(k).is_some_and(|c| !c.is_null() && c.as_array().is_none_or(|l| !l.is_empty())))
+    })
 }
 
 /// The message list and the path naming it in errors.

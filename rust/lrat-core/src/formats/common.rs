@@ -601,9 +601,6 @@ pub fn answer_text(v: &Json, field: &str) -> Option<String> {
     text
 }
 
-/// Separates the result blocks of a multi-query search (Tongyi's `search(query=[…])`).
-static QUERY_BLOCK_SEPARATOR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("\n=======\n"));
-
 /// A search called with several queries whose text output holds one result block per query, as
 /// (query, block) pairs; `None` when the output does not split that way.
 fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Vec<(String, &'o str)>> {
@@ -616,9 +613,29 @@ fn per_query_blocks<'o>(args: &Arguments, output: Option<&'o Json>) -> Option<Ve
     if queries.len() < 2 {
         return None;
     }
-    let text = output?.as_str()?;
-    let blocks = split_at(text, &QUERY_BLOCK_SEPARATOR);
+    let blocks = query_blocks(output?.as_str()?);
     (blocks.len() == queries.len()).then(|| queries.into_iter().zip(blocks).collect())
+}
+
+/// The result blocks of a multi-query search's output, cut at separator lines: a line of five or more
+/// `=` (Tongyi DeepResearch) or `-` (S1-DeepResearch), and nothing else.
+fn query_blocks(text: &str) -> Vec<&str> {
+    let is_separator = |line: &str| {
+        let l = line.trim();
+        l.len() >= 5 && (l.bytes().all(|b| b == b'=') || l.bytes().all(|b| b == b'-'))
+    };
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if is_separator(line) {
+            blocks.push(text[start..at].trim());
+            start = at + line.len();
+        }
+        at += line.len();
+    }
+    blocks.push(text[start..].trim());
+    blocks
 }
 
 /// Builds the steps of one tool call with its output; `None` output means it was never answered.
@@ -840,8 +857,13 @@ mod tests {
         let output = Json::Str("one\n=======\n\n=======\nthree".into());
         let blocks = per_query_blocks(&args, Some(&output)).unwrap();
         assert_eq!(blocks, [("a".to_string(), "one"), ("b".to_string(), ""), ("c".to_string(), "three")]);
+        let dashes = Json::Str("one\r\n\r\n-------\r\n\r\ntwo\n  -----  \nthree\n---\nstill three".into());
+        let blocks = per_query_blocks(&args, Some(&dashes)).unwrap();
+        assert_eq!(blocks[1..], [("b".to_string(), "two"), ("c".to_string(), "three\n---\nstill three")]);
         let two = Json::Str("one\n=======\ntwo".into());
         assert!(per_query_blocks(&args, Some(&two)).is_none());
+        let mixed = Json::Str("one\n==--==\ntwo\n====\nthree".into());
+        assert!(per_query_blocks(&args, Some(&mixed)).is_none(), "neither a mixed line nor a short one cuts");
     }
 
     #[test]

@@ -356,6 +356,9 @@ fn detect_json(v: &Json) -> Result<Format, String> {
         return Ok(Format::Responses);
     }
     if let Some(messages) = messages_of(v) {
+        if !chat_completions::has_native_calls(messages) && qwen::holds_calls(messages) {
+            return Ok(Format::Qwen);
+        }
         let has_tool_calls = messages.iter().any(|m| {
             m.get("tool_calls").is_some()
                 || m.get("function_call").is_some()

@@ -53,6 +53,17 @@ pub fn parse_text(text: &str, ctx: &mut Ctx) -> Result<Trajectory, String> {
     Ok(t)
 }
 
+/// Whether an assistant message of a chat list writes a `<tool_call>` into its text (Qwen-style
+/// agents served without native tool calling, whose results come back as `tool` or `user` messages).
+pub fn holds_calls(messages: &[Json]) -> bool {
+    messages.iter().any(|m| {
+        m.get_any(&["role", "from"])
+            .and_then(Json::as_str)
+            .is_some_and(|r| matches!(r.trim().to_ascii_lowercase().as_str(), "assistant" | "gpt" | "model"))
+            && m.get_any(&["content", "value"]).and_then(content_text).is_some_and(|t| t.contains("<tool_call>"))
+    })
+}
+
 #[derive(Clone, Copy, PartialEq, Debug)]
 enum Speaker {
     User,
