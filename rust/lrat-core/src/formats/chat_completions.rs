@@ -99,7 +99,7 @@ pub(super) fn has_native_calls(messages: &[Json]) -> bool {
     messages.iter().any(|m| {
         ["tool_calls", "function_call"]
             .iter()
-            .any(|k| m.get(k).is_some_and(|c| !c.is_null() && c.as_array().is_none_or(|l| !l.is_empty())))
+            .any(|k| m.get(k).is_some_and(|c| !c.is_null() && c.as_array().map_or(true, |l| !l.is_empty())))
     })
 }
 
