@@ -154,11 +154,11 @@ class ReadOptions:
     format: str = option(
         "auto",
         "--log-format",
-        "auto (detect per record), browsecomp, chat_completions, responses, qwen, search_r1 or react",
+        "auto (detect per record), browsecomp, chat_completions, responses, qwen, search_r1, react or group_chat",
         group=_READING,
     )
     """"auto" (detected per record) or one of browsecomp, chat_completions, responses, qwen, search_r1,
-    react."""
+    react, group_chat."""
     strict: bool = option(False, "--strict", "stop at the first bad record instead of skipping it", group=_READING)
     """Raise `TrajectoryParseError` at the first bad record instead of skipping and counting it."""
     search_tools: Sequence[str] | None = option(

@@ -21,11 +21,20 @@ pub enum Format {
     SearchR1,
     /// ReAct `Thought / Action / Observation` text.
     React,
+    /// Multi-agent group chat turns (`name`, `content`) whose web-surfer turns show its searches and pages.
+    GroupChat,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] =
-        [Format::BrowseComp, Format::ChatCompletions, Format::Responses, Format::Qwen, Format::SearchR1, Format::React];
+    pub const ALL: [Format; 7] = [
+        Format::BrowseComp,
+        Format::ChatCompletions,
+        Format::Responses,
+        Format::Qwen,
+        Format::SearchR1,
+        Format::React,
+        Format::GroupChat,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -35,6 +44,7 @@ impl Format {
             Format::Qwen => "qwen",
             Format::SearchR1 => "search_r1",
             Format::React => "react",
+            Format::GroupChat => "group_chat",
         }
     }
 }
@@ -56,6 +66,7 @@ impl FromStr for Format {
             "qwen" | "qwen_agent" | "tongyi" => Ok(Format::Qwen),
             "search_r1" | "searchr1" => Ok(Format::SearchR1),
             "react" => Ok(Format::React),
+            "group_chat" | "autogen" => Ok(Format::GroupChat),
             _ => Err(format!(
                 "unknown format {s:?}; expected one of auto, {}",
                 Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")

@@ -334,3 +334,41 @@ fn qwen_calls_in_chat_messages_with_multi_query_searches() {
     assert_eq!(t.final_answer.as_deref(), Some("The Danube"));
     assert_eq!(t.metadata, None);
 }
+
+#[test]
+fn group_chat_web_surfer_turns() {
+    let ts = read_lines("group_chat.jsonl");
+    let t = &ts[0];
+    assert_eq!(t.format, Format::GroupChat);
+    assert_eq!(t.question.as_deref(), Some("How tall was the Eiffel Tower when it opened, in metres?"));
+    let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+    use StepKind::*;
+    assert_eq!(kinds, [Reason, Search, Browse, Reason, Reason], "TERMINATE is no step");
+    assert_eq!(t.steps[1].text, "Eiffel Tower height 1889");
+    assert_eq!(
+        hit_keys(t, 0),
+        [
+            "https://en.wikipedia.org/wiki/Eiffel_Tower",
+            "https://www.toureiffel.paris/en/the-monument/key-figures",
+            "https://en.wikipedia.org/wiki/Exposition_Universelle_(1889)"
+        ]
+    );
+    assert_eq!(t.steps[1].hits[0].snippet.as_deref(), Some("The tower was 312 metres tall when it opened in 1889."));
+    assert_eq!(browses(t), [(Some("https://www.toureiffel.paris/en/the-monument/key-figures"), true)]);
+    assert!(t.steps[2].browse.as_ref().unwrap().content.as_deref().unwrap().contains("312 m"));
+    assert_eq!(t.outcome, Outcome::Unknown, "a mistake annotation states no outcome");
+    assert_eq!(t.metadata.as_deref(), Some(r#"{"mistake_step":"3","mistake_agent":"Verification_Expert"}"#));
+
+    let t = &ts[1];
+    assert_eq!((t.format, t.query_id.as_deref()), (Format::GroupChat, None));
+    let queries: Vec<_> = t.steps.iter().filter(|s| s.kind == Search).map(|s| s.text.as_str()).collect();
+    assert_eq!(queries, ["Danube source", "Danube length"], "one search per header");
+    assert_eq!(hit_keys(t, 0).len(), 2);
+    assert_eq!(hit_keys(t, 1), ["https://www.britannica.com/place/Danube-River"]);
+    assert_eq!(
+        browses(t),
+        [(Some("https://en.wikipedia.org/wiki/Danube"), true)],
+        "the page takes the key of the result it shows"
+    );
+    assert_eq!((t.outcome, t.gold_answer.as_deref()), (Outcome::Completed, Some("Black Forest")));
+}

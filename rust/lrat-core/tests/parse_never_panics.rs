@@ -16,7 +16,7 @@ fn fixtures() -> &'static [String] {
 fn read_fixtures() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/formats");
     let mut records = Vec::new();
-    for name in ["chat_completions.jsonl", "responses.jsonl", "qwen.jsonl", "search_r1.jsonl"] {
+    for name in ["chat_completions.jsonl", "responses.jsonl", "qwen.jsonl", "search_r1.jsonl", "group_chat.jsonl"] {
         let text = std::fs::read_to_string(dir.join(name)).unwrap();
         records.extend(text.lines().filter(|l| !l.trim().is_empty()).map(str::to_string));
     }

@@ -186,7 +186,7 @@ pub fn parse_search_text(text: &str) -> Vec<SearchHit> {
 }
 
 /// `parse_search_text`, with snippets that are views of `owner` when they lie inside it.
-fn parse_search_text_in(text: &str, owner: Option<&SharedText>) -> Vec<SearchHit> {
+pub(super) fn parse_search_text_in(text: &str, owner: Option<&SharedText>) -> Vec<SearchHit> {
     let t = text.trim_start();
     if t.starts_with('[') || t.starts_with('{') {
         if let Ok(v) = Json::parse(t.trim_end()) {
@@ -358,7 +358,7 @@ fn markdown_link(line: &str) -> Option<MarkdownLink<'_>> {
     let rest = &line[start + 1..];
     if let Some(close) = rest.find("](") {
         let url_part = &rest[close + 2..];
-        if let Some(end) = url_part.find(')') {
+        if let Some(end) = link_end(url_part) {
             let url = url_part[..end].trim();
             if url.contains("://") || url.starts_with("www.") {
                 return Some(MarkdownLink { title: rest[..close].trim(), url: Some(url), rest: "" });
@@ -377,6 +377,22 @@ fn markdown_link(line: &str) -> Option<MarkdownLink<'_>> {
     }
     let after = after.trim_start_matches([':', '-', '\u{2013}', '\u{2014}']).trim();
     Some(MarkdownLink { title, url: None, rest: after })
+}
+
+/// The `)` that closes a markdown link's URL, passing over balanced parentheses inside it
+/// (`https://en.wikipedia.org/wiki/Exposition_Universelle_(1889)`).
+fn link_end(url_part: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, b) in url_part.bytes().enumerate() {
+        match b {
+            b'(' => depth += 1,
+            b')' if depth == 0 => return Some(i),
+            b')' => depth -= 1,
+            b' ' | b'\n' => break,
+            _ => {}
+        }
+    }
+    url_part.find(')')
 }
 
 const ERROR_PREFIXES: &[&str] = &[
@@ -898,6 +914,11 @@ mod tests {
         assert_eq!(hits.len(), 2);
         assert_eq!(hits[0].doc_key, "https://a.example/x");
         assert_eq!(hits[0].snippet.as_deref(), Some("about alpha"));
+        let hits = parse_search_text(
+            "1. [Expo](https://en.wikipedia.org/wiki/Exposition_(1889)) held in Paris\n2. [Odd](https://o.example/a(b) tail)",
+        );
+        assert_eq!(hits[0].doc_key, "https://en.wikipedia.org/wiki/Exposition_(1889)");
+        assert_eq!(hits[1].doc_key, "https://o.example/a(b", "an unbalanced link ends at its first `)`");
     }
 
     #[test]

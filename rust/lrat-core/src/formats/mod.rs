@@ -5,6 +5,7 @@ pub mod browsecomp;
 pub mod chat_completions;
 pub mod common;
 pub mod field_types;
+pub mod group_chat;
 pub mod links;
 pub mod mcp_xml;
 pub mod python_literal;
@@ -264,6 +265,7 @@ fn parse_json_one(value: &Json, format: Option<Format>, ctx: &mut Ctx) -> Result
         Format::Qwen => qwen::parse_json(value, ctx),
         Format::SearchR1 => search_r1::parse_json(value, ctx),
         Format::React => react::parse_json(value, ctx),
+        Format::GroupChat => group_chat::parse(value, ctx),
     }
 }
 
@@ -367,12 +369,18 @@ fn detect_json(v: &Json) -> Result<Format, String> {
         if has_tool_calls || mcp_xml::holds_calls(messages) {
             return Ok(Format::ChatCompletions);
         }
+        if group_chat::shows_searches(messages) {
+            return Ok(Format::GroupChat);
+        }
         let text: String = messages
             .iter()
             .filter_map(|m| m.get_any(&["content", "value"]).and_then(common::content_text))
             .collect::<Vec<_>>()
             .join("\n");
         return Ok(detect_text(&text).unwrap_or(Format::ChatCompletions));
+    }
+    if group_chat::turns_of(v).is_some_and(group_chat::shows_searches) {
+        return Ok(Format::GroupChat);
     }
     if let Some(text) = TEXT_KEYS.iter().find_map(|k| v.get(k).and_then(Json::as_str)) {
         if let Some(f) = detect_text(text) {
