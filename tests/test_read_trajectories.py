@@ -852,3 +852,20 @@ def test_group_chats_read_the_web_surfers_searches_and_pages_and_mine() -> None:
     mined = lrat.mine(path, judge="none")
     assert set(mined["pos_id"]) == set(browsed)
     assert lrat.read_trajectories(path, format="group_chat").trajectories.height == 2
+
+
+def test_smolagents_teams_read_the_managed_agents_searches_and_pages() -> None:
+    """Aegis-style smolagents logs: contents are Python literals of text parts; the search agent's own
+    calls sit in the manager's observation, inside `<summary_of_work>`."""
+    from conftest import FIXTURES
+
+    path = FIXTURES / "formats" / "smolagents_team.json"
+    t = lrat.read_trajectories(path)
+    (warning,) = t.errors.rows(named=True)
+    assert warning["severity"] == "warning" and '"python_interpreter"' in warning["reason"]
+    assert t.trajectories.select("format", "final_answer").row(0) == ("group_chat", "1889")
+    assert t.steps.filter(pl.col("kind") == "search")["text"].to_list() == ["Eiffel Tower completed year"]
+    assert t.browses["doc_key"].to_list() == ["https://en.wikipedia.org/wiki/Eiffel_Tower"]
+    mined = lrat.mine(path, judge="none")
+    assert mined["pos_id"].to_list() == ["https://en.wikipedia.org/wiki/Eiffel_Tower"]
+    assert "https://www.britannica.com/biography/Gustave-Eiffel" in mined["neg_id"][0].to_list()

@@ -372,3 +372,29 @@ fn group_chat_web_surfer_turns() {
     );
     assert_eq!((t.outcome, t.gold_answer.as_deref()), (Outcome::Completed, Some("Black Forest")));
 }
+
+#[test]
+fn smolagents_team_with_a_managed_agents_memory() {
+    let parsed = read_whole("smolagents_team.json");
+    let t = &parsed.trajectories[0];
+    assert_eq!(parsed.warnings.len(), 1, "python_interpreter is an unknown tool: {:?}", parsed.warnings);
+    assert_eq!(t.format, Format::GroupChat);
+    assert_eq!(t.question.as_deref(), Some("In which year was the Eiffel Tower completed?"));
+    let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+    use StepKind::*;
+    assert_eq!(
+        kinds,
+        [Reason, Reason, Tool, Reason, Search, Browse, Reason, Reason, Answer],
+        "the system turn is dropped; the managed agent's steps follow the call that ran it"
+    );
+    assert_eq!(t.steps[6].text, "Completed in 1889.", "the managed agent's final answer is its report");
+    assert_eq!(t.steps[4].text, "Eiffel Tower completed year");
+    assert_eq!(
+        hit_keys(t, 0),
+        ["https://en.wikipedia.org/wiki/Eiffel_Tower", "https://www.britannica.com/biography/Gustave-Eiffel"]
+    );
+    assert_eq!(browses(t), [(Some("https://en.wikipedia.org/wiki/Eiffel_Tower"), true)]);
+    let page = t.steps[5].browse.as_ref().unwrap().content.as_deref().unwrap();
+    assert!(page.ends_with("Construction finished on 31 March 1889."), "a `---` line inside a page cuts nothing");
+    assert_eq!(t.final_answer.as_deref(), Some("1889"), "`final_answer(\"1889\")` run as code");
+}

@@ -28,6 +28,7 @@ fn read_fixtures() -> Vec<String> {
         "wandb_table.json",
         "title_list_results.jsonl",
         "qwen_calls_in_chat.json",
+        "smolagents_team.json",
     ] {
         records.push(std::fs::read_to_string(dir.join(name)).unwrap());
     }

@@ -1,14 +1,27 @@
-//! Multi-agent group chats without tool calls (AutoGen / CaptainAgent, as the Who&When benchmark
-//! records them): a list of turns `{name | agent_name | sender, content}` (a `role` may be there too)
-//! in which a web-surfer agent's turns show what it did. A `A Bing search for '<q>' found N results:`
-//! header (any engine) opens one search, its results the markdown list that follows; a turn opening
-//! with `Address: <url>` is the page the surfer read. Every other turn is reasoning. The question is
-//! the record's `question` field, else the first turn.
+//! Multi-agent group chats without native tool calls: a list of turns `{name | agent_name | sender,
+//! content}` (a `role` may be there too), as the Who&When and Aegis benchmarks record AutoGen /
+//! CaptainAgent and smolagents teams.
+//!
+//! - AutoGen's web surfer shows what it did in its turns: a `A Bing search for '<q>' found N results:`
+//!   header (any engine) opens one search, its results the markdown list that follows; a turn opening
+//!   with `Address: <url>` is the page it read.
+//! - smolagents writes `Calling tools:\n[{'id': …, 'function': {'name': …, 'arguments': …}}]` and
+//!   answers in the next turn (`Observation:\n…`, or `Call id: …\nError: …`). A managed agent's reply
+//!   carries that agent's own turns in `<summary_of_work>`, read in place. Contents may be Python
+//!   literals of text parts (`"[{'type': 'text', 'text': …}]"`).
+//!
+//! Every other turn is reasoning; system turns and `TERMINATE` are dropped. The question is the
+//! record's `question` field, else the first turn.
 
-use super::common::{browse_text_status, content_text, parse_search_text_in, read_record_fields};
-use super::{Ctx, MESSAGE_KEYS};
+use std::borrow::Cow;
+
+use super::common::{browse_text_status, content_text, parse_search_text_in, read_record_fields, tool_call_steps};
+use super::{python_literal, Ctx, MESSAGE_KEYS};
 use crate::json::Json;
-use crate::model::{BrowseRecord, Format, Step, Trajectory};
+use crate::model::{BrowseRecord, Format, SharedText, Step, Trajectory};
+
+/// A managed agent's memory nests this deep at most; deeper summaries are kept as text.
+const MAX_NESTING: usize = 4;
 
 /// The turns of a record: a list of objects that each have `content`, bare or under one of
 /// `MESSAGE_KEYS`.
@@ -22,53 +35,218 @@ pub fn turns_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {
         .then_some(list)
 }
 
-/// Whether a turn shows a web search's results under a search header.
-pub fn shows_searches(turns: &[Json]) -> bool {
-    turns.iter().any(|m| turn_text(m).is_some_and(|t| t.lines().any(|l| search_header(l).is_some())))
+/// Whether a turn shows a web search's results under a search header, or calls tools in smolagents'
+/// text form.
+pub fn shows_agent_actions(turns: &[Json]) -> bool {
+    turns.iter().any(|m| {
+        m.get("content").and_then(content_text).is_some_and(|t| {
+            t.contains("Calling tools:\n[")
+                || t.contains("Calling tools:\\n[")
+                || t.lines().any(|l| search_header(l).is_some())
+        })
+    })
 }
 
-fn turn_text(m: &Json) -> Option<String> {
-    m.get("content").and_then(content_text)
+/// A tool call waiting for its output: the name, and the arguments as text (JSON, or the raw string).
+struct Call {
+    name: String,
+    arguments: String,
 }
 
 pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     let turns = turns_of(v).ok_or("no turns: expected a list of objects with `content`")?;
     let mut t = ctx.trajectory(Format::GroupChat);
     let mut first_turn = None;
+    let mut pending = Vec::new();
     for (i, m) in turns.iter().enumerate() {
+        if is_system(m) {
+            continue;
+        }
         let content = m.field("content");
-        let Some(text) = ctx.content(content) else {
-            if content.is_null() {
-                continue;
-            }
-            return Err(format!("turn {i}: `content` is {}, expected text", content.type_name()));
+        let text = match literal_parts(content) {
+            Some(text) => SharedText::from(text),
+            None => match ctx.content(content) {
+                Some(text) => text,
+                None if content.is_null() => continue,
+                None => return Err(format!("turn {i}: `content` is {}, expected text", content.type_name())),
+            },
         };
         let body = text.trim();
         if first_turn.is_none() {
             first_turn = Some(body.to_string());
         }
-        if body.is_empty() || body == "TERMINATE" {
-            continue;
-        }
-        let searches = search_blocks(body);
-        if !searches.is_empty() {
-            for (query, block) in searches {
-                let hits = parse_search_text_in(block, ctx.texts.as_ref());
-                t.steps.push(Step::search(None, ctx.shared(query), hits));
-            }
-        } else if let Some(url) = page_address(body) {
-            let (_, ok) = browse_text_status(body);
-            let record = BrowseRecord::new(Some(url.to_string()), ok, Some(ctx.shared(body)));
-            t.steps.push(Step::browse(None, url.to_string(), record));
-        } else {
-            t.steps.push(Step::reason(ctx.shared(body)));
-        }
+        read_turn(body, &mut pending, 0, &mut t, ctx);
     }
+    answer_calls(&mut pending, None, 0, &mut t, ctx);
     read_record_fields(v, MESSAGE_KEYS, &mut t)?;
     if t.question.is_none() {
         t.question = first_turn.filter(|q| !q.is_empty());
     }
     Ok(t)
+}
+
+fn is_system(m: &Json) -> bool {
+    ["role", "name", "agent_name", "sender"]
+        .iter()
+        .any(|k| m.get(k).and_then(Json::as_str).is_some_and(|r| r.trim().eq_ignore_ascii_case("system")))
+}
+
+/// The text of content written as a Python literal of text parts (`"[{'type': 'text', 'text': …}]"`).
+/// smolagents cuts long observations in the middle of that literal, so a part that does not parse is
+/// read leniently: its text runs from the opening quote to the closing `'}]` when there is one.
+fn literal_parts(content: &Json) -> Option<String> {
+    let text = content.as_str()?;
+    if !(text.trim_start().starts_with("[{") && python_literal::looks_like(text)) {
+        return None;
+    }
+    match python_literal::parse(text) {
+        Ok(value) => content_text(&value),
+        Err(_) => cut_text_part(text),
+    }
+}
+
+fn cut_text_part(text: &str) -> Option<String> {
+    let t = text.trim();
+    let rest =
+        t.strip_prefix("[{'type': 'text', 'text': ").or_else(|| t.strip_prefix("[{\"type\": \"text\", \"text\": "))?;
+    let body = rest.strip_prefix(['\'', '"'])?;
+    let body = body.strip_suffix("}]").and_then(|b| b.strip_suffix(['\'', '"'])).unwrap_or(body);
+    Some(unescape(body))
+}
+
+/// Python string escapes undone where they are whole (`\n`, `\t`, `\'`, `\"`, `\\`); others kept.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(q @ ('\'' | '"' | '\\')) => out.push(q),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+fn read_turn(body: &str, pending: &mut Vec<Call>, depth: usize, t: &mut Trajectory, ctx: &mut Ctx) {
+    if body.is_empty() || body == "TERMINATE" {
+        return;
+    }
+    if let Some(list) = body.strip_prefix("Calling tools:") {
+        answer_calls(pending, None, depth, t, ctx);
+        match read_calls(list) {
+            Some(calls) => *pending = calls,
+            None => t.steps.push(Step::tool(None, ctx.shared(body))),
+        }
+        return;
+    }
+    if !pending.is_empty() && (body.starts_with("Observation:") || body.starts_with("Call id:")) {
+        let output = body.strip_prefix("Observation:").unwrap_or(body).trim();
+        answer_calls(pending, Some(output), depth, t, ctx);
+        if depth < MAX_NESTING {
+            let mut nested = Vec::new();
+            for turn in managed_agent_turns(output) {
+                read_turn(turn.trim(), &mut nested, depth + 1, t, ctx);
+            }
+            answer_calls(&mut nested, None, depth + 1, t, ctx);
+        }
+        return;
+    }
+    let searches = search_blocks(body);
+    if !searches.is_empty() {
+        for (query, block) in searches {
+            let hits = parse_search_text_in(block, ctx.texts.as_ref());
+            t.steps.push(Step::search(None, ctx.shared(query), hits));
+        }
+    } else if let Some(url) = page_address(body) {
+        let (_, ok) = browse_text_status(body);
+        let record = BrowseRecord::new(Some(url.to_string()), ok, Some(ctx.shared(body)));
+        t.steps.push(Step::browse(None, url.to_string(), record));
+    } else {
+        t.steps.push(Step::reason(ctx.shared(body)));
+    }
+}
+
+/// The steps of the waiting calls, each answered by `output` (smolagents answers a turn's calls in
+/// one observation).
+fn answer_calls(pending: &mut Vec<Call>, output: Option<&str>, depth: usize, t: &mut Trajectory, ctx: &mut Ctx) {
+    let output = output.map(|o| Json::Str(Cow::Borrowed(o)));
+    for call in pending.drain(..) {
+        let arguments = Json::Str(Cow::Borrowed(call.arguments.as_str()));
+        if let Some(answer) = final_answer(&call) {
+            // A managed agent's final answer is its report to the manager, not the team's answer.
+            if depth == 0 {
+                t.push_answer(answer.trim());
+            } else {
+                t.steps.push(Step::reason(answer.trim()));
+            }
+            continue;
+        }
+        tool_call_steps(ctx, &call.name, &arguments, output.as_ref(), &mut t.steps);
+    }
+}
+
+/// The answer of a `final_answer` call (`{"answer": …}`), or of code that is one `final_answer(…)` call
+/// of a string literal (smolagents' code agents).
+fn final_answer(call: &Call) -> Option<String> {
+    let answer = if call.name == "final_answer" {
+        match Json::parse(call.arguments.trim()) {
+            Ok(v @ Json::Object(_)) => v.get("answer").and_then(content_text),
+            _ => Some(call.arguments.clone()),
+        }
+    } else {
+        let code = call.arguments.trim();
+        let inner = code.strip_prefix("final_answer(")?.strip_suffix(')')?.trim();
+        let inner = inner.strip_prefix("answer=").unwrap_or(inner);
+        python_literal::parse(inner).ok()?.as_str().map(str::to_string)
+    };
+    answer.filter(|a| !a.trim().is_empty())
+}
+
+/// The calls of a `Calling tools:` list (a Python literal or JSON): `{id, type, function: {name,
+/// arguments}}` or `{name, arguments}`.
+fn read_calls(list: &str) -> Option<Vec<Call>> {
+    let value = python_literal::parse(list.trim()).ok()?;
+    let calls = value.as_array()?.iter().map(|call| {
+        let function = call.get("function").unwrap_or(call);
+        let name = function.get("name")?.as_str()?.to_string();
+        let arguments = match function.field("arguments") {
+            Json::Str(s) => s.to_string(),
+            Json::Null => String::new(),
+            other => other.to_json_string(),
+        };
+        Some(Call { name, arguments })
+    });
+    calls.collect()
+}
+
+/// The turns a managed agent's reply carries in `<summary_of_work>`: text-part literals one after
+/// another, cut at `---` lines that open a new literal.
+fn managed_agent_turns(output: &str) -> Vec<String> {
+    let Some(open) = output.find("<summary_of_work>") else { return Vec::new() };
+    let body = &output[open + "<summary_of_work>".len()..];
+    let body = &body[..body.find("</summary_of_work>").unwrap_or(body.len())];
+    let body = body.trim_end().strip_suffix("---").unwrap_or(body);
+    let mut starts: Vec<usize> = body.match_indices("\n---\n[{").map(|(at, _)| at + "\n---\n".len()).collect();
+    starts.insert(0, 0);
+    let ends = starts.iter().skip(1).map(|s| s - "\n---\n".len()).chain([body.len()]);
+    starts
+        .iter()
+        .zip(ends)
+        .filter_map(|(&start, end)| {
+            let piece = body[start..end].trim();
+            literal_parts(&Json::Str(Cow::Borrowed(piece))).or_else(|| (!piece.is_empty()).then(|| piece.to_string()))
+        })
+        .collect()
 }
 
 /// The query of a search header line: `A Bing search for 'q' found 10 results:` (any engine or
@@ -135,6 +313,29 @@ mod tests {
         let blocks = search_blocks(text);
         assert_eq!(blocks.iter().map(|(q, _)| *q).collect::<Vec<_>>(), ["a", "b"]);
         assert!(blocks[0].1.ends_with("(https://a.example)\n") && blocks[1].1.ends_with("(https://b.example)"));
+    }
+
+    #[test]
+    fn cut_literals_and_final_answers() {
+        let cut = "[{'type': 'text', 'text': 'Observation:\\nAddress: https://x.org\\n..._truncated_...\\nit\\'s \\\\d retry\\n\"}]";
+        assert!(python_literal::parse(cut).is_err());
+        assert_eq!(
+            literal_parts(&Json::Str(cut.into())).as_deref(),
+            Some("Observation:\nAddress: https://x.org\n..._truncated_...\nit's \\d retry\n")
+        );
+        assert_eq!(literal_parts(&Json::Str("[{'type': 'text', 'text': 'a\\nb'}]".into())).as_deref(), Some("a\nb"));
+        assert_eq!(literal_parts(&Json::Str("plain".into())), None);
+
+        let call = |name: &str, arguments: &str| Call { name: name.into(), arguments: arguments.into() };
+        assert_eq!(final_answer(&call("final_answer", r#"{"answer": "1889"}"#)).as_deref(), Some("1889"));
+        assert_eq!(final_answer(&call("final_answer", "1889")).as_deref(), Some("1889"));
+        assert_eq!(
+            final_answer(&call("python_interpreter", "final_answer(\"It's 1889\")")).as_deref(),
+            Some("It's 1889")
+        );
+        assert_eq!(final_answer(&call("python_interpreter", "final_answer(answer='x')")).as_deref(), Some("x"));
+        assert_eq!(final_answer(&call("python_interpreter", "final_answer(x)")), None);
+        assert_eq!(final_answer(&call("python_interpreter", "print(1)\nfinal_answer('x')")), None);
     }
 
     #[test]

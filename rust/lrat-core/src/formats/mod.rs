@@ -369,7 +369,7 @@ fn detect_json(v: &Json) -> Result<Format, String> {
         if has_tool_calls || mcp_xml::holds_calls(messages) {
             return Ok(Format::ChatCompletions);
         }
-        if group_chat::shows_searches(messages) {
+        if group_chat::shows_agent_actions(messages) {
             return Ok(Format::GroupChat);
         }
         let text: String = messages
@@ -379,7 +379,7 @@ fn detect_json(v: &Json) -> Result<Format, String> {
             .join("\n");
         return Ok(detect_text(&text).unwrap_or(Format::ChatCompletions));
     }
-    if group_chat::turns_of(v).is_some_and(group_chat::shows_searches) {
+    if group_chat::turns_of(v).is_some_and(group_chat::shows_agent_actions) {
         return Ok(Format::GroupChat);
     }
     if let Some(text) = TEXT_KEYS.iter().find_map(|k| v.get(k).and_then(Json::as_str)) {
