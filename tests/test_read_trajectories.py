@@ -832,26 +832,33 @@ def test_qwen_style_calls_in_chat_text_read_one_search_per_query_and_mine() -> N
 
 
 def test_group_chats_read_the_web_surfers_searches_and_pages_and_mine() -> None:
-    """AutoGen / CaptainAgent group chats (Who&When) call no tools: the web surfer's turns show the
-    search results and the pages it read."""
+    """AutoGen / CaptainAgent and Magentic-One group chats (Who&When, Aegis) call no tools: the web
+    surfer's turns show the searches it ran, the results, and the pages it read."""
     from conftest import FIXTURES
 
     path = FIXTURES / "formats" / "group_chat.jsonl"
     t = lrat.read_trajectories(path)
     assert t.errors.height == 0 and t.n_warnings == 0
-    assert t.trajectories["format"].to_list() == ["group_chat", "group_chat"]
-    assert t.trajectories["outcome"].to_list() == ["unknown", "completed"]
+    assert t.trajectories["format"].to_list() == ["group_chat"] * 4
+    assert t.trajectories["outcome"].to_list() == ["unknown", "completed", "unknown", "unknown"]
     searches = t.steps.filter(pl.col("kind") == "search")
-    assert searches["text"].to_list() == ["Eiffel Tower height 1889", "Danube source", "Danube length"]
-    assert t.search_results.height == 6
+    assert searches["text"].to_list() == [
+        "Eiffel Tower height 1889",
+        "Danube source",
+        "Danube length",
+        "Eiffel Tower height",
+    ]
+    assert t.search_results.height == 8
     browsed = t.browses["doc_key"].to_list()
-    assert browsed == [
+    assert browsed[:2] == [
         "https://www.toureiffel.paris/en/the-monument/key-figures",
         "https://en.wikipedia.org/wiki/Danube",
     ]
+    assert browsed[2].startswith("Key figures - Eiffel Tower"), "a Magentic-One click names a shown result"
+    assert browsed[3] == "https://en.wikipedia.org/wiki/Gustave_Eiffel"
     mined = lrat.mine(path, judge="none")
-    assert set(mined["pos_id"]) == set(browsed)
-    assert lrat.read_trajectories(path, format="group_chat").trajectories.height == 2
+    assert set(mined["pos_id"]) == set(browsed[:3]), "the page reached by a link on a page was never shown"
+    assert lrat.read_trajectories(path, format="group_chat").trajectories.height == 4
 
 
 def test_smolagents_teams_read_the_managed_agents_searches_and_pages() -> None:

@@ -36,6 +36,9 @@ __all__ = [
 
 __version__: str
 
+LOG_EXTENSIONS: list[str]
+"""File extensions (lower case, no dot) read when a directory is listed; `.gz` and `.zst` files are
+decompressed."""
 DEFAULT_SEARCH_TOOLS: list[str]
 """Tool names that mean search when `search_tools` is not given."""
 DEFAULT_BROWSE_TOOLS: list[str]

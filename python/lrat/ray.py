@@ -57,7 +57,6 @@ task of its own. Smaller inputs are cut into four tasks per CPU of the cluster (
 so that every worker has work."""
 MIN_TASK_BYTES = 1 << 20
 
-_KNOWN_EXTENSIONS = ("json", "jsonl", "ndjson", "jsonlines", "txt", "log", "gz", "zst", "zstd")
 _GLOB_CHARS = ("*", "?", "[")
 
 
@@ -147,7 +146,7 @@ def _list_remote(uri: str, filesystem: pafs.FileSystem | None) -> list[LogFile]:
 
 def _has_log_extension(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
-    return "." in name and name.rsplit(".", 1)[1].lower() in _KNOWN_EXTENSIONS
+    return "." in name and name.rsplit(".", 1)[1].lower() in _core.LOG_EXTENSIONS
 
 
 def default_task_bytes(total_bytes: int, cpus: float) -> int:

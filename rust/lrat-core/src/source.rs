@@ -30,7 +30,7 @@ enum Compression {
     Zstd,
 }
 
-const KNOWN_EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "jsonlines", "txt", "log", "gz", "zst", "zstd"];
+pub const KNOWN_EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "jsonlines", "txt", "log", "gz", "zst", "zstd"];
 
 /// A record cut from an input, not yet parsed.
 #[derive(Debug, Clone)]

@@ -398,3 +398,24 @@ fn smolagents_team_with_a_managed_agents_memory() {
     assert!(page.ends_with("Construction finished on 31 March 1889."), "a `---` line inside a page cuts nothing");
     assert_eq!(t.final_answer.as_deref(), Some("1889"), "`final_answer(\"1889\")` run as code");
 }
+
+#[test]
+fn group_chat_magentic_one_web_surfer_and_chats_without_actions() {
+    let ts = read_lines("group_chat.jsonl");
+    let t = &ts[2];
+    assert_eq!(t.format, Format::GroupChat);
+    let kinds: Vec<_> = t.steps.iter().map(|s| s.kind).collect();
+    use StepKind::*;
+    assert_eq!(kinds, [Reason, Reason, Search, Browse, Reason, Browse, Reason], "a scroll is no new page");
+    assert_eq!(t.steps[2].text, "Eiffel Tower height", "the typed text is the query");
+    let shown = hit_keys(t, 0);
+    assert_eq!(shown.len(), 2);
+    assert!(shown[1].starts_with("Key figures - Eiffel Tower"));
+    assert_eq!(
+        browses(t),
+        [(Some(shown[1]), true), (Some("https://en.wikipedia.org/wiki/Gustave_Eiffel"), true)],
+        "a click on a shown result takes its key; one on a link of the page, the page's URL"
+    );
+    let t = &ts[3];
+    assert_eq!((t.format, t.steps.len()), (Format::GroupChat, 3), "speakers named, no action: still a group chat");
+}

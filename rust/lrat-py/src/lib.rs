@@ -38,6 +38,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<pyo3_arrow::PyTable>()?;
     m.add_function(wrap_pyfunction!(trajectories::empty_tables, m)?)?;
     m.add_function(wrap_pyfunction!(trajectories::list_inputs, m)?)?;
+    m.add("LOG_EXTENSIONS", lrat_core::source::KNOWN_EXTENSIONS.to_vec())?;
     m.add_class::<mining::PyTokenCounter>()?;
     m.add_class::<mining::PyDocumentStore>()?;
     m.add_function(wrap_pyfunction!(mining::browse_reasonings, m)?)?;

@@ -5,6 +5,8 @@
 //! - AutoGen's web surfer shows what it did in its turns: a `A Bing search for '<q>' found N results:`
 //!   header (any engine) opens one search, its results the markdown list that follows; a turn opening
 //!   with `Address: <url>` is the page it read.
+//! - Magentic-One's WebSurfer reports an action and the page it led to (see `web_surfer`): typing is a
+//!   search, clicking a browse.
 //! - smolagents writes `Calling tools:\n[{'id': …, 'function': {'name': …, 'arguments': …}}]` and
 //!   answers in the next turn (`Observation:\n…`, or `Call id: …\nError: …`). A managed agent's reply
 //!   carries that agent's own turns in `<summary_of_work>`, read in place. Contents may be Python
@@ -16,9 +18,10 @@
 use std::borrow::Cow;
 
 use super::common::{browse_text_status, content_text, parse_search_text_in, read_record_fields, tool_call_steps};
+use super::web_surfer::{self, Action};
 use super::{python_literal, Ctx, MESSAGE_KEYS};
 use crate::json::Json;
-use crate::model::{BrowseRecord, Format, SharedText, Step, Trajectory};
+use crate::model::{BrowseRecord, Format, SearchHit, SharedText, Step, Trajectory};
 
 /// A managed agent's memory nests this deep at most; deeper summaries are kept as text.
 const MAX_NESTING: usize = 4;
@@ -35,6 +38,14 @@ pub fn turns_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {
         .then_some(list)
 }
 
+/// Whether every turn names its speaker (`agent_name`, `name`, `sender`, `speaker`): a group chat even
+/// when no turn shows an action.
+pub fn all_name_speakers(turns: &[Json]) -> bool {
+    turns
+        .iter()
+        .all(|m| ["agent_name", "name", "sender", "speaker"].iter().any(|k| m.get(k).and_then(Json::as_str).is_some()))
+}
+
 /// Whether a turn shows a web search's results under a search header, or calls tools in smolagents'
 /// text form.
 pub fn shows_agent_actions(turns: &[Json]) -> bool {
@@ -42,6 +53,7 @@ pub fn shows_agent_actions(turns: &[Json]) -> bool {
         m.get("content").and_then(content_text).is_some_and(|t| {
             t.contains("Calling tools:\n[")
                 || t.contains("Calling tools:\\n[")
+                || web_surfer::is_surfer_turn(&t)
                 || t.lines().any(|l| search_header(l).is_some())
         })
     })
@@ -53,11 +65,20 @@ struct Call {
     arguments: String,
 }
 
+/// What reading a list of turns carries from one turn to the next.
+#[derive(Default)]
+struct Turns {
+    /// smolagents calls waiting for their observation.
+    pending: Vec<Call>,
+    /// The results of the WebSurfer's last search, which its clicks may name.
+    shown: Vec<SearchHit>,
+}
+
 pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
     let turns = turns_of(v).ok_or("no turns: expected a list of objects with `content`")?;
     let mut t = ctx.trajectory(Format::GroupChat);
     let mut first_turn = None;
-    let mut pending = Vec::new();
+    let mut state = Turns::default();
     for (i, m) in turns.iter().enumerate() {
         if is_system(m) {
             continue;
@@ -75,9 +96,9 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
         if first_turn.is_none() {
             first_turn = Some(body.to_string());
         }
-        read_turn(body, &mut pending, 0, &mut t, ctx);
+        read_turn(body, &mut state, 0, &mut t, ctx);
     }
-    answer_calls(&mut pending, None, 0, &mut t, ctx);
+    answer_calls(&mut state.pending, None, 0, &mut t, ctx);
     read_record_fields(v, MESSAGE_KEYS, &mut t)?;
     if t.question.is_none() {
         t.question = first_turn.filter(|q| !q.is_empty());
@@ -137,28 +158,32 @@ fn unescape(text: &str) -> String {
     out
 }
 
-fn read_turn(body: &str, pending: &mut Vec<Call>, depth: usize, t: &mut Trajectory, ctx: &mut Ctx) {
+fn read_turn(body: &str, state: &mut Turns, depth: usize, t: &mut Trajectory, ctx: &mut Ctx) {
     if body.is_empty() || body == "TERMINATE" {
         return;
     }
     if let Some(list) = body.strip_prefix("Calling tools:") {
-        answer_calls(pending, None, depth, t, ctx);
+        answer_calls(&mut state.pending, None, depth, t, ctx);
         match read_calls(list) {
-            Some(calls) => *pending = calls,
+            Some(calls) => state.pending = calls,
             None => t.steps.push(Step::tool(None, ctx.shared(body))),
         }
         return;
     }
-    if !pending.is_empty() && (body.starts_with("Observation:") || body.starts_with("Call id:")) {
+    if !state.pending.is_empty() && (body.starts_with("Observation:") || body.starts_with("Call id:")) {
         let output = body.strip_prefix("Observation:").unwrap_or(body).trim();
-        answer_calls(pending, Some(output), depth, t, ctx);
+        answer_calls(&mut state.pending, Some(output), depth, t, ctx);
         if depth < MAX_NESTING {
-            let mut nested = Vec::new();
+            let mut nested = Turns::default();
             for turn in managed_agent_turns(output) {
                 read_turn(turn.trim(), &mut nested, depth + 1, t, ctx);
             }
-            answer_calls(&mut nested, None, depth + 1, t, ctx);
+            answer_calls(&mut nested.pending, None, depth + 1, t, ctx);
         }
+        return;
+    }
+    if let Some(action) = web_surfer::action(body) {
+        surfer_step(action, body, &mut state.shown, t, ctx);
         return;
     }
     let searches = search_blocks(body);
@@ -173,6 +198,32 @@ fn read_turn(body: &str, pending: &mut Vec<Call>, depth: usize, t: &mut Trajecto
         t.steps.push(Step::browse(None, url.to_string(), record));
     } else {
         t.steps.push(Step::reason(ctx.shared(body)));
+    }
+}
+
+/// A WebSurfer turn as a step: typing a query is a search (with the results its page shows, on a search
+/// engine), typing a URL or clicking through to a page other than a result page is a browse of that page
+/// (under the key of the shown result it names); anything else is reasoning.
+fn surfer_step(action: Action, body: &str, shown: &mut Vec<SearchHit>, t: &mut Trajectory, ctx: &mut Ctx) {
+    let browse = |key: String, t: &mut Trajectory, ctx: &mut Ctx| {
+        let record = BrowseRecord::new(Some(key.clone()), true, Some(ctx.shared(body)));
+        t.steps.push(Step::browse(None, key, record));
+    };
+    match action {
+        Action::Typed { text, page } if text.starts_with("http") || text.starts_with("www.") => {
+            browse(page.url.to_string(), t, ctx);
+        }
+        Action::Typed { text, page } => {
+            let hits =
+                if web_surfer::is_results_page(page.url) { web_surfer::visible_results(body) } else { Vec::new() };
+            shown.clone_from(&hits);
+            t.steps.push(Step::search(None, ctx.shared(text), hits));
+        }
+        Action::Clicked { label, page } if !web_surfer::is_results_page(page.url) => {
+            let key = web_surfer::shown_result(&[label, page.title], shown);
+            browse(key.map_or_else(|| page.url.to_string(), |k| k.to_string()), t, ctx);
+        }
+        Action::Clicked { .. } | Action::Other { .. } => t.steps.push(Step::reason(ctx.shared(body))),
     }
 }
 

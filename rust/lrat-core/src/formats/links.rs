@@ -103,7 +103,7 @@ fn url_form(key: &str) -> Option<(String, Option<String>)> {
 }
 
 /// Lower-case words of letters and digits, one space apart.
-fn title_form(title: &str) -> String {
+pub(super) fn title_form(title: &str) -> String {
     let mut out = String::with_capacity(title.len());
     for word in title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
         if !out.is_empty() {

@@ -14,6 +14,7 @@ pub mod react;
 pub mod responses;
 pub mod search_r1;
 pub mod wandb_table;
+pub mod web_surfer;
 
 use std::borrow::Cow;
 
@@ -379,7 +380,9 @@ fn detect_json(v: &Json) -> Result<Format, String> {
             .join("\n");
         return Ok(detect_text(&text).unwrap_or(Format::ChatCompletions));
     }
-    if group_chat::turns_of(v).is_some_and(group_chat::shows_agent_actions) {
+    if group_chat::turns_of(v)
+        .is_some_and(|turns| group_chat::shows_agent_actions(turns) || group_chat::all_name_speakers(turns))
+    {
         return Ok(Format::GroupChat);
     }
     if let Some(text) = TEXT_KEYS.iter().find_map(|k| v.get(k).and_then(Json::as_str)) {
