@@ -22,6 +22,7 @@ __all__ = [
     "Table",
     "empty_tables",
     "list_inputs",
+    "LOG_EXTENSIONS",
     "TokenCounter",
     "DocumentStore",
     "browse_reasonings",
