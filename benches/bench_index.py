@@ -120,7 +120,7 @@ def build_lrat(data, args, dtype):
     def set_ef(ef):
         index.expansion_search = ef
 
-    return index, lambda q, k: index.search(q, k)[0], set_ef
+    return index, lambda q, k: index.search(q, k, threads=args.threads)[0], set_ef
 
 
 def build_usearch(data, args, dtype):

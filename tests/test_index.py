@@ -304,6 +304,18 @@ def test_many_threads_searching_get_the_serial_results(index: Index) -> None:
     assert not failures, failures[:3]
 
 
+def test_batch_search_takes_a_thread_count_and_gives_the_same_results(index: Index) -> None:
+    queries = random_vectors(37, seed=12)
+    keys, distances = index.search(queries, 5)
+    for threads in (1, 2, 3, 37, 64):
+        got_keys, got_distances = index.search(queries, 5, threads=threads)
+        assert np.array_equal(got_keys, keys) and np.array_equal(got_distances, distances), threads
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        index.search(queries, 5, threads=0)
+    with pytest.raises(OverflowError):
+        index.search(queries, 5, threads=-1)
+
+
 def test_adding_while_other_threads_search() -> None:
     index = Index(DIM)
     index.add(np.arange(500), random_vectors(500))

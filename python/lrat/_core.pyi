@@ -198,6 +198,7 @@ class Index:
         *,
         exact: bool = False,
         allowed: _Keys | None = None,
+        threads: int | None = None,
     ) -> tuple[np.ndarray, npt.NDArray[np.float32]]:
         """The `k` nearest keys of each query and their distances, nearest first.
 
@@ -205,7 +206,9 @@ class Index:
         object array of str for string keys. ``exact=True`` compares each query with every vector.
         ``allowed`` restricts results to those keys (unknown keys are ignored; sets of up to 8192 keys
         are searched exactly); rows with fewer than `k` matches are padded with key -1 (or None) and
-        distance +inf.
+        distance +inf. A batch runs on ``threads`` threads, each taking an equal run of the rows
+        (default: lrat's pool, ``LRAT_NUM_THREADS`` or the number of cores; 1 searches on the calling
+        thread); the results do not depend on it.
         """
     def remove(self, keys: str | int | _Keys) -> int:
         """Removes keys; all must be present, else nothing is removed and KeyError is raised."""

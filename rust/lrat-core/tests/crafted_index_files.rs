@@ -99,9 +99,9 @@ fn open(bytes: &[u8], dir: &std::path::Path) -> Outcome {
         outcomes.push(match opened {
             Ok(index) => {
                 let queries = vectors(4, 11);
-                let found = index.search(&queries, DIM, 5, false, None).unwrap();
+                let found = index.search(&queries, DIM, 5, false, None, None).unwrap();
                 assert_eq!(found.distances.len(), 20);
-                index.search(&queries, DIM, 5, true, None).unwrap();
+                index.search(&queries, DIM, 5, true, None, None).unwrap();
                 Outcome::Loaded
             }
             Err(IndexError::File { path: p, reason }) => {

@@ -51,8 +51,8 @@ fn approximate_search_recalls_exact_neighbours() {
     for metric in [Metric::Cos, Metric::Ip, Metric::L2] {
         let (index, _) = built(3000, dim, metric, Dtype::F32);
         let queries = vectors(100, dim, 99);
-        let approx = index.search(&queries, dim, 10, false, None).unwrap();
-        let exact = index.search(&queries, dim, 10, true, None).unwrap();
+        let approx = index.search(&queries, dim, 10, false, None, None).unwrap();
+        let exact = index.search(&queries, dim, 10, true, None, None).unwrap();
         let r = recall(&str_keys(&approx.keys), &str_keys(&exact.keys), 10);
         assert!(r >= 0.9, "{metric:?} recall {r}");
         // Exact distances come sorted.
@@ -66,7 +66,7 @@ fn approximate_search_recalls_exact_neighbours() {
 fn a_stored_vector_finds_itself_first() {
     let dim = 16;
     let (index, data) = built(500, dim, Metric::L2, Dtype::F32);
-    let results = index.search(&data[dim * 42..dim * 43], dim, 1, false, None).unwrap();
+    let results = index.search(&data[dim * 42..dim * 43], dim, 1, false, None, None).unwrap();
     assert_eq!(str_keys(&results.keys), vec![Some("doc-42".to_string())]);
     assert!(results.distances[0].abs() < 1e-4);
 }
@@ -76,7 +76,7 @@ fn restricted_search_returns_only_allowed_keys_and_pads() {
     let dim = 8;
     let (index, data) = built(2000, dim, Metric::Cos, Dtype::F32);
     let allowed = Keys::Str(vec!["doc-3".into(), "doc-500".into(), "doc-1999".into(), "unknown".into()]);
-    let results = index.search(&data[..dim * 2], dim, 5, false, Some(&allowed)).unwrap();
+    let results = index.search(&data[..dim * 2], dim, 5, false, Some(&allowed), None).unwrap();
     let keys = str_keys(&results.keys);
     let permitted: HashSet<_> = ["doc-3", "doc-500", "doc-1999"].iter().map(|s| Some(s.to_string())).collect();
     for row in keys.chunks(5) {
@@ -91,7 +91,7 @@ fn restricted_search_returns_only_allowed_keys_and_pads() {
     let n = lrat_core::index::EXACT_FILTER_LIMIT * 2 + 10;
     big.add(&doc_keys(n), &vectors(n, dim, 3), dim).unwrap();
     let wide = Keys::Str((0..n).step_by(2).map(|i| format!("doc-{i}")).collect());
-    let results = big.search(&vectors(20, dim, 5), dim, 10, false, Some(&wide)).unwrap();
+    let results = big.search(&vectors(20, dim, 5), dim, 10, false, Some(&wide), None).unwrap();
     for key in str_keys(&results.keys).into_iter().flatten() {
         let number: usize = key.trim_start_matches("doc-").parse().unwrap();
         assert_eq!(number % 2, 0, "{key}");
@@ -108,7 +108,7 @@ fn remove_contains_len_and_duplicates() {
     assert_eq!(index.remove(&Keys::Str(vec!["doc-5".into()])).unwrap(), 1);
     assert_eq!(index.len(), 99);
     assert_eq!(index.contains(&probe).unwrap(), vec![false, false]);
-    let results = index.search(&data[dim * 5..dim * 6], dim, 99, true, None).unwrap();
+    let results = index.search(&data[dim * 5..dim * 6], dim, 99, true, None, None).unwrap();
     assert!(!str_keys(&results.keys).contains(&Some("doc-5".to_string())));
     assert!(matches!(index.remove(&Keys::Str(vec!["doc-6".into(), "doc-5".into()])), Err(IndexError::MissingKey(_))));
     assert_eq!(index.len(), 99, "a failed remove removes nothing");
@@ -123,19 +123,21 @@ fn bad_input_is_rejected_with_reasons() {
     let dim = 4;
     let (index, _) = built(10, dim, Metric::Cos, Dtype::F32);
     let q = vectors(1, dim, 1);
-    let err = index.search(&q, dim, 11, false, None).unwrap_err();
+    let err = index.search(&q, dim, 11, false, None, None).unwrap_err();
     assert!(err.to_string().contains("k=11"), "{err}");
-    assert!(index.search(&q, dim, 0, false, None).is_err());
-    let err = index.search(&vectors(1, 5, 1), 5, 1, false, None).unwrap_err();
+    assert!(index.search(&q, dim, 0, false, None, None).is_err());
+    let err = index.search(&vectors(1, 5, 1), 5, 1, false, None, None).unwrap_err();
     assert!(err.to_string().contains("dimension 5"), "{err}");
     let mut nan = q.clone();
     nan[2] = f32::NAN;
-    assert!(matches!(index.search(&nan, dim, 1, false, None), Err(IndexError::NonFinite { row: 0, column: 2 })));
+    assert!(matches!(index.search(&nan, dim, 1, false, None, None), Err(IndexError::NonFinite { row: 0, column: 2 })));
     let mut inf = vectors(3, dim, 1);
     inf[dim + 1] = f32::INFINITY;
     let ints = Index::new(IndexOptions::new(dim, Metric::Cos, Dtype::F32)).unwrap();
     assert!(matches!(ints.add(&Keys::Int(vec![1, 2, 3]), &inf, dim), Err(IndexError::NonFinite { row: 1, column: 1 })));
-    assert!(matches!(ints.search(&q, dim, 1, false, None), Err(IndexError::InvalidArgument(m)) if m.contains("empty")));
+    assert!(
+        matches!(ints.search(&q, dim, 1, false, None, None), Err(IndexError::InvalidArgument(m)) if m.contains("empty"))
+    );
     assert!(Index::new(IndexOptions::new(dim, Metric::L2, Dtype::I8)).is_err());
     assert!(Metric::parse("dot").is_err());
     assert!(Dtype::parse("f64").is_err());
@@ -153,12 +155,12 @@ fn save_load_and_view_round_trip() {
         index.set_expansion_search(100).unwrap();
         index.save(path).unwrap();
         let queries = vectors(30, dim, 11);
-        let before = index.search(&queries, dim, 10, false, None).unwrap();
+        let before = index.search(&queries, dim, 10, false, None, None).unwrap();
         for reopened in [Index::load(path).unwrap(), Index::view(path).unwrap()] {
             assert_eq!(reopened.len(), 799);
             assert_eq!(reopened.options().dtype, dtype);
             assert_eq!(reopened.expansion_search(), 100);
-            let after = reopened.search(&queries, dim, 10, false, None).unwrap();
+            let after = reopened.search(&queries, dim, 10, false, None, None).unwrap();
             assert_eq!(str_keys(&after.keys), str_keys(&before.keys));
             assert_eq!(reopened.contains(&Keys::Str(vec!["doc-0".into(), "doc-1".into()])).unwrap(), vec![false, true]);
         }
@@ -208,7 +210,8 @@ fn concurrent_searches_match_serial_results() {
     let dim = 16;
     let (index, _) = built(2000, dim, Metric::L2, Dtype::F32);
     let queries = vectors(64, dim, 21);
-    let serial: Vec<_> = queries.chunks(dim).map(|q| index.search(q, dim, 5, false, None).unwrap().keys).collect();
+    let serial: Vec<_> =
+        queries.chunks(dim).map(|q| index.search(q, dim, 5, false, None, None).unwrap().keys).collect();
     let threads = 4 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) + 8;
     std::thread::scope(|s| {
         for t in 0..threads {
@@ -216,9 +219,9 @@ fn concurrent_searches_match_serial_results() {
             s.spawn(move || {
                 for round in 0..10 {
                     let i = (t * 7 + round) % 64;
-                    let got = index.search(&queries[i * dim..(i + 1) * dim], dim, 5, false, None).unwrap();
+                    let got = index.search(&queries[i * dim..(i + 1) * dim], dim, 5, false, None, None).unwrap();
                     assert_eq!(got.keys, serial[i]);
-                    let batch = index.search(queries, dim, 5, false, None).unwrap();
+                    let batch = index.search(queries, dim, 5, false, None, None).unwrap();
                     assert_eq!(str_keys(&batch.keys)[i * 5..i * 5 + 5], str_keys(&serial[i])[..]);
                 }
             });
@@ -233,7 +236,7 @@ fn integer_keys_are_kept_as_given() {
     let data = vectors(50, dim, 4);
     let keys: Vec<i64> = (0..50).map(|i| 1_000_000_007 * i).collect();
     index.add(&Keys::Int(keys.clone()), &data, dim).unwrap();
-    let results = index.search(&data, dim, 1, true, None).unwrap();
+    let results = index.search(&data, dim, 1, true, None, None).unwrap();
     match results.keys {
         ResultKeys::Int(found) => {
             let hits = found.iter().zip(&keys).filter(|(a, b)| a == b).count();
@@ -263,7 +266,7 @@ fn cosine_distances_within(dtype: Dtype, tolerance: f32) {
         .collect();
     index.add(&doc_keys(300), &data, dim).unwrap();
     let query: Vec<f32> = vectors(1, dim, 8).iter().map(|x| x * 0.01).collect();
-    let found = index.search(&query, dim, 5, true, None).unwrap();
+    let found = index.search(&query, dim, 5, true, None, None).unwrap();
     let cos = |a: &[f32], b: &[f32]| {
         let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
         let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
@@ -283,7 +286,7 @@ fn header_flags_old_files_and_unknown_flags() {
     let (index, _) = built(300, 12, Metric::Cos, Dtype::F32);
     index.save(path.to_str().unwrap()).unwrap();
     let queries = vectors(10, 12, 3);
-    let expected = index.search(&queries, 12, 5, false, None).unwrap();
+    let expected = index.search(&queries, 12, 5, false, None, None).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(u32::from_le_bytes(bytes[28..32].try_into().unwrap()), 1, "cosine vectors are stored at unit length");
     let with_flags = |flags: u32| {
@@ -297,7 +300,7 @@ fn header_flags_old_files_and_unknown_flags() {
     };
     // A file from before the flag: searched with the full cosine formula, same results.
     let old = with_flags(0).unwrap();
-    let found = old.search(&queries, 12, 5, false, None).unwrap();
+    let found = old.search(&queries, 12, 5, false, None, None).unwrap();
     assert_eq!(str_keys(&found.keys), str_keys(&expected.keys));
     let unknown = with_flags(6).err().expect("unknown flags are refused");
     assert!(unknown.to_string().contains("unknown index flags"), "{unknown}");
@@ -311,13 +314,13 @@ fn quantized_indexes_keep_the_exact_neighbours() {
     let exact = {
         let index = Index::new(IndexOptions::new(dim, Metric::Cos, Dtype::F32)).unwrap();
         index.add(&doc_keys(2000), &data, dim).unwrap();
-        index.search(&queries, dim, 10, true, None).unwrap()
+        index.search(&queries, dim, 10, true, None, None).unwrap()
     };
     // usearch's own i8 cast (unit length x 127, truncated) finds 0.95 of them on such data.
     for (dtype, least) in [(Dtype::F16, 0.99), (Dtype::I8, 0.97)] {
         let index = Index::new(IndexOptions::new(dim, Metric::Cos, dtype)).unwrap();
         index.add(&doc_keys(2000), &data, dim).unwrap();
-        let found = index.search(&queries, dim, 10, true, None).unwrap();
+        let found = index.search(&queries, dim, 10, true, None, None).unwrap();
         let r = recall(&str_keys(&found.keys), &str_keys(&exact.keys), 10);
         assert!(r >= least, "{dtype:?}: exact search finds {r} of the f32 neighbours");
     }
@@ -332,8 +335,22 @@ fn exact_search_breaks_ties_by_insertion_order() {
     for dtype in [Dtype::F32, Dtype::I8] {
         let index = Index::new(IndexOptions::new(dim, Metric::Cos, dtype)).unwrap();
         index.add(&doc_keys(300), &data, dim).unwrap();
-        let found = index.search(&one, dim, 5, true, None).unwrap();
+        let found = index.search(&one, dim, 5, true, None, None).unwrap();
         let expected: Vec<_> = (0..5).map(|i| Some(format!("doc-{i}"))).collect();
         assert_eq!(str_keys(&found.keys), expected, "{dtype:?}");
     }
+}
+
+#[test]
+fn batch_results_do_not_depend_on_the_thread_count() {
+    let dim = 16;
+    let (index, _) = built(2000, dim, Metric::Cos, Dtype::F32);
+    let queries = vectors(37, dim, 9);
+    let pooled = index.search(&queries, dim, 5, false, None, None).unwrap();
+    for threads in [1, 2, 3, 36, 37, 64] {
+        let got = index.search(&queries, dim, 5, false, None, Some(threads)).unwrap();
+        assert_eq!((got.keys, got.distances), (pooled.keys.clone(), pooled.distances.clone()), "{threads} threads");
+    }
+    let err = index.search(&queries, dim, 5, false, None, Some(0)).err().unwrap();
+    assert!(matches!(err, IndexError::InvalidArgument(m) if m.contains("threads must be at least 1")));
 }

@@ -160,7 +160,7 @@ impl Index {
     }
 
     /// Returns `(keys, distances)`, each of shape `(len(queries), k)` (or `(k,)` for a 1-D query).
-    #[pyo3(signature = (queries, k = 10, *, exact = false, allowed = None))]
+    #[pyo3(signature = (queries, k = 10, *, exact = false, allowed = None, threads = None))]
     fn search<'py>(
         &self,
         py: Python<'py>,
@@ -168,6 +168,7 @@ impl Index {
         k: usize,
         exact: bool,
         allowed: Option<&Bound<'py, PyAny>>,
+        threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         let matrix = Matrix::extract("queries", queries)?;
         let allowed = allowed.map(|a| extract_keys(a, false)).transpose()?;
@@ -178,7 +179,8 @@ impl Index {
         };
         let cols = matrix.cols;
         let inner = &self.inner;
-        let results = py.detach(|| inner.search(values, cols, k, exact, allowed.as_ref())).map_err(index_error)?;
+        let results =
+            py.detach(|| inner.search(values, cols, k, exact, allowed.as_ref(), threads)).map_err(index_error)?;
         let shape: Vec<usize> = if matrix.one_dimensional { vec![k] } else { vec![results.rows, k] };
         let keys = match results.keys {
             ResultKeys::Int(keys) => PyArray1::from_vec(py, keys).reshape(shape.clone())?.into_any(),

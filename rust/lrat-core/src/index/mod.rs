@@ -468,6 +468,8 @@ impl Index {
     /// Finds the `k` nearest neighbours of each query (`queries` row-major with `cols` columns).
     /// `exact` compares each query with every vector. `allowed` restricts results to those keys (keys
     /// not in the index are ignored); sets of at most `EXACT_FILTER_LIMIT` keys are searched exactly.
+    /// A batch runs on `threads` threads (`None`: as many as the pool has, `LRAT_NUM_THREADS` or the
+    /// cores), each taking an equal run of rows; one thread searches on the calling thread.
     pub fn search(
         &self,
         queries: &[f32],
@@ -475,11 +477,15 @@ impl Index {
         k: usize,
         exact: bool,
         allowed: Option<&Keys>,
+        threads: Option<usize>,
     ) -> IndexResult<SearchResults> {
         let dim = self.options.dim;
         let rows = check_rows(queries, cols, dim, "queries")?;
         if k == 0 {
             return Err(IndexError::InvalidArgument("k must be at least 1".into()));
+        }
+        if threads == Some(0) {
+            return Err(IndexError::InvalidArgument("threads must be at least 1".into()));
         }
         let state = self.read();
         let size = state.engine.size();
@@ -522,15 +528,36 @@ impl Index {
                 engine_search(&state.engine, query, size, k, exact, allowed, out)
             }
         };
-        if rows == 1 {
-            search_row(queries, &mut found, &mut distances)?;
+        let search_rows = |queries: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]| {
+            queries
+                .chunks(dim)
+                .zip(keys_out.chunks_mut(k))
+                .zip(dist_out.chunks_mut(k))
+                .try_for_each(|((query, keys_out), dist_out)| search_row(query, keys_out, dist_out))
+        };
+        let pool = pool();
+        let threads = threads.unwrap_or_else(|| pool.current_num_threads()).min(rows);
+        if threads <= 1 {
+            search_rows(queries, &mut found, &mut distances)?;
         } else {
-            pool().install(|| {
+            // One run of rows per thread: exactly `threads` workers busy, however large the pool.
+            let per_thread = rows.div_ceil(threads);
+            let wider;
+            let pool = if threads <= pool.current_num_threads() {
+                &*pool
+            } else {
+                wider = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| {
+                    IndexError::InvalidArgument(format!("could not start {threads} search threads: {e}"))
+                })?;
+                &wider
+            };
+            pool.install(|| {
                 queries
-                    .par_chunks(dim)
-                    .zip(found.par_chunks_mut(k))
-                    .zip(distances.par_chunks_mut(k))
-                    .try_for_each(|((query, keys_out), dist_out)| search_row(query, keys_out, dist_out))
+                    .par_chunks(per_thread * dim)
+                    .zip(found.par_chunks_mut(per_thread * k))
+                    .zip(distances.par_chunks_mut(per_thread * k))
+                    .with_max_len(1)
+                    .try_for_each(|((queries, keys_out), dist_out)| search_rows(queries, keys_out, dist_out))
             })?;
         }
         Ok(SearchResults { keys: state.keys.to_result_keys(&found), distances, rows, k })
