@@ -202,18 +202,22 @@ fn read_turn(body: &str, state: &mut Turns, depth: usize, t: &mut Trajectory, ct
 }
 
 /// A WebSurfer turn as a step: typing a query is a search (with the results its page shows, on a search
-/// engine), typing a URL or clicking through to a page other than a result page is a browse of that page
-/// (under the key of the shown result it names); anything else is reasoning.
+/// engine), typing into a form a `type` tool step; typing a URL or clicking through to a page other than
+/// a result page is a browse of that page (under the key of the shown result it names); anything else is
+/// reasoning.
 fn surfer_step(action: Action, body: &str, shown: &mut Vec<SearchHit>, t: &mut Trajectory, ctx: &mut Ctx) {
     let browse = |key: String, t: &mut Trajectory, ctx: &mut Ctx| {
         let record = BrowseRecord::new(Some(key.clone()), true, Some(ctx.shared(body)));
         t.steps.push(Step::browse(None, key, record));
     };
     match action {
-        Action::Typed { text, page } if text.starts_with("http") || text.starts_with("www.") => {
+        Action::Typed { text, page, .. } if text.starts_with("http") || text.starts_with("www.") => {
             browse(page.url.to_string(), t, ctx);
         }
-        Action::Typed { text, page } => {
+        Action::Typed { text, field, page } if !web_surfer::is_search(field, &page) => {
+            t.steps.push(Step::tool(Some("type".to_string()), ctx.shared(text)));
+        }
+        Action::Typed { text, page, .. } => {
             let hits =
                 if web_surfer::is_results_page(page.url) { web_surfer::visible_results(body) } else { Vec::new() };
             shown.clone_from(&hits);

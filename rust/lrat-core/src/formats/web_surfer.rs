@@ -22,8 +22,8 @@ use crate::model::{SearchHit, SharedText};
 /// What the surfer did in one turn.
 #[derive(Debug, PartialEq)]
 pub enum Action<'t> {
-    /// Typed text into a field (a search box, or the address bar when it is a URL), landing on `page`.
-    Typed { text: &'t str, page: Page<'t> },
+    /// Typed text into a field (named as the surfer names it), landing on `page`.
+    Typed { text: &'t str, field: &'t str, page: Page<'t> },
     /// Clicked a link or button with this label, landing on `page`.
     Clicked { label: &'t str, page: Page<'t> },
     /// Anything else (scrolling, hovering, reading) on `page`.
@@ -59,7 +59,9 @@ pub fn action(text: &str) -> Option<Action<'_>> {
         Some(&rest[..end])
     };
     Some(if let Some(text) = quoted("I typed '") {
-        Action::Typed { text, page }
+        let field = first["I typed '".len() + text.len()..].strip_prefix("' into ").unwrap_or("");
+        let field = field.trim_end().trim_end_matches('.').trim_matches('\'');
+        Action::Typed { text, field, page }
     } else if let Some(label) = quoted("I clicked '") {
         Action::Clicked { label, page }
     } else {
@@ -76,6 +78,13 @@ fn page(text: &str) -> Option<Page<'_>> {
     let end = url_part.find(").").or_else(|| url_part.find(')'))?;
     let url = url_part[..end].trim();
     (url.starts_with("http") && !url.contains(char::is_whitespace)).then_some(Page { title: rest[..close].trim(), url })
+}
+
+/// Whether typing into `field` ran a search: a field named as a search box, or a landing page that is a
+/// search engine's or a site's search (`…/search?keywords=…`), not a form filled in (`Starting point`).
+pub fn is_search(field: &str, page: &Page) -> bool {
+    let lower = |s: &str| s.to_ascii_lowercase();
+    is_results_page(page.url) || lower(field).contains("search") || lower(page.url).contains("search")
 }
 
 /// Whether a URL is a web search engine's result page.
@@ -153,8 +162,9 @@ mod tests {
 
     #[test]
     fn typed_search_and_its_results() {
-        let Some(Action::Typed { text, page }) = action(SEARCH) else { panic!() };
-        assert_eq!(text, "clownfish USGS zip codes");
+        let Some(Action::Typed { text, field, page }) = action(SEARCH) else { panic!() };
+        assert_eq!((text, field), ("clownfish USGS zip codes", "the browser search bar"));
+        assert!(is_search(field, &page));
         assert!(is_results_page(page.url));
         let hits = visible_results(SEARCH);
         let keys: Vec<_> = hits.iter().map(|h| h.doc_key.as_str()).collect();
@@ -183,6 +193,17 @@ mod tests {
         let by_title = ["USGS", "Nonindigenous Aquatic Species Database | U.S. Geological Survey"];
         assert_eq!(shown_result(&by_title, &shown).as_deref(), Some(shown[0].doc_key.as_str()));
         assert_eq!(shown_result(&["Wikipedia", "Clownfish - Wikipedia"], &shown), None);
+    }
+
+    #[test]
+    fn typing_into_a_form_is_no_search() {
+        let form = "I typed '831 Christian St, Philadelphia' into 'Ending Location'.\n\nHere is a screenshot of [Distance](https://www.mapdevelopers.com/distance_from_to.php).";
+        let Some(Action::Typed { text, field, page }) = action(form) else { panic!() };
+        assert_eq!((text, field), ("831 Christian St, Philadelphia", "Ending Location"));
+        assert!(!is_search(field, &page));
+        let site = "I typed 'clownfish' into 'Input'.\n\nThe web browser is open to the page [Search | USGS](https://www.usgs.gov/search?keywords=clownfish).";
+        let Some(Action::Typed { field, page, .. }) = action(site) else { panic!() };
+        assert!(is_search(field, &page), "a site's own search");
     }
 
     #[test]
