@@ -23,6 +23,9 @@ use super::{python_literal, Ctx, MESSAGE_KEYS};
 use crate::json::Json;
 use crate::model::{BrowseRecord, Format, SearchHit, SharedText, Step, Trajectory};
 
+/// Fields that name a turn's speaker.
+const SPEAKER_KEYS: &[&str] = &["agent_name", "name", "sender", "speaker"];
+
 /// A managed agent's memory nests this deep at most; deeper summaries are kept as text.
 const MAX_NESTING: usize = 4;
 
@@ -41,9 +44,7 @@ pub fn turns_of<'v, 'a>(v: &'v Json<'a>) -> Option<&'v [Json<'a>]> {
 /// Whether every turn names its speaker (`agent_name`, `name`, `sender`, `speaker`): a group chat even
 /// when no turn shows an action.
 pub fn all_name_speakers(turns: &[Json]) -> bool {
-    turns
-        .iter()
-        .all(|m| ["agent_name", "name", "sender", "speaker"].iter().any(|k| m.get(k).and_then(Json::as_str).is_some()))
+    turns.iter().all(|m| SPEAKER_KEYS.iter().any(|k| m.get(k).and_then(Json::as_str).is_some()))
 }
 
 /// Whether a turn shows a web search's results under a search header, or calls tools in smolagents'
@@ -107,8 +108,8 @@ pub fn parse(v: &Json, ctx: &mut Ctx) -> Result<Trajectory, String> {
 }
 
 fn is_system(m: &Json) -> bool {
-    ["role", "name", "agent_name", "sender"]
-        .iter()
+    std::iter::once(&"role")
+        .chain(SPEAKER_KEYS)
         .any(|k| m.get(k).and_then(Json::as_str).is_some_and(|r| r.trim().eq_ignore_ascii_case("system")))
 }
 

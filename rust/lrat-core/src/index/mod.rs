@@ -535,12 +535,17 @@ impl Index {
                 .zip(dist_out.chunks_mut(k))
                 .try_for_each(|((query, keys_out), dist_out)| search_row(query, keys_out, dist_out))
         };
-        let pool = pool();
-        let threads = threads.unwrap_or_else(|| pool.current_num_threads()).min(rows);
+        // A single query, or one thread asked for, never touches the pool.
+        let threads = match threads {
+            _ if rows == 1 => 1,
+            Some(n) => n.min(rows),
+            None => pool().current_num_threads().min(rows),
+        };
         if threads <= 1 {
             search_rows(queries, &mut found, &mut distances)?;
         } else {
             // One run of rows per thread: exactly `threads` workers busy, however large the pool.
+            let pool = pool();
             let per_thread = rows.div_ceil(threads);
             let wider;
             let pool = if threads <= pool.current_num_threads() {
