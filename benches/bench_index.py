@@ -7,11 +7,13 @@ Each library runs in its own subprocess, so its memory is measured alone. Two ta
 
 - equal parameters (--ef-search for all): build time (wall and CPU seconds), queries/s for one query
   per call and for the whole batch in one call, recall@k against exact search (numpy), and memory
-  (growth of anonymous resident memory during the build);
+  (growth of anonymous resident memory during the build, in MB and in bytes per vector);
 - matched recall: each library's efSearch is raised along --ef-sweep until recall@k reaches
   --target-recall, and its queries/s are reported there (the comparison the issue asks for).
 
-Ratios are against the best baseline (the fastest, or the smallest) in the same run. The machine is
+Every search timing is the median of --repeats (3) timed runs. lrat freezes an index for search on
+the first large batch after a change (see `Index.search`); the first timed batch pays for that, the
+median does not. Ratios are against the best baseline (the fastest, or the smallest) in the same run. The machine is
 shared: the load average is printed with each table, and CPU seconds beside wall time.
 
     python benches/bench_index.py                       # 20,000 x 384: a few minutes on 2 cores
@@ -180,17 +182,21 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(search, queries, truth, k, single_queries) -> dict:
-    """Batch and one-by-one queries/s (wall and CPU seconds) and recall@k."""
+def measure(search, queries, truth, k, single_queries, repeats) -> dict:
+    """Batch and one-by-one queries/s (wall and CPU seconds; medians of `repeats` runs) and recall@k."""
     search(queries[:10], k)  # warm-up
-    cpu, started = cpu_seconds(), time.perf_counter()
-    found = np.asarray(search(queries, k))
-    batch, batch_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    batches, batch_cpus, singles_s = [], [], []
     singles = queries[:single_queries]
-    started = time.perf_counter()
-    for q in singles:
-        search(q[None, :], k)
-    single = time.perf_counter() - started
+    for _ in range(repeats):
+        cpu, started = cpu_seconds(), time.perf_counter()
+        found = np.asarray(search(queries, k))
+        batches.append(time.perf_counter() - started)
+        batch_cpus.append(cpu_seconds() - cpu)
+        started = time.perf_counter()
+        for q in singles:
+            search(q[None, :], k)
+        singles_s.append(time.perf_counter() - started)
+    batch, batch_cpu, single = (float(np.median(x)) for x in (batches, batch_cpus, singles_s))
     hits = sum(len(set(f) & set(t)) for f, t in zip(found.tolist(), truth.tolist()))
     return {
         "qps_batch": len(queries) / batch,
@@ -214,12 +220,14 @@ def worker(args) -> None:
     index, search, set_ef = BUILDERS[args.worker](data, args, args.dtype)
     build, build_cpu = time.perf_counter() - started, cpu_seconds() - cpu
     memory = anon_rss() - memory_before
+    vectors = len(data)
     del data
     result = {
         "build_s": build,
         "build_cpu_s": build_cpu,
         "memory_mb": memory / 2**20,
-        **measure(search, queries, truth, args.k, args.single_queries),
+        "bytes_per_vector": memory / vectors,
+        **measure(search, queries, truth, args.k, args.single_queries, args.repeats),
     }
     # Raise efSearch until recall reaches the target; report the first setting that does.
     sweep = []
@@ -227,7 +235,7 @@ def worker(args) -> None:
         if ef < args.k:
             continue
         set_ef(ef)
-        point = {"ef": ef, **measure(search, queries, truth, args.k, args.single_queries // 5)}
+        point = {"ef": ef, **measure(search, queries, truth, args.k, args.single_queries // 5, args.repeats)}
         sweep.append(point)
         if point["recall"] >= args.target_recall:
             break
@@ -268,6 +276,8 @@ def run_worker(lib: str, dtype: str, files: dict[str, Path], args) -> dict:
         args.ef_sweep,
         "--target-recall",
         str(args.target_recall),
+        "--repeats",
+        str(args.repeats),
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -297,7 +307,7 @@ def print_table(name: str, rows: list[tuple[str, dict]], target: float) -> None:
     print("equal parameters:")
     print(
         f"{'library':<14}{'build s':>9}{'x best':>8}{'cpu s':>8}{'x best':>8}{'QPS 1-by-1':>12}{'x best':>8}"
-        f"{'QPS batch':>11}{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}{'recall@k':>10}{'memory MB':>11}"
+        f"{'QPS batch':>11}{'x best':>8}{'Q/cpu-s':>9}{'x best':>8}{'recall@k':>10}{'memory MB':>11}{'B/vector':>10}"
     )
     for label, r in rows:
         if "error" in r:
@@ -307,7 +317,7 @@ def print_table(name: str, rows: list[tuple[str, dict]], target: float) -> None:
             f"{label:<14}{r['build_s']:>9.2f}{ratio(r, 'build_s', True):>8}{r['build_cpu_s']:>8.1f}"
             f"{ratio(r, 'build_cpu_s', True):>8}{r['qps_single']:>12.0f}{ratio(r, 'qps_single'):>8}"
             f"{r['qps_batch']:>11.0f}{ratio(r, 'qps_batch'):>8}{r['qpcpus_batch']:>9.0f}{ratio(r, 'qpcpus_batch'):>8}"
-            f"{r['recall']:>10.3f}{r['memory_mb']:>11.1f}"
+            f"{r['recall']:>10.3f}{r['memory_mb']:>11.1f}{r['bytes_per_vector']:>10.0f}"
         )
 
     matched = {
@@ -370,6 +380,7 @@ def main() -> None:
         "--hotpotqa",
         help="HotpotQA dev_subsampled.jsonl for the MiniLM data set (default: ../shared/data or /work/shared/data)",
     )
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs of each search; medians are reported")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--dtype", default="f32", help=argparse.SUPPRESS)

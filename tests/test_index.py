@@ -316,6 +316,30 @@ def test_batch_search_takes_a_thread_count_and_gives_the_same_results(index: Ind
         index.search(queries, 5, threads=-1)
 
 
+def test_searches_between_changes_see_every_change(tmp_path) -> None:
+    # Each batch is large enough to freeze the index for search; each change thaws it.
+    vectors = random_vectors(3000, seed=4)
+    index = Index(DIM, metric="l2")
+    index.add(np.arange(1000), vectors[:1000])
+    memory_before = index.memory_usage
+    exact = index.search(vectors[:1000], 5, exact=True)[0]
+    assert recall(index.search(vectors[:1000], 5)[0], exact) >= 0.95
+    assert index.memory_usage < 1.3 * memory_before, "a frozen index holds its vectors once"
+    for start in (1000, 2000):
+        index.add(np.arange(start, start + 1000), vectors[start : start + 1000])
+        assert index.search(vectors[start], 1)[0][0] == start
+        found = index.search(vectors[: start + 1000], 1)[0][:, 0]
+        assert (found == np.arange(start + 1000)).mean() >= 0.98
+    removed = np.arange(0, 3000, 2)
+    index.remove(removed)
+    keys = index.search(vectors, 10)[0]
+    assert not np.isin(keys, removed).any()
+    path = tmp_path / "after.lrat"
+    index.save(path)
+    for reopened in (Index.load(path), Index.view(path)):
+        np.testing.assert_array_equal(reopened.search(vectors, 10)[0], keys)
+
+
 def test_adding_while_other_threads_search() -> None:
     index = Index(DIM)
     index.add(np.arange(500), random_vectors(500))

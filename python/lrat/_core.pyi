@@ -206,9 +206,14 @@ class Index:
         object array of str for string keys. ``exact=True`` compares each query with every vector.
         ``allowed`` restricts results to those keys (unknown keys are ignored; sets of up to 8192 keys
         are searched exactly); rows with fewer than `k` matches are padded with key -1 (or None) and
-        distance +inf. A batch runs on ``threads`` threads, each taking an equal run of the rows
-        (default: lrat's pool, ``LRAT_NUM_THREADS`` or the number of cores; 1 searches on the calling
-        thread); the results do not depend on it.
+        distance +inf. A batch runs on ``threads`` threads, each taking the next small run of rows
+        until none is left (default: lrat's pool, ``LRAT_NUM_THREADS`` or the number of cores; 1
+        searches on the calling thread); the results do not depend on it.
+
+        An f32 index that has changed is frozen for search once the rows searched since reach 1/64 of
+        its size (at once, for a batch that large): it is serialized in memory and searched in place
+        (the vectors are not held twice), which takes about as long as saving it; the next ``add`` or
+        ``remove`` turns it back. ``Index.load`` and ``Index.view`` give indexes already frozen.
         """
     def remove(self, keys: str | int | _Keys) -> int:
         """Removes keys; all must be present, else nothing is removed and KeyError is raised."""

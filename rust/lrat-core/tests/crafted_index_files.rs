@@ -243,7 +243,7 @@ fn mutate(rng: &mut Rng, bytes: &mut Vec<u8>, at: &Layout) -> usize {
                     bytes.drain(end - cut..end);
                     return at.engine_len - cut;
                 }
-                bytes.splice(end..end, std::iter::repeat(0u8).take(cut));
+                bytes.splice(end..end, std::iter::repeat_n(0u8, cut));
                 return at.engine_len + cut;
             }
         }

@@ -99,7 +99,7 @@ pub(super) fn has_native_calls(messages: &[Json]) -> bool {
     messages.iter().any(|m| {
         ["tool_calls", "function_call"]
             .iter()
-            .any(|k| m.get(k).is_some_and(|c| !c.is_null() && c.as_array().map_or(true, |l| !l.is_empty())))
+            .any(|k| m.get(k).is_some_and(|c| !c.is_null() && c.as_array().is_none_or(|l| !l.is_empty())))
     })
 }
 
@@ -195,7 +195,7 @@ fn match_outputs(calls: &mut [Call], outputs: &mut [Output]) {
     for call in calls.iter_mut().filter(|c| c.output.is_none()) {
         let next = outputs
             .iter()
-            .position(|o| !o.used && o.message > call.message && o.name.as_deref().map_or(true, |n| n == call.name));
+            .position(|o| !o.used && o.message > call.message && o.name.as_deref().is_none_or(|n| n == call.name));
         if let Some(o) = next {
             outputs[o].used = true;
             call.output = Some(o);

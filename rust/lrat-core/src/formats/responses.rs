@@ -143,7 +143,7 @@ fn role_of<'v>(item: &'v Json) -> Option<&'v str> {
 }
 
 fn is_assistant(item: &Json) -> bool {
-    role_of(item).map_or(true, |r| r == "assistant")
+    role_of(item).is_none_or(|r| r == "assistant")
 }
 
 /// The output item answering the call at `call`: the one with its `call_id`, else the first unused
@@ -175,7 +175,7 @@ fn web_search_steps(item: &Json, steps: &mut Vec<Step>) {
     match action.get("type").and_then(Json::as_str) {
         Some("open_page") => {
             let url = field_types::text_at(action, &["url"]);
-            let ok = item.get("status").and_then(Json::as_str).map_or(true, |s| s == "completed");
+            let ok = item.get("status").and_then(Json::as_str).is_none_or(|s| s == "completed");
             let record = BrowseRecord::new(url.clone(), ok, None);
             steps.push(Step::browse(tool, url.unwrap_or_default(), record));
         }

@@ -4,7 +4,9 @@
 //! usearch's own f32 kernels (NumKong) accumulate in f64 with a single dependency chain, which on
 //! AVX2 machines makes f32 search about half as fast as f16; these accumulate in f32 over independent
 //! chains, as faiss and hnswlib do. They serve both the engine (installed as its metric for f32
-//! indexes) and the brute-force paths that run outside it.
+//! indexes) and the brute-force paths that run outside it. Where the CPU has AVX-512, dot products
+//! and squared distances use it (as hnswlib and faiss do): 384 values take 24 fused multiply-adds
+//! instead of 48.
 
 use super::Metric;
 
@@ -18,6 +20,14 @@ pub type HalfKernel = fn(&[u16], &[u16]) -> f32;
 pub fn kernel(metric: Metric) -> Kernel {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::is_x86_feature_detected!("avx512f") {
+            match metric {
+                // SAFETY: AVX-512F was detected above.
+                Metric::Ip => return |a, b| 1.0 - unsafe { avx512::dot(a, b) },
+                Metric::L2 => return |a, b| unsafe { avx512::l2sq(a, b) },
+                Metric::Cos => {}
+            }
+        }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             return match metric {
                 Metric::Cos => |a, b| {
@@ -44,6 +54,10 @@ pub fn kernel(metric: Metric) -> Kernel {
 pub fn unit_cos_kernel() -> Kernel {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was detected above.
+            return |a, b| (1.0 - unsafe { avx512::dot(a, b) }).max(0.0);
+        }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: AVX2 and FMA were detected above.
             return |a, b| (1.0 - unsafe { avx2::dot(a, b) }).max(0.0);
@@ -72,6 +86,10 @@ pub fn unit_cos_f16_kernel() -> Option<HalfKernel> {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was detected above.
+            return unsafe { avx512::dot(a, b) };
+        }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: AVX2 and FMA were detected above.
             return unsafe { avx2::dot(a, b) };
@@ -279,6 +297,66 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// The lanes of a 16-wide register that hold values `i..n` (all sixteen when 16 or more remain).
+    #[inline(always)]
+    fn tail_mask(remaining: usize) -> __mmask16 {
+        if remaining >= 16 {
+            !0
+        } else {
+            ((1u32 << remaining) - 1) as __mmask16
+        }
+    }
+
+    /// Four chains, sixty-four values a step; the tail is read with a masked load.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 64 <= n {
+            for (j, slot) in acc.iter_mut().enumerate() {
+                let (x, y) = (_mm512_loadu_ps(pa.add(i + 16 * j)), _mm512_loadu_ps(pb.add(i + 16 * j)));
+                *slot = _mm512_fmadd_ps(x, y, *slot);
+            }
+            i += 64;
+        }
+        while i < n {
+            let mask = tail_mask(n - i);
+            let (x, y) = (_mm512_maskz_loadu_ps(mask, pa.add(i)), _mm512_maskz_loadu_ps(mask, pb.add(i)));
+            acc[0] = _mm512_fmadd_ps(x, y, acc[0]);
+            i += 16;
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+        let n = a.len().min(b.len());
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm512_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 64 <= n {
+            for (j, slot) in acc.iter_mut().enumerate() {
+                let d = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 16 * j)), _mm512_loadu_ps(pb.add(i + 16 * j)));
+                *slot = _mm512_fmadd_ps(d, d, *slot);
+            }
+            i += 64;
+        }
+        while i < n {
+            let mask = tail_mask(n - i);
+            let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, pa.add(i)), _mm512_maskz_loadu_ps(mask, pb.add(i)));
+            acc[0] = _mm512_fmadd_ps(d, d, acc[0]);
+            i += 16;
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,7 +410,35 @@ mod tests {
                     Metric::Ip => 1.0 - portable::dot(&a, &b),
                     Metric::L2 => portable::l2sq(&a, &b),
                 };
-                for (name, got) in [("dispatched", distance(metric, &a, &b)), ("portable", portable)] {
+                let mut kernels = vec![("dispatched", distance(metric, &a, &b)), ("portable", portable)];
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx512f") && metric != Metric::Cos {
+                    // SAFETY: AVX-512F was detected.
+                    let got = unsafe {
+                        if metric == Metric::Ip {
+                            1.0 - avx512::dot(&a, &b)
+                        } else {
+                            avx512::l2sq(&a, &b)
+                        }
+                    };
+                    kernels.push(("avx512", got));
+                }
+                #[cfg(target_arch = "x86_64")]
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: AVX2 and FMA were detected.
+                    let got = unsafe {
+                        match metric {
+                            Metric::Cos => {
+                                let (ab, aa, bb) = avx2::cos_parts(&a, &b);
+                                cos_from_parts(ab, aa, bb)
+                            }
+                            Metric::Ip => 1.0 - avx2::dot(&a, &b),
+                            Metric::L2 => avx2::l2sq(&a, &b),
+                        }
+                    };
+                    kernels.push(("avx2", got));
+                }
+                for (name, got) in kernels {
                     assert!(
                         (got as f64 - want).abs() < 1e-4 * (1.0 + want.abs()),
                         "{name} {metric:?} at n={n}: {got} vs {want}"

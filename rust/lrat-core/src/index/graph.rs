@@ -64,8 +64,23 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The node keys of the graph when every check passes; else what is wrong, with where.
-pub fn check(engine: &[u8], expected: &Expected) -> Result<Vec<u64>, String> {
+/// Where things lie in a checked graph section (offsets from its start).
+pub struct Layout {
+    /// Offset of the first vector row; row `i` is node `i`'s vector.
+    pub vectors_at: usize,
+    pub row_bytes: usize,
+    /// Each node's key (usearch marks removed entries with `u64::MAX`).
+    pub keys: Vec<u64>,
+    /// Offset of each node's record (its key, level, then neighbour lists).
+    pub nodes_at: Vec<usize>,
+    pub connectivity: usize,
+    pub connectivity_base: usize,
+    pub max_level: usize,
+    pub entry: usize,
+}
+
+/// The layout of the graph when every check passes; else what is wrong, with where.
+pub fn check(engine: &[u8], expected: &Expected) -> Result<Layout, String> {
     let mut r = Reader { bytes: engine, at: 0 };
     let rows = r.u32("the vector table's row count")? as u64;
     let row_bytes = r.u32("the vector table's row width")? as usize;
@@ -76,6 +91,7 @@ pub fn check(engine: &[u8], expected: &Expected) -> Result<Vec<u64>, String> {
         ));
     }
     let table = (rows as usize).checked_mul(row_bytes).ok_or("the vector table's size overflows")?;
+    let vectors_at = r.at;
     r.take(table, "the vector table")?;
 
     let head = r.take(HEAD_LEN, "the usearch head")?;
@@ -145,8 +161,10 @@ pub fn check(engine: &[u8], expected: &Expected) -> Result<Vec<u64>, String> {
     }
 
     let mut keys = Vec::with_capacity(size);
+    let mut nodes_at = Vec::with_capacity(size);
     let capacities = (connectivity_base as u32, connectivity as u32);
     for i in 0..size {
+        nodes_at.push(r.at);
         keys.push(r.u64("a node's key")?);
         let level = r.i16("a node's level")?;
         if level != level_of(i) {
@@ -170,5 +188,14 @@ pub fn check(engine: &[u8], expected: &Expected) -> Result<Vec<u64>, String> {
     if r.at != engine.len() {
         return Err(format!("the graph section has {} bytes after its last node", engine.len() - r.at));
     }
-    Ok(keys)
+    Ok(Layout {
+        vectors_at,
+        row_bytes,
+        keys,
+        nodes_at,
+        connectivity: connectivity as usize,
+        connectivity_base: connectivity_base as usize,
+        max_level: max_level as usize,
+        entry: entry_slot as usize,
+    })
 }

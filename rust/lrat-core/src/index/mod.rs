@@ -5,11 +5,14 @@
 mod distance;
 pub mod error;
 mod file;
+mod frozen;
 mod graph;
 mod keys;
 mod slots;
 
 use std::collections::HashSet;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use rayon::prelude::*;
@@ -19,12 +22,22 @@ pub use file::{FORMAT_VERSION, HEADER_LEN, MAGIC};
 pub use keys::{KeyKind, Keys, ResultKeys};
 
 use crate::pool::pool;
+use distance::Kernel;
 use file::Header;
+use frozen::{AlignedBytes, FrozenGraph};
 use keys::{KeyMap, NO_KEY};
 use slots::Slots;
 
 /// Restricted searches over at most this many keys compare the query with each of them.
 pub const EXACT_FILTER_LIMIT: usize = 8192;
+
+/// An in-memory f32 index is frozen for search (serialized, then searched in place) once the rows
+/// searched since its last change reach its size divided by this: freezing copies every vector
+/// once, about the work of this many searches per vector, and a change thaws it again.
+const FREEZE_AFTER_SEARCHES_PER_VECTOR: usize = 64;
+
+/// A batch on several threads is cut into this many runs of rows per thread, handed out in turn.
+const RUNS_PER_THREAD: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metric {
@@ -178,11 +191,36 @@ pub struct SearchResults {
 }
 
 struct State {
-    // Declared before `_mapping`: a viewed engine points into the mapping and must be dropped first.
+    // Declared first: a viewed engine points into `section` or the mapping and must be dropped first.
     engine: usearch::Index,
     keys: KeyMap,
+    /// Search in place over the graph section that the engine views (f32 indexes only).
+    frozen: Option<FrozenGraph>,
+    section: Section,
     _mapping: Option<memmap2::Mmap>,
     viewed_from: Option<String>,
+    /// Rows searched approximately since the index last changed (see `FREEZE_AFTER_SEARCHES_PER_VECTOR`).
+    searched_since_change: AtomicUsize,
+}
+
+/// Where the serialized graph that the engine views lies, if it views one.
+enum Section {
+    /// The engine owns its graph and vectors.
+    None,
+    /// An in-memory index frozen for search, or loaded from a file: the section is `range` of these bytes.
+    Owned(AlignedBytes, Range<usize>),
+    /// A view of a file: the section is this range of the mapping.
+    Mapped(Range<usize>),
+}
+
+impl State {
+    fn section(&self) -> Option<&[u8]> {
+        match (&self.section, &self._mapping) {
+            (Section::Owned(bytes, range), _) => Some(&bytes.as_slice()[range.clone()]),
+            (Section::Mapped(range), Some(mapping)) => Some(&mapping[range.clone()]),
+            _ => None,
+        }
+    }
 }
 
 pub struct Index {
@@ -192,6 +230,8 @@ pub struct Index {
     state: RwLock<State>,
     slots: Slots,
     thread_contexts: usize,
+    /// The f32 distance, as installed in the engine.
+    kernel: Kernel,
 }
 
 fn thread_contexts() -> usize {
@@ -235,7 +275,7 @@ fn check_rows(vectors: &[f32], cols: usize, dim: usize, what: &str) -> IndexResu
             "{what} have dimension {cols}, but the index has dimension {dim}"
         )));
     }
-    if vectors.len() % dim != 0 {
+    if !vectors.len().is_multiple_of(dim) {
         return Err(IndexError::InvalidArgument(format!(
             "{what} hold {} values, not a whole number of rows of {dim}",
             vectors.len()
@@ -255,7 +295,16 @@ impl Index {
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
         let unit_vectors = options.metric == Metric::Cos;
         Self::install_kernel(&mut engine, &options, unit_vectors);
-        Ok(Self::assemble(options, unit_vectors, engine, KeyMap::default(), None, None, thread_contexts))
+        Ok(Self::assemble(
+            options,
+            unit_vectors,
+            engine,
+            KeyMap::default(),
+            None,
+            Section::None,
+            (None, None),
+            thread_contexts,
+        ))
     }
 
     fn new_engine(options: &IndexOptions) -> IndexResult<usearch::Index> {
@@ -274,11 +323,19 @@ impl Index {
     /// Replaces usearch's f32 distance with ours (see `distance`); the metric kind it records, and
     /// so the file format, stay the same. Loading a file resets the metric, so this runs after it.
     /// Over unit vectors the cosine distance is `1 - a·b`, a third of the work of the full formula.
+    fn f32_kernel(metric: Metric, unit_vectors: bool) -> Kernel {
+        if unit_vectors {
+            distance::unit_cos_kernel()
+        } else {
+            distance::kernel(metric)
+        }
+    }
+
     fn install_kernel(engine: &mut usearch::Index, options: &IndexOptions, unit_vectors: bool) {
         let dim = options.dim;
         match options.dtype {
             Dtype::F32 => {
-                let kernel = if unit_vectors { distance::unit_cos_kernel() } else { distance::kernel(options.metric) };
+                let kernel = Self::f32_kernel(options.metric, unit_vectors);
                 engine.change_metric::<f32>(Box::new(move |a: *const f32, b: *const f32| {
                     // SAFETY: usearch passes two vectors of the index's dimension.
                     let (a, b) = unsafe { (std::slice::from_raw_parts(a, dim), std::slice::from_raw_parts(b, dim)) };
@@ -312,14 +369,25 @@ impl Index {
         unit_vectors: bool,
         engine: usearch::Index,
         keys: KeyMap,
-        mapping: Option<memmap2::Mmap>,
-        viewed_from: Option<String>,
+        frozen: Option<FrozenGraph>,
+        section: Section,
+        mapping: (Option<memmap2::Mmap>, Option<String>),
         thread_contexts: usize,
     ) -> Self {
+        let (mapping, viewed_from) = mapping;
         Index {
+            kernel: Self::f32_kernel(options.metric, unit_vectors),
             options,
             unit_vectors,
-            state: RwLock::new(State { engine, keys, _mapping: mapping, viewed_from }),
+            state: RwLock::new(State {
+                engine,
+                keys,
+                frozen,
+                section,
+                _mapping: mapping,
+                viewed_from,
+                searched_since_change: AtomicUsize::new(0),
+            }),
             slots: Slots::new(thread_contexts),
             thread_contexts,
         }
@@ -337,6 +405,74 @@ impl Index {
             )));
         }
         Ok(state)
+    }
+
+    /// The write lock, with a frozen in-memory index turned back into one that can change.
+    fn write_thawed(&self) -> IndexResult<RwLockWriteGuard<'_, State>> {
+        let mut state = self.write()?;
+        if matches!(state.section, Section::Owned(..)) {
+            let engine = {
+                let section = state.section().expect("an owned section");
+                let mut engine = Self::new_engine(&self.options)?;
+                engine.reserve_capacity_and_threads(0, self.thread_contexts).map_err(IndexError::engine)?;
+                engine.load_from_buffer(section).map_err(IndexError::engine)?;
+                engine.change_expansion_add(state.engine.expansion_add());
+                engine.change_expansion_search(state.engine.expansion_search());
+                Self::install_kernel(&mut engine, &self.options, self.unit_vectors);
+                engine
+            };
+            state.engine = engine;
+            state.frozen = None;
+            state.section = Section::None;
+        }
+        state.searched_since_change.store(0, Ordering::Relaxed);
+        Ok(state)
+    }
+
+    /// The read lock for a search of `rows` queries; an approximate search of an f32 index freezes
+    /// it first when enough searches have run since it last changed.
+    fn read_for_search(&self, rows: usize, approximate: bool) -> IndexResult<RwLockReadGuard<'_, State>> {
+        let state = self.read();
+        if !approximate || self.options.dtype != Dtype::F32 || !matches!(state.section, Section::None) {
+            return Ok(state);
+        }
+        let searched = state.searched_since_change.fetch_add(rows, Ordering::Relaxed).saturating_add(rows);
+        let size = state.engine.size();
+        if size == 0 || searched.saturating_mul(FREEZE_AFTER_SEARCHES_PER_VECTOR) < size {
+            return Ok(state);
+        }
+        drop(state);
+        self.freeze(&mut self.state.write().unwrap_or_else(|p| p.into_inner()))?;
+        Ok(self.read())
+    }
+
+    /// Serializes the engine into memory and makes it a view of those bytes, which `FrozenGraph`
+    /// then searches in place: the vectors are not held twice.
+    fn freeze(&self, state: &mut State) -> IndexResult<()> {
+        if !matches!(state.section, Section::None) || state.viewed_from.is_some() || state.engine.size() == 0 {
+            return Ok(());
+        }
+        let mut bytes = AlignedBytes::zeroed(state.engine.serialized_length());
+        state.engine.save_to_buffer(bytes.as_mut_slice()).map_err(IndexError::engine)?;
+        let expected = Self::expected_graph(&self.options, state.engine.size() as u64);
+        let layout = graph::check(bytes.as_slice(), &expected)
+            .map_err(|reason| IndexError::engine(format!("usearch serialized a graph lrat cannot read: {reason}")))?;
+        let Some(frozen) = FrozenGraph::new(layout, self.options.dim, bytes.as_slice()) else {
+            return Ok(());
+        };
+        let mut engine = Self::new_engine(&self.options)?;
+        engine.reserve_capacity_and_threads(0, self.thread_contexts).map_err(IndexError::engine)?;
+        // SAFETY: `bytes` moves into `state.section` below, which `State` drops after the engine;
+        // moving it does not move its heap storage.
+        unsafe { engine.view_from_buffer(bytes.as_slice()) }.map_err(IndexError::engine)?;
+        engine.change_expansion_add(state.engine.expansion_add());
+        engine.change_expansion_search(state.engine.expansion_search());
+        Self::install_kernel(&mut engine, &self.options, self.unit_vectors);
+        let range = 0..bytes.as_slice().len();
+        state.engine = engine;
+        state.frozen = Some(frozen);
+        state.section = Section::Owned(bytes, range);
+        Ok(())
     }
 
     pub fn options(&self) -> &IndexOptions {
@@ -361,7 +497,12 @@ impl Index {
 
     /// Bytes held by the graph and vectors (for a view, mostly pages of the mapped file).
     pub fn memory_usage(&self) -> usize {
-        self.read().engine.memory_usage()
+        let state = self.read();
+        let owned_section = match &state.section {
+            Section::Owned(bytes, _) => bytes.as_slice().len(),
+            _ => 0,
+        };
+        state.engine.memory_usage() + owned_section + state.frozen.as_ref().map_or(0, FrozenGraph::memory_usage)
     }
 
     pub fn expansion_search(&self) -> usize {
@@ -385,7 +526,7 @@ impl Index {
         if rows != keys.len() {
             return Err(IndexError::InvalidArgument(format!("got {} keys for {rows} vectors", keys.len())));
         }
-        let mut state = self.write()?;
+        let mut state = self.write_thawed()?;
         let state = &mut *state;
         let ids = {
             let engine = &state.engine;
@@ -433,7 +574,7 @@ impl Index {
 
     /// Removes keys; all must be present, else nothing is removed. Returns how many were removed.
     pub fn remove(&self, keys: &Keys) -> IndexResult<usize> {
-        let mut state = self.write()?;
+        let mut state = self.write_thawed()?;
         let ids = state.keys.lookup(keys)?;
         let mut unique = HashSet::with_capacity(ids.len());
         for (i, id) in ids.iter().enumerate() {
@@ -469,7 +610,9 @@ impl Index {
     /// `exact` compares each query with every vector. `allowed` restricts results to those keys (keys
     /// not in the index are ignored); sets of at most `EXACT_FILTER_LIMIT` keys are searched exactly.
     /// A batch runs on `threads` threads (`None`: as many as the pool has, `LRAT_NUM_THREADS` or the
-    /// cores), each taking an equal run of rows; one thread searches on the calling thread.
+    /// cores), each taking the next run of rows until none is left; one thread searches on the
+    /// calling thread. An approximate search of an f32 index that has changed freezes it first once
+    /// enough rows have been searched since (see `FREEZE_AFTER_SEARCHES_PER_VECTOR`).
     pub fn search(
         &self,
         queries: &[f32],
@@ -487,7 +630,7 @@ impl Index {
         if threads == Some(0) {
             return Err(IndexError::InvalidArgument("threads must be at least 1".into()));
         }
-        let state = self.read();
+        let state = self.read_for_search(rows, !exact && allowed.is_none())?;
         let size = state.engine.size();
         if size == 0 {
             return Err(IndexError::InvalidArgument("cannot search an empty index".into()));
@@ -511,7 +654,16 @@ impl Index {
         let mut found = vec![NO_KEY; rows * k];
         let mut distances = vec![f32::INFINITY; rows * k];
         let quantized = self.options.dtype == Dtype::I8;
+        let in_place = match (&state.frozen, state.section()) {
+            (Some(frozen), Some(section)) if !exact && filter.is_none() => Some((frozen, section)),
+            _ => None,
+        };
+        let expansion = state.engine.expansion_search();
         let search_row = |query: &[f32], keys_out: &mut [u64], dist_out: &mut [f32]| -> IndexResult<()> {
+            if let Some((frozen, section)) = in_place {
+                frozen.search(section, query, k, expansion, self.kernel, keys_out, dist_out);
+                return Ok(());
+            }
             let allowed = match &filter {
                 Some(Filter::Listed { ids, vectors }) => {
                     self.brute_force(query, ids, vectors, keys_out, dist_out);
@@ -544,9 +696,9 @@ impl Index {
         if threads <= 1 {
             search_rows(queries, &mut found, &mut distances)?;
         } else {
-            // One run of rows per thread: exactly `threads` workers busy, however large the pool.
+            // `threads` workers, however large the pool, each taking the next small run of rows
+            // until none is left: a worker slowed by other load takes fewer runs.
             let pool = pool();
-            let per_thread = rows.div_ceil(threads);
             let wider;
             let pool = if threads <= pool.current_num_threads() {
                 &*pool
@@ -556,14 +708,29 @@ impl Index {
                 })?;
                 &wider
             };
+            let per_run = rows.div_ceil(threads * RUNS_PER_THREAD);
+            let runs =
+                queries.chunks(per_run * dim).zip(found.chunks_mut(per_run * k)).zip(distances.chunks_mut(per_run * k));
+            let runs = std::sync::Mutex::new(runs);
+            let next_run = || runs.lock().unwrap_or_else(|p| p.into_inner()).next();
+            let failed = std::sync::Mutex::new(None);
             pool.install(|| {
-                queries
-                    .par_chunks(per_thread * dim)
-                    .zip(found.par_chunks_mut(per_thread * k))
-                    .zip(distances.par_chunks_mut(per_thread * k))
-                    .with_max_len(1)
-                    .try_for_each(|((queries, keys_out), dist_out)| search_rows(queries, keys_out, dist_out))
-            })?;
+                rayon::scope(|scope| {
+                    for _ in 0..threads {
+                        scope.spawn(|_| {
+                            while let Some(((queries, keys_out), dist_out)) = next_run() {
+                                if let Err(e) = search_rows(queries, keys_out, dist_out) {
+                                    failed.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+                                    return;
+                                }
+                            }
+                        });
+                    }
+                })
+            });
+            if let Some(e) = failed.into_inner().unwrap_or_else(|p| p.into_inner()) {
+                return Err(e);
+            }
         }
         Ok(SearchResults { keys: state.keys.to_result_keys(&found), distances, rows, k })
     }
@@ -611,8 +778,16 @@ impl Index {
     /// Writes the index to `path` atomically (temporary file, then rename).
     pub fn save(&self, path: &str) -> IndexResult<()> {
         let state = self.read();
-        let mut engine = vec![0u8; state.engine.serialized_length()];
-        state.engine.save_to_buffer(&mut engine).map_err(IndexError::engine)?;
+        let serialized;
+        let engine = match state.section() {
+            Some(section) => section,
+            None => {
+                let mut bytes = vec![0u8; state.engine.serialized_length()];
+                state.engine.save_to_buffer(&mut bytes).map_err(IndexError::engine)?;
+                serialized = bytes;
+                &serialized[..]
+            }
+        };
         let keys = state.keys.to_bytes();
         let header = Header {
             options: IndexOptions { expansion_search: state.engine.expansion_search(), ..self.options.clone() },
@@ -622,22 +797,56 @@ impl Index {
             keys_len: keys.len() as u64,
             unit_vectors: self.unit_vectors,
         };
-        file::write_atomically(path, &header, &engine, &keys)
+        file::write_atomically(path, &header, engine, &keys)
     }
 
     /// Reads an index saved by `save` into memory.
+    /// An f32 index stays in the bytes read, frozen for search, until it is changed.
     pub fn load(path: &str) -> IndexResult<Self> {
-        let bytes = std::fs::read(path).map_err(|source| IndexError::Io { path: path.to_string(), source })?;
-        let header = Header::decode(path, &bytes)?;
-        let keys = Self::decode_keys(path, &header, &bytes)?;
-        Self::check_graph(path, &header, &keys, &bytes[header.engine_range()])?;
+        let bytes = Self::read_file(path)?;
+        let header = Header::decode(path, bytes.as_slice())?;
+        let keys = Self::decode_keys(path, &header, bytes.as_slice())?;
+        let range = header.engine_range();
+        let layout = Self::check_graph(path, &header, &keys, &bytes.as_slice()[range.clone()])?;
         let mut engine = Self::new_engine(&header.options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
-        engine.load_from_buffer(&bytes[header.engine_range()]).map_err(|e| Self::engine_file_error(path, e))?;
+        let section = &bytes.as_slice()[range.clone()];
+        let (frozen, section) = if header.options.dtype == Dtype::F32 {
+            // SAFETY: `bytes` moves into the `State`, which drops the engine first; moving it does
+            // not move its heap storage.
+            unsafe { engine.view_from_buffer(section) }.map_err(|e| Self::engine_file_error(path, e))?;
+            (FrozenGraph::new(layout, header.options.dim, section), Section::Owned(bytes, range))
+        } else {
+            engine.load_from_buffer(section).map_err(|e| Self::engine_file_error(path, e))?;
+            (None, Section::None)
+        };
         Self::check_engine(path, &header, &engine)?;
         Self::install_kernel(&mut engine, &header.options, header.unit_vectors);
-        Ok(Self::assemble(header.options, header.unit_vectors, engine, keys, None, None, thread_contexts))
+        Ok(Self::assemble(
+            header.options,
+            header.unit_vectors,
+            engine,
+            keys,
+            frozen,
+            section,
+            (None, None),
+            thread_contexts,
+        ))
+    }
+
+    fn read_file(path: &str) -> IndexResult<AlignedBytes> {
+        use std::io::Read;
+        let io = |source| IndexError::Io { path: path.to_string(), source };
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        let len = usize::try_from(len).map_err(|_| IndexError::File {
+            path: path.to_string(),
+            reason: format!("the file's {len} bytes do not fit in this machine's memory"),
+        })?;
+        let mut bytes = AlignedBytes::zeroed(len);
+        file.read_exact(bytes.as_mut_slice()).map_err(io)?;
+        Ok(bytes)
     }
 
     /// Memory-maps an index saved by `save`, read-only: opening is fast and pages are shared between
@@ -649,7 +858,12 @@ impl Index {
         let mapping = unsafe { memmap2::Mmap::map(&handle) }.map_err(io)?;
         let header = Header::decode(path, &mapping)?;
         let keys = Self::decode_keys(path, &header, &mapping)?;
-        Self::check_graph(path, &header, &keys, &mapping[header.engine_range()])?;
+        let range = header.engine_range();
+        let layout = Self::check_graph(path, &header, &keys, &mapping[range.clone()])?;
+        let frozen = match header.options.dtype {
+            Dtype::F32 => FrozenGraph::new(layout, header.options.dim, &mapping[range.clone()]),
+            _ => None,
+        };
         let mut engine = Self::new_engine(&header.options)?;
         let thread_contexts = thread_contexts();
         engine.reserve_capacity_and_threads(0, thread_contexts).map_err(IndexError::engine)?;
@@ -663,8 +877,9 @@ impl Index {
             header.unit_vectors,
             engine,
             keys,
-            Some(mapping),
-            Some(path.to_string()),
+            frozen,
+            Section::Mapped(range),
+            (Some(mapping), Some(path.to_string())),
             thread_contexts,
         ))
     }
@@ -677,8 +892,19 @@ impl Index {
     }
 
     /// usearch trusts the bytes it reads: a crafted graph must be refused before it sees them.
-    fn check_graph(path: &str, header: &Header, keys: &KeyMap, engine: &[u8]) -> IndexResult<()> {
-        let options = &header.options;
+    fn check_graph(path: &str, header: &Header, keys: &KeyMap, engine: &[u8]) -> IndexResult<graph::Layout> {
+        let bad = |reason: String| IndexError::File {
+            path: path.to_string(),
+            reason: format!("corrupt index file: {reason}"),
+        };
+        let layout = graph::check(engine, &Self::expected_graph(&header.options, header.count)).map_err(bad)?;
+        if let Some((node, key)) = layout.keys.iter().enumerate().find(|(_, &k)| !keys.knows(k)) {
+            return Err(bad(format!("graph node {node} has key {key}, which the key table does not hold")));
+        }
+        Ok(layout)
+    }
+
+    fn expected_graph(options: &IndexOptions, count: u64) -> graph::Expected {
         let (scalar_code, scalar_bytes) = match options.dtype {
             Dtype::F32 => (11, 4),
             Dtype::F16 => (12, 2),
@@ -689,23 +915,14 @@ impl Index {
             Metric::Ip => b'i',
             Metric::L2 => b'e',
         };
-        let expected = graph::Expected {
+        graph::Expected {
             metric_code,
             scalar_code,
             dim: options.dim,
             bytes_per_vector: options.dim * scalar_bytes,
             connectivity: options.connectivity,
-            count: header.count,
-        };
-        let bad = |reason: String| IndexError::File {
-            path: path.to_string(),
-            reason: format!("corrupt index file: {reason}"),
-        };
-        let node_keys = graph::check(engine, &expected).map_err(bad)?;
-        if let Some((node, key)) = node_keys.iter().enumerate().find(|(_, &k)| !keys.knows(k)) {
-            return Err(bad(format!("graph node {node} has key {key}, which the key table does not hold")));
+            count,
         }
-        Ok(())
     }
 
     fn engine_file_error(path: &str, e: impl std::fmt::Display) -> IndexError {
