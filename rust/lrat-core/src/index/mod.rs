@@ -442,24 +442,37 @@ impl Index {
             return Ok(state);
         }
         drop(state);
-        self.freeze(&mut self.state.write().unwrap_or_else(|p| p.into_inner()))?;
+        {
+            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+            if !self.freeze(&mut state) {
+                // usearch serves the searches; freezing is tried again after as many more.
+                state.searched_since_change.store(0, Ordering::Relaxed);
+            }
+        }
         Ok(self.read())
     }
 
     /// Serializes the engine into memory and makes it a view of those bytes, which `FrozenGraph`
-    /// then searches in place: the vectors are not held twice.
-    fn freeze(&self, state: &mut State) -> IndexResult<()> {
-        if !matches!(state.section, Section::None) || state.viewed_from.is_some() || state.engine.size() == 0 {
-            return Ok(());
+    /// then searches in place: the vectors are not held twice. Whether the index is frozen after;
+    /// when freezing fails, the index is left as it was (and a search goes on through usearch).
+    fn freeze(&self, state: &mut State) -> bool {
+        if !matches!(state.section, Section::None) {
+            return true;
         }
+        if state.viewed_from.is_some() || state.engine.size() == 0 {
+            return false;
+        }
+        self.try_freeze(state).is_ok()
+    }
+
+    fn try_freeze(&self, state: &mut State) -> IndexResult<()> {
         let mut bytes = AlignedBytes::zeroed(state.engine.serialized_length());
         state.engine.save_to_buffer(bytes.as_mut_slice()).map_err(IndexError::engine)?;
         let expected = Self::expected_graph(&self.options, state.engine.size() as u64);
         let layout = graph::check(bytes.as_slice(), &expected)
             .map_err(|reason| IndexError::engine(format!("usearch serialized a graph lrat cannot read: {reason}")))?;
-        let Some(frozen) = FrozenGraph::new(layout, self.options.dim, bytes.as_slice()) else {
-            return Ok(());
-        };
+        let frozen = FrozenGraph::new(layout, self.options.dim, bytes.as_slice())
+            .ok_or_else(|| IndexError::engine("the serialized vectors are not aligned for in-place search"))?;
         let mut engine = Self::new_engine(&self.options)?;
         engine.reserve_capacity_and_threads(0, self.thread_contexts).map_err(IndexError::engine)?;
         // SAFETY: `bytes` moves into `state.section` below, which `State` drops after the engine;
