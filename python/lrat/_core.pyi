@@ -258,6 +258,7 @@ class _MineStats(TypedDict):
     not_in_results: int
     unreadable: int
     failed: int
+    chained: int
 
 class _Mined(TypedDict):
     examples: Table
@@ -292,6 +293,7 @@ def mine_batch(
     *,
     judge: Literal["rules", "none"] | list[list[bool]] | None,
     rule: Literal["segment", "per_search"] = "segment",
+    chain_queries: bool = False,
     documents: DocumentStore | None = None,
 ) -> _Mined:
     """Mines the batch: examples (with document ids) and counts; the batch's document texts go
@@ -299,7 +301,9 @@ def mine_batch(
     accepted: the naive variant, as in `lrat.mine`), or the verdicts, one list per trajectory. The examples table has `trajectory_id, query_id, outcome, step,
     search_step, rank, query, pos_id, neg_id, neg_tier` (per negative: 0 opened and rejected, 1 skipped
     above an opened result, 2 seen below), `context` (the reasoning step right before the search),
-    `reasoning, reasoning_tokens, accepted`."""
+    `reasoning, reasoning_tokens, accepted, chained`. With `chain_queries`, each accepted page is also
+    the positive of the earlier searches of its query chain (`chained` true; `rank` 0 where that
+    search's list did not hold the page)."""
 
 class _Attached(TypedDict):
     texts: Table

@@ -74,6 +74,8 @@ class MiningReport:
     not_in_results: int = 0
     unreadable: int = 0
     failed: int = 0
+    chained: int = 0
+    """Query-chain examples among `examples` (with `chain_queries`)."""
     failed_judge_calls: int = 0
     dropped_by_outcome: int = 0
     examples_by_outcome: dict[str, int] = field(default_factory=dict)
@@ -100,7 +102,9 @@ class MiningReport:
             f"{self.examples} examples ({self.accepted} accepted, {self.rejected} rejected by the {self.judge} judge; "
             f"{self.not_in_results} browses of documents in no result list of their "
             f"{'segment' if self.rule == 'segment' else 'search'}, {self.unreadable} unreadable, "
-            f"{self.failed} failed); kept {self.kept} "
+            f"{self.failed} failed"
+            + (f"; {self.chained} of the examples from query chains" if self.chained else "")
+            + f"); kept {self.kept} "
             f"(dropped: {self.dropped_by_outcome} by outcome of {self.examples_by_outcome}, "
             f"{self.dropped_rejected} rejected, "
             f"{self.dropped_missing_positive_text} without positive text; {self.missing_negative_texts} negatives "
@@ -167,6 +171,17 @@ class MiningConfig:
     """A document the agent browsed and accepted anywhere in a trajectory is never a negative of that
     trajectory's examples (an agent that accepted a page and moves on leaves it in later result lists,
     where the segment rule would count it as rejected)."""
+    chain_queries: bool = option(
+        True,
+        "--no-chain-queries",
+        "do not pair the pages the agent accepted with the earlier searches of their query chains",
+        group=_MINING,
+        negates=True,
+    )
+    """Query chains (Radlinski and Joachims, KDD 2005): the searches since the agent's last accepted
+    browse that it left without accepting anything are reformulations of the one that found the next
+    accepted page; each gets that page as its positive too, with its own list's results as negatives
+    (`chained` marks these examples; `rank` is 0 when the search's list did not hold the page)."""
     contextual_queries: bool = option(
         False,
         "--contextual-queries",
@@ -278,7 +293,9 @@ def mine_batches(
     examples = []
     for batch in reader:
         verdicts = judge if isinstance(judge, str) else _verdicts(batch, judge)
-        out = _core.mine_batch(batch, counter, rule=config.rule, judge=verdicts, documents=documents)
+        out = _core.mine_batch(
+            batch, counter, rule=config.rule, chain_queries=config.chain_queries, judge=verdicts, documents=documents
+        )
         examples.append(pl.DataFrame(out["examples"]))
         for key, value in out["stats"].items():
             setattr(report, key, getattr(report, key) + value)
@@ -341,7 +358,7 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
 
     Returns one row per kept example: `query, pos, neg, pos_id, neg_id, weight`, then
     `pos_source` (corpus | browse | snippet), `neg_source`, `trajectory_id, query_id, outcome,
-    step, search_step, rank, neg_tier, context, reasoning, reasoning_tokens, accepted`. `neg_tier`
+    step, search_step, rank, neg_tier, context, reasoning, reasoning_tokens, accepted, chained`. `neg_tier`
     says, for each negative, why it is one: 0 opened and rejected, 1 skipped above a result the agent
     opened in the same list, 2 seen below every opened one; `context` is the reasoning step right
     before the search that set the query ("" when there is none).
@@ -364,6 +381,10 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         after the search) is never a negative of that trajectory's examples (on by default: an agent
         that accepted a page and moves on leaves it in later result lists, where the segment rule would
         count it as rejected).
+    chain_queries: query chains add examples (on by default): each page the agent accepted is also
+        the positive of every earlier search it left without accepting anything since its last
+        accepted page (those rows have `chained` true, and `rank` 0 where that search's list did not
+        hold the page; docs/method.md §2).
     contextual_queries: the query of each example is its search query joined with the reasoning
         written right before that search (`lrat.contextual`; the `context` column keeps the reasoning).
     read_options, and any other keyword: how the logs are read (`lrat.ReadOptions`: format, strict,
@@ -436,6 +457,7 @@ def empty_examples():
         "reasoning": pl.Series([], dtype=pl.String),
         "reasoning_tokens": pl.Series([], dtype=pl.UInt32),
         "accepted": pl.Series([], dtype=pl.Boolean),
+        "chained": pl.Series([], dtype=pl.Boolean),
     }
 
 

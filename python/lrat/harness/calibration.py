@@ -33,7 +33,14 @@ def behaviour(logs: PathsLike, *, tokenizer: str | os.PathLike[str] | None = Non
     """The five figures of a set of trajectory files."""
     s = stats_module.compute(read_trajectories(logs, strict=True), tokenizer=tokenizer)
     _, report = mine_with_report(
-        logs, judge="rules", weighting="none", outcomes="all", keep_rejected=True, exclude_accepted=False, strict=True
+        logs,
+        judge="rules",
+        weighting="none",
+        outcomes="all",
+        keep_rejected=True,
+        exclude_accepted=False,
+        chain_queries=False,  # the judge's verdicts on browses, not the examples chains add
+        strict=True,
     )
     judged = report.accepted + report.rejected
     return {

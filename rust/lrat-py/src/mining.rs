@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use lrat_core::mine::attach::{texts_schema, DocumentTexts};
 use lrat_core::mine::documents::DocumentStore;
-use lrat_core::mine::{self, table, Rule, TokenCounter, Verdicts};
+use lrat_core::mine::{self, table, Cut, Rule, TokenCounter, Verdicts};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3_arrow::PyTable;
@@ -96,18 +96,20 @@ pub fn browse_reasonings(batch: PyRef<'_, TrajectoryBatch>) -> Vec<Vec<String>> 
 /// Mines the batch. `judge` (required) is "rules" (the built-in judge), "none" or None (accept
 /// every browse: the naive variant, as `lrat.mine(judge=None)`), or a list with one list of booleans
 /// per trajectory, one per browse in `browse_reasonings` order.
+/// With `chain_queries`, query chains add examples (`Example::chained`).
 /// The document texts of the batch go into `documents`, when given.
 #[pyfunction]
-#[pyo3(signature = (batch, counter, *, judge, rule="segment", documents=None))]
+#[pyo3(signature = (batch, counter, *, judge, rule="segment", chain_queries=false, documents=None))]
 pub fn mine_batch<'py>(
     py: Python<'py>,
     batch: PyRef<'py, TrajectoryBatch>,
     counter: PyRef<'py, PyTokenCounter>,
     judge: Option<&Bound<'py, PyAny>>,
     rule: &str,
+    chain_queries: bool,
     documents: Option<PyRef<'py, PyDocumentStore>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let rule = Rule::from_str(rule).map_err(invalid_argument)?;
+    let cut = Cut { rule: Rule::from_str(rule).map_err(invalid_argument)?, chain_queries };
     let given: Option<Vec<Vec<bool>>> = match judge {
         Some(j) if !j.is_instance_of::<pyo3::types::PyString>() => Some(j.extract()?),
         _ => None,
@@ -140,7 +142,7 @@ pub fn mine_batch<'py>(
     let (examples_batch, stats) = py.detach(|| {
         lrat_core::pool::pool().install(|| {
             let ((examples, stats), ()) = rayon::join(
-                || mine::mine_batch(trajectories, rule, &verdicts, counter),
+                || mine::mine_batch(trajectories, cut, &verdicts, counter),
                 || {
                     if let Some(store) = documents {
                         store.lock().add(trajectories);
@@ -161,6 +163,7 @@ pub fn mine_batch<'py>(
     s.set_item("not_in_results", stats.not_in_results)?;
     s.set_item("unreadable", stats.unreadable)?;
     s.set_item("failed", stats.failed)?;
+    s.set_item("chained", stats.chained)?;
     d.set_item("stats", s)?;
     Ok(d)
 }

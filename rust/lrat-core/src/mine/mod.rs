@@ -83,6 +83,9 @@ pub struct Example<'t> {
     pub reasoning: &'t str,
     pub reasoning_tokens: u32,
     pub accepted: bool,
+    /// A query chain's example: the query is an earlier search the agent left without accepting
+    /// anything, the positive what a later search of the same chain found (see [`chain_examples`]).
+    pub chained: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +101,8 @@ pub struct MineStats {
     pub unreadable: u64,
     /// Browse calls whose tool answered with an error.
     pub failed: u64,
+    /// Query-chain examples among `examples` (only when chaining is on).
+    pub chained: u64,
 }
 
 impl MineStats {
@@ -109,6 +114,7 @@ impl MineStats {
         self.not_in_results += o.not_in_results;
         self.unreadable += o.unreadable;
         self.failed += o.failed;
+        self.chained += o.chained;
     }
 }
 
@@ -204,26 +210,46 @@ fn decide<'t>(
     out
 }
 
-/// Mines one trajectory. `given` holds the decisions for `Verdicts::Given`, one per browse step.
+/// How a trajectory is cut into examples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cut {
+    pub rule: Rule,
+    /// Add query chains' examples ([`chain_examples`]).
+    pub chain_queries: bool,
+}
+
+impl From<Rule> for Cut {
+    fn from(rule: Rule) -> Self {
+        Cut { rule, chain_queries: false }
+    }
+}
+
+/// Mines one trajectory.
 pub fn mine_trajectory<'t>(
     t: &'t Trajectory,
     trajectory: usize,
-    rule: Rule,
+    cut: impl Into<Cut>,
     verdicts: &Verdicts,
     counter: &TokenCounter,
     stats: &mut MineStats,
 ) -> Vec<Example<'t>> {
+    let cut = cut.into();
     let given = match verdicts {
         Verdicts::Given(all) => all.get(trajectory).map(|v| v.as_slice()),
         _ => None,
     };
     let decisions = decide(t, verdicts, given, stats);
-    let mut examples = match rule {
+    let mut examples = match cut.rule {
         Rule::Segment => mine_segments(t, trajectory, &decisions, stats),
         Rule::PerSearch => mine_per_search(t, trajectory, &decisions, stats),
     };
     for e in &mut examples {
         e.reasoning_tokens = counter.count(e.reasoning);
+    }
+    if cut.chain_queries {
+        let chained = chain_examples(t, &decisions, &examples);
+        stats.chained += chained.len() as u64;
+        examples.extend(chained);
     }
     stats.examples += examples.len() as u64;
     for e in &examples {
@@ -305,7 +331,65 @@ fn make_example<'t>(
         reasoning: b.reasoning,
         reasoning_tokens: 0,
         accepted: b.accepted,
+        chained: false,
     }
+}
+
+/// Query chains (after Radlinski and Joachims, KDD 2005): the searches an agent issued since its
+/// last accepted browse, and left without accepting anything, are the reformulations that led to
+/// the next page it accepts. Each accepted example gives every such earlier search of its chain an
+/// example of its own: that search's query, the same positive (with its browse, reasoning and
+/// verdict), and as negatives the browses rejected after that search, then its list's unbrowsed
+/// results (other documents accepted in the positive's run left out). `rank` is the positive's rank
+/// in that search's list, 0 when the list did not hold it: then the chain teaches what the search
+/// missed. A query already paired with the positive in `examples` is not paired again.
+fn chain_examples<'t>(
+    t: &'t Trajectory,
+    decisions: &[Option<Browse<'t>>],
+    examples: &[Example<'t>],
+) -> Vec<Example<'t>> {
+    let accepted_steps: Vec<usize> = decisions.iter().flatten().filter(|b| b.accepted).map(|b| b.step).collect();
+    let searches: Vec<usize> =
+        t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect();
+    let mut paired: HashSet<(&str, &str)> = examples.iter().map(|e| (e.query, e.positive)).collect();
+    let mut out = Vec::new();
+    for e in examples.iter().filter(|e| e.accepted) {
+        let search = e.search_step as usize;
+        let chain_start = accepted_steps.iter().rev().find(|&&a| a < search).map_or(0, |a| a + 1);
+        let run_accepted: HashSet<&str> =
+            examples.iter().filter(|o| o.accepted && o.search_step == e.search_step).map(|o| o.positive).collect();
+        for (n, &c) in searches.iter().enumerate().filter(|(_, &c)| c >= chain_start && c < search) {
+            let step = &t.steps[c];
+            if !paired.insert((step.text.as_str(), e.positive)) {
+                continue;
+            }
+            let keys: Vec<&str> = step.hits.iter().map(|h| h.doc_key.as_str()).collect();
+            let window_end = searches.get(n + 1).copied().unwrap_or(t.steps.len());
+            let window: Vec<&Browse> = decisions[c + 1..window_end].iter().flatten().collect();
+            let browsed: HashSet<&str> = window.iter().map(|b| b.key).collect();
+            let mut negatives = Negatives::excluding(run_accepted.iter().copied().chain([e.positive]));
+            for b in window.iter().rev().filter(|b| !b.accepted) {
+                negatives.push(b.key, Tier::Rejected);
+            }
+            negatives.push_unbrowsed(&keys, &browsed);
+            out.push(Example {
+                trajectory: e.trajectory,
+                step: e.step,
+                search_step: c as u32,
+                rank: keys.iter().position(|k| *k == e.positive).map_or(0, |p| p as u32 + 1),
+                query: &step.text,
+                positive: e.positive,
+                negatives: negatives.keys,
+                negative_tiers: negatives.tiers,
+                context: pre_search_reasoning(t, c),
+                reasoning: e.reasoning,
+                reasoning_tokens: e.reasoning_tokens,
+                accepted: true,
+                chained: true,
+            });
+        }
+    }
+    out
 }
 
 fn mine_segments<'t>(
@@ -411,7 +495,7 @@ mod tests;
 /// Mines a batch of trajectories on the pool. Examples come out in trajectory order.
 pub fn mine_batch<'t>(
     trajectories: &'t [Trajectory],
-    rule: Rule,
+    cut: Cut,
     verdicts: &Verdicts,
     counter: &TokenCounter,
 ) -> (Vec<Example<'t>>, MineStats) {
@@ -422,7 +506,7 @@ pub fn mine_batch<'t>(
             .enumerate()
             .map(|(i, t)| {
                 let mut stats = MineStats::default();
-                let examples = mine_trajectory(t, i, rule, verdicts, counter, &mut stats);
+                let examples = mine_trajectory(t, i, cut, verdicts, counter, &mut stats);
                 (examples, stats)
             })
             .collect()

@@ -27,6 +27,7 @@ pub fn examples_schema() -> SchemaRef {
         Field::new("reasoning", DataType::Utf8View, false),
         Field::new("reasoning_tokens", DataType::UInt32, false),
         Field::new("accepted", DataType::Boolean, false),
+        Field::new("chained", DataType::Boolean, false),
     ]))
 }
 
@@ -55,6 +56,7 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
     let mut reasoning = StringViewBuilder::with_capacity(n);
     let mut tokens = UInt32Builder::with_capacity(n);
     let mut accepted = BooleanBuilder::with_capacity(n);
+    let mut chained = BooleanBuilder::with_capacity(n);
     for e in examples {
         let t = &trajectories[e.trajectory];
         tid.append_value(&t.id);
@@ -77,6 +79,7 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
         reasoning.append_value(e.reasoning);
         tokens.append_value(e.reasoning_tokens);
         accepted.append_value(e.accepted);
+        chained.append_value(e.chained);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(tid.finish()),
@@ -93,6 +96,7 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
         Arc::new(reasoning.finish()),
         Arc::new(tokens.finish()),
         Arc::new(accepted.finish()),
+        Arc::new(chained.finish()),
     ];
     RecordBatch::try_new(examples_schema(), columns)
 }

@@ -184,3 +184,62 @@ fn per_search_tiers_follow_the_searchs_list() {
     assert_eq!(accepted.negative_tiers, [Tier::Rejected, Tier::SkippedAbove, Tier::SeenBelow]);
     assert_eq!(accepted.context, "First the director.");
 }
+
+fn chained<'t>(t: &'t Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
+    let mut stats = MineStats::default();
+    let cut = Cut { rule, chain_queries: true };
+    let e = mine_trajectory(t, 0, cut, &verdicts, &TokenCounter::Whitespace, &mut stats);
+    (e, stats)
+}
+
+#[test]
+fn query_chains_give_the_reformulated_searches_the_page_found_later() {
+    let t = traj(&[
+        S::Search("q1", &["a", "b"]),
+        S::Browse("a"),
+        S::Reason(GOOD),
+        S::Search("q2", &["c", "d"]),
+        S::Search("q3", &["d", "e", "x"]),
+        S::Browse("e"),
+        S::Reason(BAD),
+        S::Search("q4", &["f", "x", "g"]),
+        S::Browse("x"),
+        S::Reason(GOOD),
+        S::Answer,
+    ]);
+    let (plain, _) = mine(&t, Rule::Segment, Verdicts::Rules);
+    let (e, stats) = chained(&t, Rule::Segment, Verdicts::Rules);
+    assert_eq!(e[..plain.len()], plain[..], "chaining only adds examples");
+    let extra: Vec<&Example> = e.iter().filter(|e| e.chained).collect();
+    assert_eq!(stats.chained, 2);
+    assert_eq!(stats.examples, plain.len() as u64 + 2);
+    // q1's accepted browse closes the chain before it: q2 and q3 (not q1, nor q4 itself) get x.
+    assert_eq!(extra.iter().map(|e| (e.query, e.positive)).collect::<Vec<_>>(), [("q2", "x"), ("q3", "x")]);
+    assert_eq!((extra[0].rank, extra[1].rank), (0, 3), "rank in the chained search's own list, 0 when absent");
+    assert_eq!(negs(extra[0]), ["c", "d"]);
+    assert_eq!(negs(extra[1]), ["e", "d"], "the browse rejected after q3 first, then q3's unbrowsed results");
+    assert_eq!(extra[1].negative_tiers, [Tier::Rejected, Tier::SkippedAbove]);
+    assert!(extra.iter().all(|x| x.accepted && x.reasoning == GOOD && x.step == 8));
+    assert_eq!(extra.iter().map(|x| x.search_step).collect::<Vec<_>>(), [3, 4]);
+}
+
+#[test]
+fn query_chains_follow_only_accepted_pages_and_never_repeat_a_pair() {
+    let t = traj(&[
+        S::Search("q1", &["a"]),
+        S::Search("q1", &["a", "b"]),
+        S::Search("q2", &["b", "c"]),
+        S::Browse("c"),
+        S::Reason(BAD),
+        S::Answer,
+    ]);
+    let (e, stats) = chained(&t, Rule::Segment, Verdicts::Rules);
+    assert_eq!(stats.chained, 0, "a rejected browse starts no chain");
+    assert!(e.iter().all(|e| !e.chained));
+
+    let (e, stats) = chained(&t, Rule::PerSearch, Verdicts::AcceptAll);
+    assert_eq!(stats.chained, 1, "the repeated query q1 is paired with c once");
+    let x = e.iter().find(|e| e.chained).unwrap();
+    assert_eq!((x.query, x.positive, x.search_step, x.rank), ("q1", "c", 0, 0));
+    assert_eq!(negs(x), ["a"]);
+}
