@@ -5,11 +5,12 @@ The corpus is the ingestion bench's (`bench_parse.build_corpus`: the real run fi
 fresh ids, as JSON lines under bench-data/). Each contender runs in its own subprocess, so each peak
 RSS is its own (from `os.wait4`):
 
-  lrat         lrat.mine(path, judge="none", outcomes="all"): reading, segment mining, token counts of
+  lrat         lrat.mine(path, judge="none", outcomes="all"): reading, segment mining with query
+               chains (the default), token counts of
                the post-browse reasoning (the default model's tokenizer), document texts from the
                trajectories, relevance-intensity weights
   pure-python  json.loads and loops doing the same: the BrowseComp steps, the segment rule (same runs,
-               same negatives order), one `tokenizers` call per reasoning text on the same
+               same negatives order), its query chains and the exclusion of accepted pages from the negatives, one `tokenizers` call per reasoning text on the same
                tokenizer.json, document texts from browse outputs / snippets, the same weights
 
 Both use the naive judge (every browse accepted), so the example sets do not depend on reproducing
@@ -154,8 +155,11 @@ def _runs(steps: list[tuple]) -> list[list[int]]:
 
 
 def _segment_examples(steps: list[tuple]) -> list[tuple]:
-    """The segment rule with every browse accepted: (query, positive, negatives, reasoning)."""
+    """The segment rule with every browse accepted, then its query chains: (query, positive,
+    negatives, reasoning), the trajectory's chained examples after its others, as lrat orders them,
+    and no page accepted in the trajectory among the negatives."""
     examples = []
+    chains = []  # (positive, reasoning, the run's positives, the chain's earlier searches)
     history: list[tuple[str, list[str]]] = []
     rejected: list[str] = []
     run_at = {run[0]: run for run in _runs(steps)}
@@ -196,10 +200,22 @@ def _segment_examples(steps: list[tuple]) -> list[tuple]:
                         seen.add(k)
                         negatives.append(k)
             examples.append((history[-1][0], key, negatives, reasoning))
+            chains.append((key, reasoning, run_accepted, history[:-1]))
         if run_accepted:
             history.clear()
             rejected.clear()
-    return examples
+    # Every browse is accepted, so a chain's earlier searches were followed by no browse at all.
+    paired = {(e[0], e[1]) for e in examples}
+    for key, reasoning, run_accepted, earlier in chains:
+        for query, keys in earlier:
+            if (query, key) in paired:
+                continue
+            paired.add((query, key))
+            negatives = [k for k in dict.fromkeys(keys) if k not in run_accepted and k != key]
+            examples.append((query, key, negatives, reasoning))
+    # A page accepted anywhere in the trajectory is none of its negatives (`exclude_accepted`).
+    accepted = {e[1] for e in examples}
+    return [(q, key, [k for k in negatives if k not in accepted], r) for q, key, negatives, r in examples]
 
 
 def run_pure_python(path: str) -> list[tuple]:
