@@ -5,12 +5,12 @@ The corpus is the ingestion bench's (`bench_parse.build_corpus`: the real run fi
 fresh ids, as JSON lines under bench-data/). Each contender runs in its own subprocess, so each peak
 RSS is its own (from `os.wait4`):
 
-  lrat         lrat.mine(path, judge="none", outcomes="all"): reading, segment mining with query
-               chains (the default), token counts of
+  lrat         lrat.mine(path, judge="none", outcomes="all"): reading, segment mining (with
+               --chain-queries, query chains too), token counts of
                the post-browse reasoning (the default model's tokenizer), document texts from the
                trajectories, relevance-intensity weights
   pure-python  json.loads and loops doing the same: the BrowseComp steps, the segment rule (same runs,
-               same negatives order), its query chains and the exclusion of accepted pages from the negatives, one `tokenizers` call per reasoning text on the same
+               same negatives order), its query chains with --chain-queries, the exclusion of accepted pages from the negatives, one `tokenizers` call per reasoning text on the same
                tokenizer.json, document texts from browse outputs / snippets, the same weights
 
 Both use the naive judge (every browse accepted), so the example sets do not depend on reproducing
@@ -56,10 +56,10 @@ TARGET = 15.0
 # lrat
 
 
-def run_lrat(path: str):
+def run_lrat(path: str, chain_queries: bool):
     import lrat
 
-    return lrat.mine(path, judge="none", outcomes="all")
+    return lrat.mine(path, judge="none", outcomes="all", chain_queries=chain_queries)
 
 
 def lrat_rows(df) -> list[tuple]:
@@ -154,10 +154,10 @@ def _runs(steps: list[tuple]) -> list[list[int]]:
     return runs
 
 
-def _segment_examples(steps: list[tuple]) -> list[tuple]:
-    """The segment rule with every browse accepted, then its query chains: (query, positive,
-    negatives, reasoning), the trajectory's chained examples after its others, as lrat orders them,
-    and no page accepted in the trajectory among the negatives."""
+def _segment_examples(steps: list[tuple], chain_queries: bool) -> list[tuple]:
+    """The segment rule with every browse accepted, then (with `chain_queries`) its query chains:
+    (query, positive, negatives, reasoning), the trajectory's chained examples after its others, as
+    lrat orders them, and no page accepted in the trajectory among the negatives."""
     examples = []
     chains = []  # (positive, reasoning, the run's positives, the chain's earlier searches)
     history: list[tuple[str, list[str]]] = []
@@ -206,7 +206,7 @@ def _segment_examples(steps: list[tuple]) -> list[tuple]:
             rejected.clear()
     # Every browse is accepted, so a chain's earlier searches were followed by no browse at all.
     paired = {(e[0], e[1]) for e in examples}
-    for key, reasoning, run_accepted, earlier in chains:
+    for key, reasoning, run_accepted, earlier in chains if chain_queries else []:
         for query, keys in earlier:
             if (query, key) in paired:
                 continue
@@ -218,7 +218,7 @@ def _segment_examples(steps: list[tuple]) -> list[tuple]:
     return [(q, key, [k for k in negatives if k not in accepted], r) for q, key, negatives, r in examples]
 
 
-def run_pure_python(path: str) -> list[tuple]:
+def run_pure_python(path: str, chain_queries: bool) -> list[tuple]:
     from lrat.mining import default_tokenizer_path
     from tokenizers import Tokenizer
 
@@ -245,7 +245,7 @@ def run_pure_python(path: str) -> list[tuple]:
                     old = texts.get(payload[0])
                     if body and (old is None or old[0] == "snippet" or len(body) > len(old[1])):
                         texts[payload[0]] = ("browse", body, old[2] if old else None)
-            examples.extend(_segment_examples(steps))
+            examples.extend(_segment_examples(steps, chain_queries))
 
     rows = []
     for query, pos, negs, reasoning in examples:
@@ -271,14 +271,14 @@ def run_pure_python(path: str) -> list[tuple]:
 CONTENDERS = {"lrat": run_lrat, "pure-python": run_pure_python}
 
 
-def worker(name: str, path: str, out: str) -> None:
+def worker(name: str, path: str, out: str, chain_queries: bool) -> None:
     # Imports are not timed; the clock covers the work only.
     import lrat  # noqa: F401
 
     if name == "pure-python":
         import tokenizers  # noqa: F401
     t0, c0 = time.perf_counter(), time.process_time()
-    result = CONTENDERS[name](path)
+    result = CONTENDERS[name](path, chain_queries)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     examples = lrat_rows(result) if name == "lrat" else result
     with open(out, "wb") as f:
@@ -286,10 +286,9 @@ def worker(name: str, path: str, out: str) -> None:
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "examples": len(examples)}))
 
 
-def measure(name: str, path: Path, out: Path) -> dict:
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--worker", name, str(path), str(out)], stdout=subprocess.PIPE, text=True
-    )
+def measure(name: str, path: Path, out: Path, chain_queries: bool) -> dict:
+    argv = [sys.executable, __file__, "--worker", name, str(path), str(out)]
+    proc = subprocess.Popen(argv + ["--chain-queries"] * chain_queries, stdout=subprocess.PIPE, text=True)
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     code = os.waitstatus_to_exitcode(status)
@@ -310,10 +309,11 @@ def main() -> None:
         default=5,
         help="rounds; each runs every contender once, in a fresh process, and each contender's median run is reported (default 5)",
     )
+    p.add_argument("--chain-queries", action="store_true", help="both contenders add query chains' examples")
     p.add_argument("--worker", nargs=3, metavar=("NAME", "FILE", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        worker(*args.worker)
+        worker(*args.worker, args.chain_queries)
         return
 
     corpus = args.data_dir / f"corpus-{args.size_mb:g}MB.jsonl"
@@ -345,7 +345,9 @@ def main() -> None:
         def output(name: str) -> Path:
             return Path(tmp) / f"{name}.pickle"
 
-        every_run = interleaved_runs(list(CONTENDERS), args.repeat, lambda name: measure(name, corpus, output(name)))
+        every_run = interleaved_runs(
+            list(CONTENDERS), args.repeat, lambda name: measure(name, corpus, output(name), args.chain_queries)
+        )
         for name in CONTENDERS:
             runs = every_run[name]
             with output(name).open("rb") as f:

@@ -51,9 +51,9 @@ BAD = "This page is not relevant; it is about a different person."
 def test_naive_rule_on_the_real_trajectories_gives_27_examples_from_28_browses(lrat_trajectories):
     df, report = mine_with_report(lrat_trajectories, judge="none", outcomes="all")
     assert report.browses == 28
-    assert report.examples - report.chained == 27 and report.chained == 69
+    assert report.examples == 27 and report.chained == 0
     assert report.not_in_results == 1
-    assert df.height == 96 and df.filter(~pl.col("chained")).height == 27
+    assert df.height == 27 and not df["chained"].any()
     for row in df.iter_rows(named=True):
         assert row["pos_id"] not in row["neg_id"]
         assert len(row["neg_id"]) == len(set(row["neg_id"]))
@@ -63,7 +63,7 @@ def test_naive_rule_on_the_real_trajectories_gives_27_examples_from_28_browses(l
 def test_examples_and_texts_do_not_depend_on_batch_boundaries(lrat_trajectories):
     whole = lrat.mine(lrat_trajectories, judge="none", outcomes="all")
     one_by_one = lrat.mine(lrat_trajectories, judge="none", outcomes="all", batch_size=1)
-    assert whole.height == 96
+    assert whole.height == 27
     assert one_by_one.equals(whole)
 
 
@@ -85,8 +85,7 @@ def test_negatives_follow_the_segment_order(tmp_path):
             )
         ],
     )
-    options = {"keep_rejected": True, "tokenizer": "whitespace", "weighting": "none", "chain_queries": False}
-    df, report = mine_with_report(path, **options)
+    df, report = mine_with_report(path, keep_rejected=True, tokenizer="whitespace", weighting="none")
     assert (report.accepted, report.rejected) == (1, 2)
     e = df.filter(pl.col("pos_id") == "e").row(0, named=True)
     assert e["query"] == "q2"
@@ -99,7 +98,7 @@ def test_negatives_follow_the_segment_order(tmp_path):
     assert e["neg_tier"] == [0, 0, 2, 2]
     assert e["context"] == BAD, "the reasoning right before the search that set the query"
     # without keep_rejected only the accepted example stays
-    assert mine_with_report(path, tokenizer="whitespace", chain_queries=False)[0].height == 1
+    assert mine_with_report(path, tokenizer="whitespace")[0].height == 1
 
 
 def test_a_callable_judge_sees_each_post_browse_reasoning(tmp_path):
@@ -310,8 +309,8 @@ def test_query_chains_give_reformulated_searches_the_page_found_next(tmp_path):
     )
     corpus = pl.DataFrame({"doc_id": list("abcdefgx"), "text": [f"text {d}" for d in "abcdefgx"]})
     options = {"tokenizer": "whitespace", "corpus": corpus}
-    plain = lrat.mine(path, chain_queries=False, **options)
-    chained, report = mine_with_report(path, **options)
+    plain = lrat.mine(path, **options)
+    chained, report = mine_with_report(path, chain_queries=True, **options)
     assert not plain["chained"].any()
     assert chained.head(plain.height).drop("weight").equals(plain.drop("weight"))
     extra = chained.filter(pl.col("chained")).sort("search_step")
@@ -332,9 +331,9 @@ def test_query_chains_give_reformulated_searches_the_page_found_next(tmp_path):
     corpus.write_ndjson(tmp_path / "corpus.jsonl")
     out = tmp_path / "train.parquet"
     command = ["mine", str(path), "--corpus", str(tmp_path / "corpus.jsonl"), "-o", str(out), "--no-progress"]
-    assert main([*command, "--tokenizer", "whitespace"]) == 0
+    assert main([*command, "--chain-queries", "--tokenizer", "whitespace"]) == 0
     assert pl.read_parquet(out)["chained"].sum() == 2
-    assert main([*command, "--no-chain-queries"]) == 0
+    assert main(command) == 0
     assert pl.read_parquet(out).height == plain.height
 
 
@@ -383,4 +382,4 @@ def test_judge_none_is_the_naive_judge_in_the_core_as_in_mine(lrat_trajectories)
     assert _core.mine_batch(batch, counter, judge="rules")["stats"]["rejected"] > 0
     with pytest.raises(TypeError, match="judge"):
         _core.mine_batch(batch, counter)  # type: ignore[call-arg]
-    assert lrat.mine(lrat_trajectories, judge=None, outcomes="all", chain_queries=False).height == 27
+    assert lrat.mine(lrat_trajectories, judge=None, outcomes="all").height == 27

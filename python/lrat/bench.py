@@ -61,8 +61,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     # LRAT with one mechanism of the mining recipe off, to measure what each carries.
     "lrat_keep_accepted": {"judge": "rules", "weighting": "intensity", "exclude_accepted": False},
     "lrat_no_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_filter": False},
-    # LRAT without query chains (the searches the agent reformulated get no example of their own).
-    "lrat_no_chain": {"judge": "rules", "weighting": "intensity", "chain_queries": False},
+    # LRAT with query chains: the searches the agent reformulated get the page it found next.
+    "lrat_chain": {"judge": "rules", "weighting": "intensity", "chain_queries": True},
     # LRAT mined from every trajectory, failed ones too (the paper: they help, less than successful ones).
     "lrat_all_outcomes": {"judge": "rules", "weighting": "intensity", "outcomes": "all"},
     # LRAT with ITER's tiered negative weights (3 / 1 / 0.3, in-batch 0.3).
@@ -73,8 +73,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "lrat_context": {"judge": "rules", "weighting": "intensity", "contextual_queries": True},
 }
 """How each mined variant mines (judge, weighting, contextual queries) and trains (negative weights),
-and, where given, a mechanism of the config (`exclude_accepted`, `false_negative_filter`) or of the
-mining defaults (`chain_queries`) turned off for that variant alone. A variant mined with contextual queries is also searched with them: the
+and, where given, a mechanism of the config (`exclude_accepted`, `false_negative_filter`) turned off
+for that variant alone. A variant mined with contextual queries is also searched with them: the
 frozen agent queries and the re-run agent's searches carry the reasoning written before them."""
 TRAINING_KEYS = ("negative_weights", "dev_fraction")
 """Keys of a variant's recipe that go to training rather than mining."""

@@ -172,11 +172,10 @@ class MiningConfig:
     trajectory's examples (an agent that accepted a page and moves on leaves it in later result lists,
     where the segment rule would count it as rejected)."""
     chain_queries: bool = option(
-        True,
-        "--no-chain-queries",
-        "do not pair the pages the agent accepted with the earlier searches of their query chains",
+        False,
+        "--chain-queries",
+        "also pair each page the agent accepted with the earlier searches of its query chain",
         group=_MINING,
-        negates=True,
     )
     """Query chains (Radlinski and Joachims, KDD 2005): the searches since the agent's last accepted
     browse that it left without accepting anything are reformulations of the one that found the next
@@ -381,7 +380,7 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         after the search) is never a negative of that trajectory's examples (on by default: an agent
         that accepted a page and moves on leaves it in later result lists, where the segment rule would
         count it as rejected).
-    chain_queries: query chains add examples (on by default): each page the agent accepted is also
+    chain_queries: query chains add examples (off by default): each page the agent accepted is also
         the positive of every earlier search it left without accepting anything since its last
         accepted page (those rows have `chained` true, and `rank` 0 where that search's list did not
         hold the page; docs/method.md §2).
