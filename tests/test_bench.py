@@ -413,3 +413,40 @@ def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_for
     base_rows, context_rows = rows.filter(pl.col("variant") == "base"), rows.filter(pl.col("variant") == "base_context")
     assert base_rows["recall@10"].equals(context_rows["recall@10"]), "the question alone has no context"
     assert not base_rows["aq_recall@10"].equals(context_rows["aq_recall@10"]), "the agents' queries carry theirs"
+
+
+def test_more_plays_add_training_trajectories_and_leave_the_heldout_measure_alone(kb, tiny, bench_run, tmp_path):
+    """`plays=2`: every question is played a second time on its own random stream; the training sets
+    gain the second play's examples of the training questions only, and everything measured on the
+    held-out questions against base (play 0) is what a one-play run measures."""
+    from lrat.bench import run
+
+    out = tmp_path / "out"
+    result = run(
+        _collection(kb, tmp_path / "kb"),
+        dataclasses.replace(_config(), plays=2),
+        model=tiny,
+        out=out,
+        progress=False,
+        print_table=False,
+    )
+    seed0 = out / "work" / "seed0"
+    first = [json.loads(line) for line in (seed0 / "base_runs.jsonl").read_text().splitlines()]
+    second = [json.loads(line) for line in (seed0 / "base_runs_play1.jsonl").read_text().splitlines()]
+    assert [r["query_id"] for r in first] == [r["query_id"] for r in second]
+    assert [r["result"] for r in first] != [r["result"] for r in second], "the second play is its own stream"
+    assert first == [json.loads(line) for line in (bench_run / "work" / "seed0" / "base_runs.jsonl").open()]
+    one_play = pl.read_parquet(bench_run / "per_query.parquet").filter(pl.col("variant") == "base")
+    assert result.per_query.filter(pl.col("variant") == "base").equals(one_play)
+    for fold in (0, 1):
+        held = set(pl.read_parquet(out / "per_query.parquet").filter(pl.col("fold") == fold)["query_id"])
+        for name in ("lrat", "oracle_trajectory"):
+            before = pl.read_parquet(bench_run / "work" / "seed0" / f"fold{fold}" / f"train_{name}.parquet")
+            after = pl.read_parquet(seed0 / f"fold{fold}" / f"train_{name}.parquet")
+            assert after.height > before.height, (name, fold)
+            assert set(zip(before["query"], before["pos_id"])) <= set(zip(after["query"], after["pos_id"]))
+            assert not set(after["query_id"]) & held
+        question_oracle = f"fold{fold}/train_oracle_question.parquet"
+        assert pl.read_parquet(seed0 / question_oracle).equals(
+            pl.read_parquet(bench_run / "work" / "seed0" / question_oracle)
+        )

@@ -5,7 +5,8 @@ The protocol (docs/method.md §5):
   models evaluated on fold i are trained only on trajectories of questions outside fold i, so every
   question is held out exactly once and all of them count.
 - For each seed, the simulated agent plays every question once with the base retriever (its trajectories
-  are cached and shared by every fold and variant). Fold i's training data is mined from the
+  are cached and shared by every fold and variant; with `plays` > 1 it plays each question again on
+  other random streams, and those runs only add training trajectories). Fold i's training data is mined from the
   trajectories of the other folds' questions; fold i's own base trajectories give the *agents' own
   queries*: the searches the agent issued on the held-out question, other than the question itself,
   frozen as one query set that every variant is scored on.
@@ -127,6 +128,11 @@ class BenchConfig:
     ks: tuple[int, ...] = (2, 5, 10)
     agent: AgentConfig = AgentConfig()
     training: TrainingBudget = TrainingBudget()
+    plays: int = 1
+    """Times the base agent plays each question per seed. Play 0 is the one every held-out metric is
+    measured against; plays 1… (each its own random stream: seed `s + seeds × p`) only add training
+    trajectories, as more logs of the same questions would. Mined and trajectory-oracle sets use every
+    play; the question oracle has one example per evidence document whatever the plays."""
     exclude_accepted: bool = True
     """Mining: a document accepted anywhere in a trajectory is never one of its negatives."""
     false_negative_margin: float | None = 0.95
@@ -141,6 +147,8 @@ class BenchConfig:
             raise ValueError(f"folds must be at least 2, got {self.folds}")
         if self.seeds < 1:
             raise ValueError(f"seeds must be at least 1, got {self.seeds}")
+        if self.plays < 1:
+            raise ValueError(f"plays must be at least 1, got {self.plays}")
         unknown = [v for v in self.variants if v not in ALL_VARIANTS]
         if unknown:
             raise ValueError(f"unknown variant(s) {', '.join(unknown)}; choose from {', '.join(ALL_VARIANTS)}")
@@ -705,6 +713,19 @@ def run(
             records = simulate(rows, base, get_document, config.agent, seed=seed, progress=progress)
             write_runs(records, base_runs)
         record_of = {r["query_id"]: r for r in records}
+        more_plays: dict[str, list[dict[str, Any]]] = {qid: [] for qid in by_id}
+        for p in range(1, config.plays):
+            play_runs = work / f"seed{seed}" / f"base_runs_play{p}.jsonl"
+            if resume and play_runs.is_file():
+                extra = [json.loads(line) for line in play_runs.open(encoding="utf-8")]
+            else:
+                log(f"seed {seed}: play {p + 1} of {config.plays} of every question with the base retriever")
+                extra = simulate(
+                    rows, base, get_document, config.agent, seed=seed + config.seeds * p, progress=progress
+                )
+                write_runs(extra, play_runs)
+            for r in extra:
+                more_plays[r["query_id"]].append(r)
         frozen, frozen_in_context = _frozen_queries(record_of, by_id)
         base_aq = agent_query_metrics(base, frozen, evidence, config.ks)
         for qid in by_id:
@@ -730,7 +751,7 @@ def run(
                 trained,
                 corpus,
                 train_rows,
-                [record_of[r["query_id"]] for r in train_rows],
+                [rec for r in train_rows for rec in (record_of[r["query_id"]], *more_plays[r["query_id"]])],
                 base,
                 config,
                 fold_work,
@@ -990,6 +1011,7 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
         + (f" except {', '.join(f'{k}={v}' for k, v in changed.items())}" if changed else "")
         + f" (max_steps {a.max_steps} for the base runs that training is mined from; held-out runs cut at "
         f"{max(config.budgets)} calls)"
+        + (f"; {config.plays} base plays of each training question" if config.plays > 1 else "")
     )
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "

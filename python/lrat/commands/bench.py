@@ -62,6 +62,12 @@ def register(subparsers: Any) -> None:
         "(best step kept, base kept when worse); base_context (untrained) is the base model searched with "
         "contextual queries",
     )
+    parser.add_argument(
+        "--plays",
+        type=int,
+        default=DEFAULT.plays,
+        help="times the base agent plays each question per seed; the extra plays only add training trajectories",
+    )
     parser.add_argument("--ablation", action="store_true", help="add the naive and filter variants")
     parser.add_argument("--budgets", type=_ints, default=DEFAULT.budgets, help="agent step budgets")
     parser.add_argument("--steps", type=int, default=t.steps, help="optimiser steps of every trained variant")
@@ -125,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         folds=args.folds if args.folds is not None else base.folds,
         seeds=args.seeds if args.seeds is not None else base.seeds,
         fold_seed=args.fold_seed,
+        plays=args.plays,
         variants=tuple(args.variants),
         budgets=tuple(sorted(set(args.budgets))),
         training=dataclasses.replace(
