@@ -703,28 +703,24 @@ def run(
     untrained: list[dict[str, Any]] = []
     dev_reports: list[dict[str, Any]] = []
     base_evidence_recall: list[float] = []
+
+    def base_play(path: Path, play_seed: int, what: str) -> list[dict[str, Any]]:
+        """The base agent's runs of every question on `play_seed`, read back from `path` when resuming."""
+        if resume and path.is_file():
+            log(f"{what}: the base trajectories of the earlier run (resumed)")
+            return [json.loads(line) for line in path.open(encoding="utf-8")]
+        log(f"{what}: the agent plays all {len(rows)} questions with the base retriever")
+        played = simulate(rows, base, get_document, config.agent, seed=play_seed, progress=progress)
+        write_runs(played, path)
+        return played
+
     for seed in range(config.seeds):
-        base_runs = work / f"seed{seed}" / "base_runs.jsonl"
-        if resume and base_runs.is_file():
-            log(f"seed {seed}: the base trajectories of the earlier run (resumed)")
-            records = [json.loads(line) for line in base_runs.open(encoding="utf-8")]
-        else:
-            log(f"seed {seed}: the agent plays all {len(rows)} questions with the base retriever")
-            records = simulate(rows, base, get_document, config.agent, seed=seed, progress=progress)
-            write_runs(records, base_runs)
+        records = base_play(work / f"seed{seed}" / "base_runs.jsonl", seed, f"seed {seed}")
         record_of = {r["query_id"]: r for r in records}
         more_plays: dict[str, list[dict[str, Any]]] = {qid: [] for qid in by_id}
         for p in range(1, config.plays):
-            play_runs = work / f"seed{seed}" / f"base_runs_play{p}.jsonl"
-            if resume and play_runs.is_file():
-                extra = [json.loads(line) for line in play_runs.open(encoding="utf-8")]
-            else:
-                log(f"seed {seed}: play {p + 1} of {config.plays} of every question with the base retriever")
-                extra = simulate(
-                    rows, base, get_document, config.agent, seed=seed + config.seeds * p, progress=progress
-                )
-                write_runs(extra, play_runs)
-            for r in extra:
+            where = f"seed {seed}, play {p + 1} of {config.plays}"
+            for r in base_play(work / f"seed{seed}" / f"base_runs_play{p}.jsonl", seed + config.seeds * p, where):
                 more_plays[r["query_id"]].append(r)
         frozen, frozen_in_context = _frozen_queries(record_of, by_id)
         base_aq = agent_query_metrics(base, frozen, evidence, config.ks)
