@@ -200,13 +200,14 @@ def _segment_examples(steps: list[tuple], chain_queries: bool) -> list[tuple]:
                         seen.add(k)
                         negatives.append(k)
             examples.append((history[-1][0], key, negatives, reasoning))
-            chains.append((key, reasoning, run_accepted, history[:-1]))
+            if chain_queries:
+                chains.append((key, reasoning, run_accepted, history[:-1]))
         if run_accepted:
             history.clear()
             rejected.clear()
     # Every browse is accepted, so a chain's earlier searches were followed by no browse at all.
-    paired = {(e[0], e[1]) for e in examples}
-    for key, reasoning, run_accepted, earlier in chains if chain_queries else []:
+    paired = {(e[0], e[1]) for e in examples} if chains else set()
+    for key, reasoning, run_accepted, earlier in chains:
         for query, keys in earlier:
             if (query, key) in paired:
                 continue
