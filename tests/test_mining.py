@@ -337,6 +337,58 @@ def test_query_chains_give_reformulated_searches_the_page_found_next(tmp_path):
     assert pl.read_parquet(out).height == plain.height
 
 
+def test_crediting_pairs_an_accepted_page_with_the_earlier_searches_that_listed_it(tmp_path):
+    """A page the agent passed over in one list and accepted after a later search is a positive of the
+    earlier search too; a rejected page is credited nowhere; the CLI flag and the API agree."""
+    from lrat.cli import main
+
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            run_record(
+                [
+                    search("first look", ["a", "x", "b"]),
+                    browse("a"),
+                    reason(BAD),
+                    search("elsewhere", ["c", "d"]),
+                    search("second look", ["d", "x", "e"]),
+                    browse("x"),
+                    reason(GOOD),
+                    search("after", ["x", "f"]),
+                    browse("f"),
+                    reason(BAD),
+                ]
+            )
+        ],
+    )
+    corpus = pl.DataFrame({"doc_id": list("abcdefx"), "text": [f"text {d}" for d in "abcdefx"]})
+    options = {"tokenizer": "whitespace", "corpus": corpus}
+    plain = lrat.mine(path, **options)
+    credited, report = mine_with_report(path, credit_earlier=True, **options)
+    assert not plain["credited"].any()
+    assert credited.head(plain.height).drop("weight").equals(plain.drop("weight"))
+    extra = credited.filter(pl.col("credited"))
+    assert report.credited == extra.height == 1, "not 'elsewhere' (x unlisted), not 'after' (later)"
+    assert extra.select("query", "pos_id", "rank", "neg_id", "neg_tier", "chained").row(0) == (
+        "first look",
+        "x",
+        2,
+        ["a", "b"],
+        [0, 2],
+        False,
+    )
+    assert extra["reasoning"].item() == GOOD
+    found = credited.filter(pl.col("query") == "second look")["weight"].item()
+    assert extra["weight"].item() == found, "a credited row is weighted by the accepted page's reasoning"
+    assert "1 credited to earlier searches" in report.summary()
+
+    corpus.write_ndjson(tmp_path / "corpus.jsonl")
+    out = tmp_path / "train.parquet"
+    command = ["mine", str(path), "--corpus", str(tmp_path / "corpus.jsonl"), "-o", str(out), "--no-progress"]
+    assert main([*command, "--credit-earlier", "--tokenizer", "whitespace"]) == 0
+    assert pl.read_parquet(out)["credited"].sum() == 1
+
+
 def test_contextual_queries_join_the_reasoning_before_the_search_as_the_bench_and_simulator_do(tmp_path):
     from lrat.bench import search_contexts
     from lrat.contextual import contextual_query

@@ -259,6 +259,7 @@ class _MineStats(TypedDict):
     unreadable: int
     failed: int
     chained: int
+    credited: int
 
 class _Mined(TypedDict):
     examples: Table
@@ -294,6 +295,7 @@ def mine_batch(
     judge: Literal["rules", "none"] | list[list[bool]] | None,
     rule: Literal["segment", "per_search"] = "segment",
     chain_queries: bool = False,
+    credit_earlier: bool = False,
     documents: DocumentStore | None = None,
 ) -> _Mined:
     """Mines the batch: examples (with document ids) and counts; the batch's document texts go
@@ -301,9 +303,10 @@ def mine_batch(
     accepted: the naive variant, as in `lrat.mine`), or the verdicts, one list per trajectory. The examples table has `trajectory_id, query_id, outcome, step,
     search_step, rank, query, pos_id, neg_id, neg_tier` (per negative: 0 opened and rejected, 1 skipped
     above an opened result, 2 seen below), `context` (the reasoning step right before the search),
-    `reasoning, reasoning_tokens, accepted, chained`. With `chain_queries`, each accepted page is also
-    the positive of the earlier searches of its query chain (`chained` true; `rank` 0 where that
-    search's list did not hold the page)."""
+    `reasoning, reasoning_tokens, accepted, chained, credited`. With `chain_queries`, each accepted page
+    is also the positive of the earlier searches of its query chain (`chained` true; `rank` 0 where
+    that search's list did not hold the page); with `credit_earlier`, of every earlier search whose
+    list held it (`credited` true)."""
 
 class _Attached(TypedDict):
     texts: Table

@@ -76,6 +76,8 @@ class MiningReport:
     failed: int = 0
     chained: int = 0
     """Query-chain examples among `examples` (with `chain_queries`)."""
+    credited: int = 0
+    """Examples among `examples` crediting an accepted page to an earlier search (with `credit_earlier`)."""
     failed_judge_calls: int = 0
     dropped_by_outcome: int = 0
     examples_by_outcome: dict[str, int] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class MiningReport:
             f"{'segment' if self.rule == 'segment' else 'search'}, {self.unreadable} unreadable, "
             f"{self.failed} failed"
             + (f"; {self.chained} of the examples from query chains" if self.chained else "")
+            + (f"; {self.credited} credited to earlier searches" if self.credited else "")
             + f"); kept {self.kept} "
             f"(dropped: {self.dropped_by_outcome} by outcome of {self.examples_by_outcome}, "
             f"{self.dropped_rejected} rejected, "
@@ -181,6 +184,15 @@ class MiningConfig:
     browse that it left without accepting anything are reformulations of the one that found the next
     accepted page; each gets that page as its positive too, with its own list's results as negatives
     (`chained` marks these examples; `rank` is 0 when the search's list did not hold the page)."""
+    credit_earlier: bool = option(
+        False,
+        "--credit-earlier",
+        "also pair each page the agent accepted with every earlier search whose results listed it",
+        group=_MINING,
+    )
+    """Credit for pages seen before they were read: a page the agent accepted is also the positive of
+    every earlier search of its trajectory whose result list held it (passed over there, or left for
+    lack of budget), with that list's results as negatives (`credited` marks these examples)."""
     contextual_queries: bool = option(
         False,
         "--contextual-queries",
@@ -293,7 +305,13 @@ def mine_batches(
     for batch in reader:
         verdicts = judge if isinstance(judge, str) else _verdicts(batch, judge)
         out = _core.mine_batch(
-            batch, counter, rule=config.rule, chain_queries=config.chain_queries, judge=verdicts, documents=documents
+            batch,
+            counter,
+            rule=config.rule,
+            chain_queries=config.chain_queries,
+            credit_earlier=config.credit_earlier,
+            judge=verdicts,
+            documents=documents,
         )
         examples.append(pl.DataFrame(out["examples"]))
         for key, value in out["stats"].items():
@@ -357,7 +375,7 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
 
     Returns one row per kept example: `query, pos, neg, pos_id, neg_id, weight`, then
     `pos_source` (corpus | browse | snippet), `neg_source`, `trajectory_id, query_id, outcome,
-    step, search_step, rank, neg_tier, context, reasoning, reasoning_tokens, accepted, chained`. `neg_tier`
+    step, search_step, rank, neg_tier, context, reasoning, reasoning_tokens, accepted, chained, credited`. `neg_tier`
     says, for each negative, why it is one: 0 opened and rejected, 1 skipped above a result the agent
     opened in the same list, 2 seen below every opened one; `context` is the reasoning step right
     before the search that set the query ("" when there is none).
@@ -384,6 +402,8 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         the positive of every earlier search it left without accepting anything since its last
         accepted page (those rows have `chained` true, and `rank` 0 where that search's list did not
         hold the page; docs/method.md §2).
+    credit_earlier: each page the agent accepted is also the positive of every earlier search of its
+        trajectory whose result list held it (off by default; those rows have `credited` true).
     contextual_queries: the query of each example is its search query joined with the reasoning
         written right before that search (`lrat.contextual`; the `context` column keeps the reasoning).
     read_options, and any other keyword: how the logs are read (`lrat.ReadOptions`: format, strict,
@@ -457,6 +477,7 @@ def empty_examples():
         "reasoning_tokens": pl.Series([], dtype=pl.UInt32),
         "accepted": pl.Series([], dtype=pl.Boolean),
         "chained": pl.Series([], dtype=pl.Boolean),
+        "credited": pl.Series([], dtype=pl.Boolean),
     }
 
 

@@ -96,10 +96,12 @@ pub fn browse_reasonings(batch: PyRef<'_, TrajectoryBatch>) -> Vec<Vec<String>> 
 /// Mines the batch. `judge` (required) is "rules" (the built-in judge), "none" or None (accept
 /// every browse: the naive variant, as `lrat.mine(judge=None)`), or a list with one list of booleans
 /// per trajectory, one per browse in `browse_reasonings` order.
-/// With `chain_queries`, query chains add examples (`Example::chained`).
+/// With `chain_queries`, query chains add examples (`Example::chained`); with `credit_earlier`,
+/// accepted pages are credited to the earlier searches that listed them (`Example::credited`).
 /// The document texts of the batch go into `documents`, when given.
 #[pyfunction]
-#[pyo3(signature = (batch, counter, *, judge, rule="segment", chain_queries=false, documents=None))]
+#[pyo3(signature = (batch, counter, *, judge, rule="segment", chain_queries=false, credit_earlier=false, documents=None))]
+#[allow(clippy::too_many_arguments)] // the keyword arguments of the Python signature
 pub fn mine_batch<'py>(
     py: Python<'py>,
     batch: PyRef<'py, TrajectoryBatch>,
@@ -107,9 +109,10 @@ pub fn mine_batch<'py>(
     judge: Option<&Bound<'py, PyAny>>,
     rule: &str,
     chain_queries: bool,
+    credit_earlier: bool,
     documents: Option<PyRef<'py, PyDocumentStore>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let cut = Cut { rule: Rule::from_str(rule).map_err(invalid_argument)?, chain_queries };
+    let cut = Cut { rule: Rule::from_str(rule).map_err(invalid_argument)?, chain_queries, credit_earlier };
     let given: Option<Vec<Vec<bool>>> = match judge {
         Some(j) if !j.is_instance_of::<pyo3::types::PyString>() => Some(j.extract()?),
         _ => None,
@@ -164,6 +167,7 @@ pub fn mine_batch<'py>(
     s.set_item("unreadable", stats.unreadable)?;
     s.set_item("failed", stats.failed)?;
     s.set_item("chained", stats.chained)?;
+    s.set_item("credited", stats.credited)?;
     d.set_item("stats", s)?;
     Ok(d)
 }

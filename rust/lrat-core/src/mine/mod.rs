@@ -86,6 +86,9 @@ pub struct Example<'t> {
     /// A query chain's example: the query is an earlier search the agent left without accepting
     /// anything, the positive what a later search of the same chain found (see [`chain_examples`]).
     pub chained: bool,
+    /// A credited example: the query is an earlier search whose list showed the page the agent
+    /// accepted later (see [`credit_examples`]).
+    pub credited: bool,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +106,8 @@ pub struct MineStats {
     pub failed: u64,
     /// Query-chain examples among `examples` (only when chaining is on).
     pub chained: u64,
+    /// Credited examples among `examples` (only when crediting is on).
+    pub credited: u64,
 }
 
 impl MineStats {
@@ -115,6 +120,7 @@ impl MineStats {
         self.unreadable += o.unreadable;
         self.failed += o.failed;
         self.chained += o.chained;
+        self.credited += o.credited;
     }
 }
 
@@ -216,11 +222,13 @@ pub struct Cut {
     pub rule: Rule,
     /// Add query chains' examples ([`chain_examples`]).
     pub chain_queries: bool,
+    /// Credit accepted pages to the earlier searches that listed them ([`credit_examples`]).
+    pub credit_earlier: bool,
 }
 
 impl From<Rule> for Cut {
     fn from(rule: Rule) -> Self {
-        Cut { rule, chain_queries: false }
+        Cut { rule, chain_queries: false, credit_earlier: false }
     }
 }
 
@@ -250,6 +258,11 @@ pub fn mine_trajectory<'t>(
         let chained = chain_examples(t, &decisions, &examples);
         stats.chained += chained.len() as u64;
         examples.extend(chained);
+    }
+    if cut.credit_earlier {
+        let credited = credit_examples(t, &decisions, &examples);
+        stats.credited += credited.len() as u64;
+        examples.extend(credited);
     }
     stats.examples += examples.len() as u64;
     for e in &examples {
@@ -332,64 +345,109 @@ fn make_example<'t>(
         reasoning_tokens: 0,
         accepted: b.accepted,
         chained: false,
+        credited: false,
     }
 }
 
 /// Query chains (after Radlinski and Joachims, KDD 2005): the searches an agent issued since its
 /// last accepted browse, and left without accepting anything, are the reformulations that led to
 /// the next page it accepts. Each accepted example gives every such earlier search of its chain an
-/// example of its own: that search's query, the same positive (with its browse, reasoning and
-/// verdict), and as negatives the browses rejected after that search, then its list's unbrowsed
-/// results (other documents accepted in the positive's run left out). `rank` is the positive's rank
-/// in that search's list, 0 when the list did not hold it: then the chain teaches what the search
-/// missed. A query already paired with the positive in `examples` is not paired again.
+/// example of its own ([`earlier_search_example`]). `rank` is the positive's rank in that search's
+/// list, 0 when the list did not hold it: then the chain teaches what the search missed. A query
+/// already paired with the positive in `examples` is not paired again.
 fn chain_examples<'t>(
     t: &'t Trajectory,
     decisions: &[Option<Browse<'t>>],
     examples: &[Example<'t>],
 ) -> Vec<Example<'t>> {
     let accepted_steps: Vec<usize> = decisions.iter().flatten().filter(|b| b.accepted).map(|b| b.step).collect();
-    let searches: Vec<usize> =
-        t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect();
+    let searches = search_steps(t);
     let mut paired: HashSet<(&str, &str)> = examples.iter().map(|e| (e.query, e.positive)).collect();
     let mut out = Vec::new();
     for e in examples.iter().filter(|e| e.accepted) {
         let search = e.search_step as usize;
         let chain_start = accepted_steps.iter().rev().find(|&&a| a < search).map_or(0, |a| a + 1);
-        let run_accepted: HashSet<&str> =
-            examples.iter().filter(|o| o.accepted && o.search_step == e.search_step).map(|o| o.positive).collect();
-        for (n, &c) in searches.iter().enumerate().filter(|(_, &c)| c >= chain_start && c < search) {
-            let step = &t.steps[c];
-            if !paired.insert((step.text.as_str(), e.positive)) {
-                continue;
+        for n in (0..searches.len()).filter(|&n| searches[n] >= chain_start && searches[n] < search) {
+            if paired.insert((t.steps[searches[n]].text.as_str(), e.positive)) {
+                let mut x = earlier_search_example(t, decisions, examples, e, &searches, n);
+                x.chained = true;
+                out.push(x);
             }
-            let keys: Vec<&str> = step.hits.iter().map(|h| h.doc_key.as_str()).collect();
-            let window_end = searches.get(n + 1).copied().unwrap_or(t.steps.len());
-            let window: Vec<&Browse> = decisions[c + 1..window_end].iter().flatten().collect();
-            let browsed: HashSet<&str> = window.iter().map(|b| b.key).collect();
-            let mut negatives = Negatives::excluding(run_accepted.iter().copied().chain([e.positive]));
-            for b in window.iter().rev().filter(|b| !b.accepted) {
-                negatives.push(b.key, Tier::Rejected);
-            }
-            negatives.push_unbrowsed(&keys, &browsed);
-            out.push(Example {
-                trajectory: e.trajectory,
-                step: e.step,
-                search_step: c as u32,
-                rank: keys.iter().position(|k| *k == e.positive).map_or(0, |p| p as u32 + 1),
-                query: &step.text,
-                positive: e.positive,
-                negatives: negatives.keys,
-                negative_tiers: negatives.tiers,
-                context: pre_search_reasoning(t, c),
-                reasoning: e.reasoning,
-                reasoning_tokens: e.reasoning_tokens,
-                accepted: true,
-                chained: true,
-            });
         }
     }
     out
+}
+
+/// Credit for pages seen before they were read: an accepted page was also what every earlier
+/// search of the trajectory that listed it was after, whether the agent passed it over there or
+/// had no budget left to open it. Each accepted example (not itself a chain's) gives every earlier
+/// search whose list holds its positive an example of its own ([`earlier_search_example`]), with
+/// the positive's rank in that list. A query already paired with the positive is not paired again.
+fn credit_examples<'t>(
+    t: &'t Trajectory,
+    decisions: &[Option<Browse<'t>>],
+    examples: &[Example<'t>],
+) -> Vec<Example<'t>> {
+    let searches = search_steps(t);
+    let mut paired: HashSet<(&str, &str)> = examples.iter().map(|e| (e.query, e.positive)).collect();
+    let mut out = Vec::new();
+    for e in examples.iter().filter(|e| e.accepted && !e.chained) {
+        let search = e.search_step as usize;
+        for n in (0..searches.len()).filter(|&n| searches[n] < search) {
+            let step = &t.steps[searches[n]];
+            if step.hits.iter().any(|h| h.doc_key == e.positive) && paired.insert((step.text.as_str(), e.positive)) {
+                let mut x = earlier_search_example(t, decisions, examples, e, &searches, n);
+                x.credited = true;
+                out.push(x);
+            }
+        }
+    }
+    out
+}
+
+fn search_steps(t: &Trajectory) -> Vec<usize> {
+    t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect()
+}
+
+/// Example `e`'s positive (with its browse, reasoning and verdict) paired with the query of the
+/// earlier search `searches[n]`; as negatives the browses rejected after that search, then its
+/// list's unbrowsed results, leaving out the other documents accepted in `e`'s run.
+fn earlier_search_example<'t>(
+    t: &'t Trajectory,
+    decisions: &[Option<Browse<'t>>],
+    examples: &[Example<'t>],
+    e: &Example<'t>,
+    searches: &[usize],
+    n: usize,
+) -> Example<'t> {
+    let c = searches[n];
+    let step = &t.steps[c];
+    let run_accepted = examples.iter().filter(|o| o.accepted && o.search_step == e.search_step).map(|o| o.positive);
+    let keys: Vec<&str> = step.hits.iter().map(|h| h.doc_key.as_str()).collect();
+    let window_end = searches.get(n + 1).copied().unwrap_or(t.steps.len());
+    let window: Vec<&Browse> = decisions[c + 1..window_end].iter().flatten().collect();
+    let browsed: HashSet<&str> = window.iter().map(|b| b.key).collect();
+    let mut negatives = Negatives::excluding(run_accepted.chain([e.positive]));
+    for b in window.iter().rev().filter(|b| !b.accepted) {
+        negatives.push(b.key, Tier::Rejected);
+    }
+    negatives.push_unbrowsed(&keys, &browsed);
+    Example {
+        trajectory: e.trajectory,
+        step: e.step,
+        search_step: c as u32,
+        rank: keys.iter().position(|k| *k == e.positive).map_or(0, |p| p as u32 + 1),
+        query: &step.text,
+        positive: e.positive,
+        negatives: negatives.keys,
+        negative_tiers: negatives.tiers,
+        context: pre_search_reasoning(t, c),
+        reasoning: e.reasoning,
+        reasoning_tokens: e.reasoning_tokens,
+        accepted: true,
+        chained: false,
+        credited: false,
+    }
 }
 
 fn mine_segments<'t>(
@@ -460,8 +518,7 @@ fn mine_per_search<'t>(
     stats: &mut MineStats,
 ) -> Vec<Example<'t>> {
     let mut examples = Vec::new();
-    let search_steps: Vec<usize> =
-        t.steps.iter().enumerate().filter(|(_, s)| s.kind == StepKind::Search).map(|(i, _)| i).collect();
+    let search_steps = search_steps(t);
     let first_search = search_steps.first().copied().unwrap_or(t.steps.len());
     stats.not_in_results += decisions[..first_search].iter().flatten().count() as u64;
     for (n, &start) in search_steps.iter().enumerate() {

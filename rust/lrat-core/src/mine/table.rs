@@ -28,6 +28,7 @@ pub fn examples_schema() -> SchemaRef {
         Field::new("reasoning_tokens", DataType::UInt32, false),
         Field::new("accepted", DataType::Boolean, false),
         Field::new("chained", DataType::Boolean, false),
+        Field::new("credited", DataType::Boolean, false),
     ]))
 }
 
@@ -57,6 +58,7 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
     let mut tokens = UInt32Builder::with_capacity(n);
     let mut accepted = BooleanBuilder::with_capacity(n);
     let mut chained = BooleanBuilder::with_capacity(n);
+    let mut credited = BooleanBuilder::with_capacity(n);
     for e in examples {
         let t = &trajectories[e.trajectory];
         tid.append_value(&t.id);
@@ -80,6 +82,7 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
         tokens.append_value(e.reasoning_tokens);
         accepted.append_value(e.accepted);
         chained.append_value(e.chained);
+        credited.append_value(e.credited);
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(tid.finish()),
@@ -97,6 +100,7 @@ pub fn examples_batch(trajectories: &[Trajectory], examples: &[Example]) -> Resu
         Arc::new(tokens.finish()),
         Arc::new(accepted.finish()),
         Arc::new(chained.finish()),
+        Arc::new(credited.finish()),
     ];
     RecordBatch::try_new(examples_schema(), columns)
 }

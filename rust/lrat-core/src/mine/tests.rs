@@ -187,7 +187,7 @@ fn per_search_tiers_follow_the_searchs_list() {
 
 fn chained<'t>(t: &'t Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
     let mut stats = MineStats::default();
-    let cut = Cut { rule, chain_queries: true };
+    let cut = Cut { rule, chain_queries: true, credit_earlier: false };
     let e = mine_trajectory(t, 0, cut, &verdicts, &TokenCounter::Whitespace, &mut stats);
     (e, stats)
 }
@@ -242,4 +242,62 @@ fn query_chains_follow_only_accepted_pages_and_never_repeat_a_pair() {
     let x = e.iter().find(|e| e.chained).unwrap();
     assert_eq!((x.query, x.positive, x.search_step, x.rank), ("q1", "c", 0, 0));
     assert_eq!(negs(x), ["a"]);
+}
+
+fn credited<'t>(t: &'t Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
+    let mut stats = MineStats::default();
+    let cut = Cut { rule, chain_queries: false, credit_earlier: true };
+    let e = mine_trajectory(t, 0, cut, &verdicts, &TokenCounter::Whitespace, &mut stats);
+    (e, stats)
+}
+
+#[test]
+fn crediting_pairs_an_accepted_page_with_each_earlier_search_that_listed_it() {
+    let t = traj(&[
+        S::Search("q1", &["a", "x", "b"]),
+        S::Browse("a"),
+        S::Reason(BAD),
+        S::Search("q2", &["c", "d"]),
+        S::Search("q3", &["d", "x", "e"]),
+        S::Browse("e"),
+        S::Reason(GOOD),
+        S::Browse("x"),
+        S::Reason(GOOD),
+        S::Search("q4", &["x", "f"]),
+        S::Answer,
+    ]);
+    let (plain, _) = mine(&t, Rule::PerSearch, Verdicts::Rules);
+    let (e, stats) = credited(&t, Rule::PerSearch, Verdicts::Rules);
+    assert_eq!(e[..plain.len()], plain[..], "crediting only adds examples");
+    let extra: Vec<&Example> = e.iter().filter(|e| e.credited).collect();
+    assert_eq!(stats.credited, 1);
+    assert_eq!(stats.examples, plain.len() as u64 + 1);
+    // Only q1 listed x before q3's browse of it: not q2 (x absent), not q3 (its own), not q4 (later).
+    let x = extra[0];
+    assert_eq!((x.query, x.positive, x.rank, x.search_step, x.step), ("q1", "x", 2, 0, 7));
+    assert!(x.accepted && !x.chained && x.reasoning == GOOD);
+    assert_eq!(negs(x), ["a", "b"], "the browse rejected after q1 first, then q1's unbrowsed results");
+    assert_eq!(x.negative_tiers, [Tier::Rejected, Tier::SeenBelow]);
+}
+
+#[test]
+fn crediting_skips_rejected_pages_and_pairs_already_mined() {
+    let t = traj(&[
+        S::Search("q1", &["x", "y"]),
+        S::Search("q2", &["x", "y"]),
+        S::Browse("y"),
+        S::Reason(BAD),
+        S::Search("q1", &["y", "x"]),
+        S::Browse("x"),
+        S::Reason(GOOD),
+        S::Answer,
+    ]);
+    let (e, stats) = credited(&t, Rule::PerSearch, Verdicts::Rules);
+    // x, accepted after the second q1, credits q2 only: q1 is already paired with x.
+    assert_eq!(stats.credited, 1);
+    let x = e.iter().find(|e| e.credited).unwrap();
+    assert_eq!((x.query, x.positive, x.rank), ("q2", "x", 1));
+    assert_eq!(negs(x), ["y"]);
+    assert_eq!(x.negative_tiers, [Tier::Rejected]);
+    assert!(e.iter().filter(|e| e.positive == "y").all(|e| !e.credited), "a rejected page is credited nowhere");
 }
