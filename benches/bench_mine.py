@@ -6,11 +6,12 @@ fresh ids, as JSON lines under bench-data/). Each contender runs in its own subp
 RSS is its own (from `os.wait4`):
 
   lrat         lrat.mine(path, judge="none", outcomes="all"): reading, segment mining (with
-               --chain-queries, query chains too), token counts of
+               --chain-queries, query chains too; with --credit-earlier, credits to earlier
+               searches), token counts of
                the post-browse reasoning (the default model's tokenizer), document texts from the
                trajectories, relevance-intensity weights
   pure-python  json.loads and loops doing the same: the BrowseComp steps, the segment rule (same runs,
-               same negatives order), its query chains with --chain-queries, the exclusion of accepted pages from the negatives, one `tokenizers` call per reasoning text on the same
+               same negatives order), its query chains with --chain-queries, its credits with --credit-earlier, the exclusion of accepted pages from the negatives, one `tokenizers` call per reasoning text on the same
                tokenizer.json, document texts from browse outputs / snippets, the same weights
 
 Both use the naive judge (every browse accepted), so the example sets do not depend on reproducing
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,10 +58,23 @@ TARGET = 15.0
 # lrat
 
 
-def run_lrat(path: str, chain_queries: bool):
+@dataclass(frozen=True)
+class Modes:
+    """The optional example sources both contenders add."""
+
+    chain_queries: bool = False
+    credit_earlier: bool = False
+
+    def flags(self) -> list[str]:
+        return ["--chain-queries"] * self.chain_queries + ["--credit-earlier"] * self.credit_earlier
+
+
+def run_lrat(path: str, modes: Modes):
     import lrat
 
-    return lrat.mine(path, judge="none", outcomes="all", chain_queries=chain_queries)
+    return lrat.mine(
+        path, judge="none", outcomes="all", chain_queries=modes.chain_queries, credit_earlier=modes.credit_earlier
+    )
 
 
 def lrat_rows(df) -> list[tuple]:
@@ -154,12 +169,15 @@ def _runs(steps: list[tuple]) -> list[list[int]]:
     return runs
 
 
-def _segment_examples(steps: list[tuple], chain_queries: bool) -> list[tuple]:
-    """The segment rule with every browse accepted, then (with `chain_queries`) its query chains:
-    (query, positive, negatives, reasoning), the trajectory's chained examples after its others, as
-    lrat orders them, and no page accepted in the trajectory among the negatives."""
+def _segment_examples(steps: list[tuple], modes: Modes) -> list[tuple]:
+    """The segment rule with every browse accepted, then (with `chain_queries`) its query chains and
+    (with `credit_earlier`) its credits: (query, positive, negatives, reasoning), in lrat's order
+    (the rule's examples, then the chains', then the credits'), and no page accepted in the
+    trajectory among the negatives."""
     examples = []
     chains = []  # (positive, reasoning, the run's positives, the chain's earlier searches)
+    credits = []  # (positive, reasoning, how many searches came before the example's own)
+    searches: list[tuple[str, list[str], set[str]]] = []  # every search: query, keys, pages browsed after it
     history: list[tuple[str, list[str]]] = []
     rejected: list[str] = []
     run_at = {run[0]: run for run in _runs(steps)}
@@ -168,6 +186,7 @@ def _segment_examples(steps: list[tuple], chain_queries: bool) -> list[tuple]:
         kind, payload = steps[i]
         if kind == "search":
             history.append((payload[0], [h[0] for h in payload[1]]))
+            searches.append((payload[0], [h[0] for h in payload[1]], set()))
             i += 1
             continue
         run = run_at.get(i)
@@ -182,6 +201,8 @@ def _segment_examples(steps: list[tuple], chain_queries: bool) -> list[tuple]:
                 continue
             after = steps[s + 1] if s + 1 < len(steps) else None
             browses.append((key, after[1] if after and after[0] == "reason" else ""))
+            if searches:
+                searches[-1][2].add(key)
         run_accepted = {key for key, _ in browses}
         browsed = run_accepted | set(rejected)
         for key, reasoning in browses:
@@ -200,8 +221,10 @@ def _segment_examples(steps: list[tuple], chain_queries: bool) -> list[tuple]:
                         seen.add(k)
                         negatives.append(k)
             examples.append((history[-1][0], key, negatives, reasoning))
-            if chain_queries:
+            if modes.chain_queries:
                 chains.append((key, reasoning, run_accepted, history[:-1]))
+            if modes.credit_earlier:
+                credits.append((key, reasoning, len(searches) - 1))
         if run_accepted:
             history.clear()
             rejected.clear()
@@ -214,12 +237,22 @@ def _segment_examples(steps: list[tuple], chain_queries: bool) -> list[tuple]:
             paired.add((query, key))
             negatives = [k for k in dict.fromkeys(keys) if k not in run_accepted and k != key]
             examples.append((query, key, negatives, reasoning))
+    # Credits: every earlier search whose list held the page (the run's other pages are accepted,
+    # so the final exclusion leaves them out).
+    paired = {(e[0], e[1]) for e in examples}
+    for key, reasoning, before in credits:
+        for query, keys, browsed in searches[:before]:
+            if key in keys and (query, key) not in paired:
+                paired.add((query, key))
+                examples.append(
+                    (query, key, [k for k in dict.fromkeys(keys) if k not in browsed and k != key], reasoning)
+                )
     # A page accepted anywhere in the trajectory is none of its negatives (`exclude_accepted`).
     accepted = {e[1] for e in examples}
     return [(q, key, [k for k in negatives if k not in accepted], r) for q, key, negatives, r in examples]
 
 
-def run_pure_python(path: str, chain_queries: bool) -> list[tuple]:
+def run_pure_python(path: str, modes: Modes) -> list[tuple]:
     from lrat.mining import default_tokenizer_path
     from tokenizers import Tokenizer
 
@@ -246,7 +279,7 @@ def run_pure_python(path: str, chain_queries: bool) -> list[tuple]:
                     old = texts.get(payload[0])
                     if body and (old is None or old[0] == "snippet" or len(body) > len(old[1])):
                         texts[payload[0]] = ("browse", body, old[2] if old else None)
-            examples.extend(_segment_examples(steps, chain_queries))
+            examples.extend(_segment_examples(steps, modes))
 
     rows = []
     for query, pos, negs, reasoning in examples:
@@ -272,14 +305,14 @@ def run_pure_python(path: str, chain_queries: bool) -> list[tuple]:
 CONTENDERS = {"lrat": run_lrat, "pure-python": run_pure_python}
 
 
-def worker(name: str, path: str, out: str, chain_queries: bool) -> None:
+def worker(name: str, path: str, out: str, modes: Modes) -> None:
     # Imports are not timed; the clock covers the work only.
     import lrat  # noqa: F401
 
     if name == "pure-python":
         import tokenizers  # noqa: F401
     t0, c0 = time.perf_counter(), time.process_time()
-    result = CONTENDERS[name](path, chain_queries)
+    result = CONTENDERS[name](path, modes)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     examples = lrat_rows(result) if name == "lrat" else result
     with open(out, "wb") as f:
@@ -287,9 +320,9 @@ def worker(name: str, path: str, out: str, chain_queries: bool) -> None:
     print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "examples": len(examples)}))
 
 
-def measure(name: str, path: Path, out: Path, chain_queries: bool) -> dict:
+def measure(name: str, path: Path, out: Path, modes: Modes) -> dict:
     argv = [sys.executable, __file__, "--worker", name, str(path), str(out)]
-    proc = subprocess.Popen(argv + ["--chain-queries"] * chain_queries, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(argv + modes.flags(), stdout=subprocess.PIPE, text=True)
     stdout = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     code = os.waitstatus_to_exitcode(status)
@@ -311,10 +344,14 @@ def main() -> None:
         help="rounds; each runs every contender once, in a fresh process, and each contender's median run is reported (default 5)",
     )
     p.add_argument("--chain-queries", action="store_true", help="both contenders add query chains' examples")
+    p.add_argument(
+        "--credit-earlier", action="store_true", help="both contenders credit accepted pages to earlier searches"
+    )
     p.add_argument("--worker", nargs=3, metavar=("NAME", "FILE", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    modes = Modes(args.chain_queries, args.credit_earlier)
     if args.worker:
-        worker(*args.worker, args.chain_queries)
+        worker(*args.worker, modes)
         return
 
     corpus = args.data_dir / f"corpus-{args.size_mb:g}MB.jsonl"
@@ -347,7 +384,7 @@ def main() -> None:
             return Path(tmp) / f"{name}.pickle"
 
         every_run = interleaved_runs(
-            list(CONTENDERS), args.repeat, lambda name: measure(name, corpus, output(name), args.chain_queries)
+            list(CONTENDERS), args.repeat, lambda name: measure(name, corpus, output(name), modes)
         )
         for name in CONTENDERS:
             runs = every_run[name]
