@@ -32,9 +32,9 @@ fn traj(steps: &[S]) -> Trajectory {
 const GOOD: &str = "This confirms the birth year.";
 const BAD: &str = "This page is not relevant to the question.";
 
-fn mine<'t>(t: &'t Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
+fn mine<'t>(t: &'t Trajectory, cut: impl Into<Cut>, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
     let mut stats = MineStats::default();
-    let e = mine_trajectory(t, 0, rule, &verdicts, &TokenCounter::Whitespace, &mut stats);
+    let e = mine_trajectory(t, 0, cut, &verdicts, &TokenCounter::Whitespace, &mut stats);
     (e, stats)
 }
 
@@ -186,10 +186,7 @@ fn per_search_tiers_follow_the_searchs_list() {
 }
 
 fn chained<'t>(t: &'t Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
-    let mut stats = MineStats::default();
-    let cut = Cut { rule, chain_queries: true, credit_earlier: false };
-    let e = mine_trajectory(t, 0, cut, &verdicts, &TokenCounter::Whitespace, &mut stats);
-    (e, stats)
+    mine(t, Cut { rule, chain_queries: true, credit_earlier: false }, verdicts)
 }
 
 #[test]
@@ -245,10 +242,7 @@ fn query_chains_follow_only_accepted_pages_and_never_repeat_a_pair() {
 }
 
 fn credited<'t>(t: &'t Trajectory, rule: Rule, verdicts: Verdicts) -> (Vec<Example<'t>>, MineStats) {
-    let mut stats = MineStats::default();
-    let cut = Cut { rule, chain_queries: false, credit_earlier: true };
-    let e = mine_trajectory(t, 0, cut, &verdicts, &TokenCounter::Whitespace, &mut stats);
-    (e, stats)
+    mine(t, Cut { rule, chain_queries: false, credit_earlier: true }, verdicts)
 }
 
 #[test]
