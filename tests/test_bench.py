@@ -370,7 +370,7 @@ def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypa
     again = run(collection, config, model=tiny, out=out, progress=False, print_table=False, resume=True)
     assert len(calls) == 1  # only the unit whose evaluation was removed
     assert again.per_query.equals(first.per_query)
-    with pytest.raises(ValueError, match="other settings"):
+    with pytest.raises(ValueError, match=r"other settings.*\(config\.budgets\)"):
         run(
             collection,
             dataclasses.replace(config, budgets=(3, 4)),
@@ -380,6 +380,33 @@ def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypa
             print_table=False,
             resume=True,
         )
+
+
+def test_resume_with_more_seeds_adds_them_to_the_earlier_run(kb, tiny, tmp_path, monkeypatch):
+    import lrat.training
+    from lrat.bench import run
+
+    config = dataclasses.replace(_config(), variants=("lrat",), folds=2)
+    collection = _collection(kb, tmp_path / "kb")
+    out = tmp_path / "out"
+    one = run(collection, config, model=tiny, out=out, progress=False, print_table=False)
+    calls = []
+    real_train = lrat.training.train
+    monkeypatch.setattr(lrat.training, "train", lambda *a, **k: calls.append(k["seed"]) or real_train(*a, **k))
+    two = run(
+        collection,
+        dataclasses.replace(config, seeds=2),
+        model=tiny,
+        out=out,
+        progress=False,
+        print_table=False,
+        resume=True,
+    )
+    assert calls == [1, 1]  # seed 1's two folds; seed 0 is read back
+    assert two.per_query.filter(pl.col("seed") == 0).equals(one.per_query)
+    assert sorted(two.per_query["seed"].unique().to_list()) == [0, 1]
+    with pytest.raises(ValueError, match=r"\(config\.seeds\)"):  # fewer seeds than the run holds
+        run(collection, config, model=tiny, out=out, progress=False, print_table=False, resume=True)
 
 
 def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):

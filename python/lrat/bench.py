@@ -553,23 +553,33 @@ def _stamp_work(
     resume: bool,
 ) -> None:
     """Writes what this run is (settings, model, collection) into `work/run.json`; refuses to resume a
-    folder that another run's settings, model or collection left."""
-    identity = json.dumps(
-        {
-            "config": dataclasses.asdict(config),
-            "model": str(model),
-            "collection": collection.name,
-            "documents": collection.corpus.height,
-            "questions": question_ids,
-        },
-        sort_keys=True,
-        default=str,
-    )
+    folder that another run's settings, model or collection left. A resumed run may ask for more seeds
+    than the earlier one when each question is played once: seed s plays, mines and trains alike
+    whatever the number of seeds (extra plays take their seeds from that number, so then it must match)."""
+    identity = {
+        "config": dataclasses.asdict(config),
+        "model": str(model),
+        "collection": collection.name,
+        "documents": collection.corpus.height,
+        "questions": question_ids,
+    }
     stamp = work / "run.json"
-    if resume and stamp.is_file() and stamp.read_text() != identity:
-        raise ValueError(f"{work.parent} holds a run of other settings, model or collection; cannot resume it")
+    if resume and stamp.is_file():
+        earlier = json.loads(stamp.read_text())
+        now = json.loads(json.dumps(identity, default=str))
+        differ = sorted(
+            [f"config.{k}" for k in now["config"] if earlier.get("config", {}).get(k) != now["config"][k]]
+            + [k for k in now if k != "config" and earlier.get(k) != now[k]]
+        )
+        if differ == ["config.seeds"] and config.plays == 1 and earlier["config"]["seeds"] < config.seeds:
+            differ = []
+        if differ:
+            raise ValueError(
+                f"{work.parent} holds a run of other settings, model or collection ({', '.join(differ)}); "
+                "cannot resume it"
+            )
     work.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(identity)
+    stamp.write_text(json.dumps(identity, sort_keys=True, default=str))
 
 
 def _train_variant(

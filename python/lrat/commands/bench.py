@@ -116,7 +116,7 @@ def register(subparsers: Any) -> None:
         "--resume",
         action="store_true",
         help="continue an interrupted run into the same --out: reuse its base trajectories and the "
-        "folds and variants it finished",
+        "folds and variants it finished; with more --seeds than that run, add the new seeds",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the table")
     parser.set_defaults(run=run)
