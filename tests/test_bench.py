@@ -382,7 +382,7 @@ def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypa
         )
 
 
-def test_resume_with_more_seeds_adds_them_to_the_earlier_run(kb, tiny, tmp_path, monkeypatch):
+def test_resume_with_more_seeds_or_other_variants_adds_them_to_the_earlier_run(kb, tiny, tmp_path, monkeypatch):
     import lrat.training
     from lrat.bench import run
 
@@ -405,6 +405,18 @@ def test_resume_with_more_seeds_adds_them_to_the_earlier_run(kb, tiny, tmp_path,
     assert calls == [1, 1]  # seed 1's two folds; seed 0 is read back
     assert two.per_query.filter(pl.col("seed") == 0).equals(one.per_query)
     assert sorted(two.per_query["seed"].unique().to_list()) == [0, 1]
+    calls.clear()
+    both = run(
+        collection,
+        dataclasses.replace(config, seeds=2, variants=("lrat", "oracle_question")),
+        model=tiny,
+        out=out,
+        progress=False,
+        print_table=False,
+        resume=True,
+    )
+    assert calls == [0, 0, 1, 1]  # only the new variant trains
+    assert both.per_query.filter(pl.col("variant") != "oracle_question").equals(two.per_query)
     with pytest.raises(ValueError, match=r"\(config\.seeds\)"):  # fewer seeds than the run holds
         run(collection, config, model=tiny, out=out, progress=False, print_table=False, resume=True)
 

@@ -553,9 +553,10 @@ def _stamp_work(
     resume: bool,
 ) -> None:
     """Writes what this run is (settings, model, collection) into `work/run.json`; refuses to resume a
-    folder that another run's settings, model or collection left. A resumed run may ask for more seeds
-    than the earlier one when each question is played once: seed s plays, mines and trains alike
-    whatever the number of seeds (extra plays take their seeds from that number, so then it must match)."""
+    folder that another run's settings, model or collection left. A resumed run may name other variants
+    (each variant's training set and model depend on nothing else, so finished ones are read back and
+    new ones trained) and, when each question is played once, more seeds: seed s plays, mines and trains
+    alike whatever the number of seeds (extra plays take their seeds from that number)."""
     identity = {
         "config": dataclasses.asdict(config),
         "model": str(model),
@@ -568,7 +569,11 @@ def _stamp_work(
         earlier = json.loads(stamp.read_text())
         now = json.loads(json.dumps(identity, default=str))
         differ = sorted(
-            [f"config.{k}" for k in now["config"] if earlier.get("config", {}).get(k) != now["config"][k]]
+            [
+                f"config.{k}"
+                for k in now["config"]
+                if k != "variants" and earlier.get("config", {}).get(k) != now["config"][k]
+            ]
             + [k for k in now if k != "config" and earlier.get(k) != now[k]]
         )
         if differ == ["config.seeds"] and config.plays == 1 and earlier["config"]["seeds"] < config.seeds:

@@ -116,7 +116,7 @@ def register(subparsers: Any) -> None:
         "--resume",
         action="store_true",
         help="continue an interrupted run into the same --out: reuse its base trajectories and the "
-        "folds and variants it finished; with more --seeds than that run, add the new seeds",
+        "folds and variants it finished; other --variants or more --seeds than that run add what is new",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output, only the table")
     parser.set_defaults(run=run)
