@@ -5,13 +5,13 @@ The corpus is the ingestion bench's (`bench_parse.build_corpus`: the real run fi
 fresh ids, as JSON lines under bench-data/). Each contender runs in its own subprocess, so each peak
 RSS is its own (from `os.wait4`):
 
-  lrat         lrat.mine(path, judge="none", outcomes="all"): reading, segment mining (with
-               --chain-queries, query chains too; with --credit-earlier, credits to earlier
-               searches), token counts of
+  lrat         lrat.mine(path, judge="none", outcomes="all"): reading, segment mining and credits to
+               earlier searches (lrat's default; --no-credit-earlier leaves them out; with
+               --chain-queries, query chains too), token counts of
                the post-browse reasoning (the default model's tokenizer), document texts from the
                trajectories, relevance-intensity weights
   pure-python  json.loads and loops doing the same: the BrowseComp steps, the segment rule (same runs,
-               same negatives order), its query chains with --chain-queries, its credits with --credit-earlier, the exclusion of accepted pages from the negatives, one `tokenizers` call per reasoning text on the same
+               same negatives order), its credits (unless --no-credit-earlier), its query chains with --chain-queries, the exclusion of accepted pages from the negatives, one `tokenizers` call per reasoning text on the same
                tokenizer.json, document texts from browse outputs / snippets, the same weights
 
 Both use the naive judge (every browse accepted), so the example sets do not depend on reproducing
@@ -63,10 +63,10 @@ class Modes:
     """The optional example sources both contenders add."""
 
     chain_queries: bool = False
-    credit_earlier: bool = False
+    credit_earlier: bool = True  # lrat's default
 
     def flags(self) -> list[str]:
-        return ["--chain-queries"] * self.chain_queries + ["--credit-earlier"] * self.credit_earlier
+        return ["--chain-queries"] * self.chain_queries + ["--no-credit-earlier"] * (not self.credit_earlier)
 
 
 def run_lrat(path: str, modes: Modes):
@@ -345,11 +345,13 @@ def main() -> None:
     )
     p.add_argument("--chain-queries", action="store_true", help="both contenders add query chains' examples")
     p.add_argument(
-        "--credit-earlier", action="store_true", help="both contenders credit accepted pages to earlier searches"
+        "--no-credit-earlier",
+        action="store_true",
+        help="neither contender credits accepted pages to earlier searches (lrat does by default)",
     )
     p.add_argument("--worker", nargs=3, metavar=("NAME", "FILE", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
-    modes = Modes(args.chain_queries, args.credit_earlier)
+    modes = Modes(args.chain_queries, not args.no_credit_earlier)
     if args.worker:
         worker(*args.worker, modes)
         return

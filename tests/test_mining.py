@@ -49,11 +49,14 @@ BAD = "This page is not relevant; it is about a different person."
 
 
 def test_naive_rule_on_the_real_trajectories_gives_27_examples_from_28_browses(lrat_trajectories):
-    df, report = mine_with_report(lrat_trajectories, judge="none", outcomes="all")
+    df, report = mine_with_report(lrat_trajectories, judge="none", outcomes="all", credit_earlier=False)
     assert report.browses == 28
-    assert report.examples == 27 and report.chained == 0
+    assert report.examples == 27 and report.chained == 0 and report.credited == 0
     assert report.not_in_results == 1
     assert df.height == 27 and not df["chained"].any()
+    credited, with_credits = mine_with_report(lrat_trajectories, judge="none", outcomes="all")
+    assert with_credits.credited == 17 and with_credits.examples == 44, "credits are on by default"
+    assert credited.filter(~pl.col("credited")).drop("weight").equals(df.drop("weight"))
     for row in df.iter_rows(named=True):
         assert row["pos_id"] not in row["neg_id"]
         assert len(row["neg_id"]) == len(set(row["neg_id"]))
@@ -63,7 +66,7 @@ def test_naive_rule_on_the_real_trajectories_gives_27_examples_from_28_browses(l
 def test_examples_and_texts_do_not_depend_on_batch_boundaries(lrat_trajectories):
     whole = lrat.mine(lrat_trajectories, judge="none", outcomes="all")
     one_by_one = lrat.mine(lrat_trajectories, judge="none", outcomes="all", batch_size=1)
-    assert whole.height == 27
+    assert whole.height == 44
     assert one_by_one.equals(whole)
 
 
@@ -308,7 +311,7 @@ def test_query_chains_give_reformulated_searches_the_page_found_next(tmp_path):
         ],
     )
     corpus = pl.DataFrame({"doc_id": list("abcdefgx"), "text": [f"text {d}" for d in "abcdefgx"]})
-    options = {"tokenizer": "whitespace", "corpus": corpus}
+    options = {"tokenizer": "whitespace", "corpus": corpus, "credit_earlier": False}
     plain = lrat.mine(path, **options)
     chained, report = mine_with_report(path, chain_queries=True, **options)
     assert not plain["chained"].any()
@@ -330,7 +333,10 @@ def test_query_chains_give_reformulated_searches_the_page_found_next(tmp_path):
 
     corpus.write_ndjson(tmp_path / "corpus.jsonl")
     out = tmp_path / "train.parquet"
-    command = ["mine", str(path), "--corpus", str(tmp_path / "corpus.jsonl"), "-o", str(out), "--no-progress"]
+    command = [
+        *("mine", str(path), "--corpus", str(tmp_path / "corpus.jsonl"), "-o", str(out)),
+        *("--no-progress", "--no-credit-earlier"),
+    ]
     assert main([*command, "--chain-queries", "--tokenizer", "whitespace"]) == 0
     assert pl.read_parquet(out)["chained"].sum() == 2
     assert main(command) == 0
@@ -339,7 +345,7 @@ def test_query_chains_give_reformulated_searches_the_page_found_next(tmp_path):
 
 def test_crediting_pairs_an_accepted_page_with_the_earlier_searches_that_listed_it(tmp_path):
     """A page the agent passed over in one list and accepted after a later search is a positive of the
-    earlier search too; a rejected page is credited nowhere; the CLI flag and the API agree."""
+    earlier search too (on by default); a rejected page is credited nowhere; the CLI flag and the API agree."""
     from lrat.cli import main
 
     path = write_jsonl(
@@ -363,8 +369,8 @@ def test_crediting_pairs_an_accepted_page_with_the_earlier_searches_that_listed_
     )
     corpus = pl.DataFrame({"doc_id": list("abcdefx"), "text": [f"text {d}" for d in "abcdefx"]})
     options = {"tokenizer": "whitespace", "corpus": corpus}
-    plain = lrat.mine(path, **options)
-    credited, report = mine_with_report(path, credit_earlier=True, **options)
+    plain = lrat.mine(path, credit_earlier=False, **options)
+    credited, report = mine_with_report(path, **options)
     assert not plain["credited"].any()
     assert credited.head(plain.height).drop("weight").equals(plain.drop("weight"))
     extra = credited.filter(pl.col("credited"))
@@ -385,8 +391,10 @@ def test_crediting_pairs_an_accepted_page_with_the_earlier_searches_that_listed_
     corpus.write_ndjson(tmp_path / "corpus.jsonl")
     out = tmp_path / "train.parquet"
     command = ["mine", str(path), "--corpus", str(tmp_path / "corpus.jsonl"), "-o", str(out), "--no-progress"]
-    assert main([*command, "--credit-earlier", "--tokenizer", "whitespace"]) == 0
+    assert main([*command, "--tokenizer", "whitespace"]) == 0
     assert pl.read_parquet(out)["credited"].sum() == 1
+    assert main([*command, "--no-credit-earlier", "--tokenizer", "whitespace"]) == 0
+    assert not pl.read_parquet(out)["credited"].any()
 
 
 def test_contextual_queries_join_the_reasoning_before_the_search_as_the_bench_and_simulator_do(tmp_path):
@@ -434,4 +442,4 @@ def test_judge_none_is_the_naive_judge_in_the_core_as_in_mine(lrat_trajectories)
     assert _core.mine_batch(batch, counter, judge="rules")["stats"]["rejected"] > 0
     with pytest.raises(TypeError, match="judge"):
         _core.mine_batch(batch, counter)  # type: ignore[call-arg]
-    assert lrat.mine(lrat_trajectories, judge=None, outcomes="all").height == 27
+    assert lrat.mine(lrat_trajectories, judge=None, outcomes="all", credit_earlier=False).height == 27

@@ -64,8 +64,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "lrat_no_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_filter": False},
     # LRAT with query chains: the searches the agent reformulated get the page it found next.
     "lrat_chain": {"judge": "rules", "weighting": "intensity", "chain_queries": True},
-    # LRAT crediting each accepted page to the earlier searches that listed it.
-    "lrat_credit": {"judge": "rules", "weighting": "intensity", "credit_earlier": True},
+    # LRAT without crediting accepted pages to the earlier searches that listed them.
+    "lrat_no_credit": {"judge": "rules", "weighting": "intensity", "credit_earlier": False},
     # LRAT mined from every trajectory, failed ones too (the paper: they help, less than successful ones).
     "lrat_all_outcomes": {"judge": "rules", "weighting": "intensity", "outcomes": "all"},
     # LRAT with ITER's tiered negative weights (3 / 1 / 0.3, in-batch 0.3).

@@ -185,10 +185,11 @@ class MiningConfig:
     accepted page; each gets that page as its positive too, with its own list's results as negatives
     (`chained` marks these examples; `rank` is 0 when the search's list did not hold the page)."""
     credit_earlier: bool = option(
-        False,
-        "--credit-earlier",
-        "also pair each page the agent accepted with every earlier search whose results listed it",
+        True,
+        "--no-credit-earlier",
+        "do not pair each page the agent accepted with the earlier searches whose results listed it",
         group=_MINING,
+        negates=True,
     )
     """Credit for pages seen before they were read: a page the agent accepted is also the positive of
     every earlier search of its trajectory whose result list held it (passed over there, or left for
@@ -403,7 +404,7 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         accepted page (those rows have `chained` true, and `rank` 0 where that search's list did not
         hold the page; docs/method.md §2).
     credit_earlier: each page the agent accepted is also the positive of every earlier search of its
-        trajectory whose result list held it (off by default; those rows have `credited` true).
+        trajectory whose result list held it (on by default; those rows have `credited` true).
     contextual_queries: the query of each example is its search query joined with the reasoning
         written right before that search (`lrat.contextual`; the `context` column keeps the reasoning).
     read_options, and any other keyword: how the logs are read (`lrat.ReadOptions`: format, strict,

@@ -55,9 +55,10 @@ def register(subparsers: Any) -> None:
         "--variants",
         type=_names,
         default=DEFAULT.variants,
-        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted "
-        "and lrat_no_fn_filter are LRAT with one mining mechanism off, lrat_all_outcomes LRAT mined from "
-        "failed trajectories too, lrat_chain LRAT with query chains, lrat_credit LRAT crediting accepted pages to earlier searches that listed them, lrat_tiered LRAT with tiered negative weights (3/1/0.3, in-batch 0.3), "
+        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted, "
+        "lrat_no_fn_filter and lrat_no_credit are LRAT with one mining mechanism off, lrat_all_outcomes "
+        "LRAT mined from failed trajectories too, lrat_chain LRAT with query chains, lrat_tiered LRAT with "
+        "tiered negative weights (3/1/0.3, in-batch 0.3), "
         "lrat_context LRAT trained and searched with contextual queries, lrat_dev LRAT with a 10%% dev split "
         "(best step kept, base kept when worse); base_context (untrained) is the base model searched with "
         "contextual queries",
