@@ -383,6 +383,7 @@ def test_resume_reuses_what_an_earlier_run_finished(kb, tiny, tmp_path, monkeypa
 
 
 def test_resume_with_more_seeds_or_other_variants_adds_them_to_the_earlier_run(kb, tiny, tmp_path, monkeypatch):
+    import lrat.bench
     import lrat.training
     from lrat.bench import run
 
@@ -419,6 +420,20 @@ def test_resume_with_more_seeds_or_other_variants_adds_them_to_the_earlier_run(k
     assert both.per_query.filter(pl.col("variant") != "oracle_question").equals(two.per_query)
     with pytest.raises(ValueError, match=r"\(config\.seeds\)"):  # fewer seeds than the run holds
         run(collection, config, model=tiny, out=out, progress=False, print_table=False, resume=True)
+    # A variant whose mining changed since (here a default turned off) is not read back stale.
+    monkeypatch.setitem(
+        lrat.bench.MINED_VARIANTS, "lrat", {**lrat.bench.MINED_VARIANTS["lrat"], "credit_earlier": False}
+    )
+    with pytest.raises(ValueError, match="the recipe of lrat"):
+        run(
+            collection,
+            dataclasses.replace(config, seeds=2),
+            model=tiny,
+            out=out,
+            progress=False,
+            print_table=False,
+            resume=True,
+        )
 
 
 def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):

@@ -52,7 +52,7 @@ from lrat.bootstrap import RESAMPLES, bootstrap_ratio, paired_bootstrap
 from lrat.contextual import contextual_query
 from lrat.evaluation import query_metrics
 from lrat.harness.simulate import AgentConfig, document_lookup, simulate, write_runs
-from lrat.mining import mine_with_report
+from lrat.mining import MiningConfig, mine_with_report
 from lrat.negatives import filter_false_negatives
 
 MINED_VARIANTS: dict[str, dict[str, Any]] = {
@@ -544,6 +544,14 @@ def _frozen_queries(
     return frozen, in_context
 
 
+def _recipe(variant: str) -> dict[str, Any] | str:
+    """How a variant mines, with the mining defaults of this code filled in (an oracle's name stands
+    for its recipe)."""
+    if variant not in MINED_VARIANTS:
+        return variant
+    return {**dataclasses.asdict(MiningConfig()), **MINED_VARIANTS[variant]}
+
+
 def _stamp_work(
     work: Path,
     collection: Collection,
@@ -564,10 +572,13 @@ def _stamp_work(
         "documents": collection.corpus.height,
         "questions": question_ids,
     }
+    recipes = json.loads(json.dumps({name: _recipe(name) for name in config.variants}, default=str))
     stamp = work / "run.json"
     if resume and stamp.is_file():
         earlier = json.loads(stamp.read_text())
         now = json.loads(json.dumps(identity, default=str))
+        earlier_recipes = earlier.pop("recipes", {})
+        recipes = {**earlier_recipes, **recipes}
         differ = sorted(
             [
                 f"config.{k}"
@@ -575,6 +586,8 @@ def _stamp_work(
                 if k != "variants" and earlier.get("config", {}).get(k) != now["config"][k]
             ]
             + [k for k in now if k != "config" and earlier.get(k) != now[k]]
+            # A variant whose recipe changed since (a default of the code, say) would be read back stale.
+            + [f"the recipe of {n}" for n, r in earlier_recipes.items() if n in config.variants and r != recipes[n]]
         )
         if differ == ["config.seeds"] and config.plays == 1 and earlier["config"]["seeds"] < config.seeds:
             differ = []
@@ -584,7 +597,7 @@ def _stamp_work(
                 "cannot resume it"
             )
     work.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps(identity, sort_keys=True, default=str))
+    stamp.write_text(json.dumps({**identity, "recipes": recipes}, sort_keys=True, default=str))
 
 
 def _train_variant(
