@@ -4,6 +4,7 @@ nothing of a held-out fold reaches its training data."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -391,49 +392,26 @@ def test_resume_with_more_seeds_or_other_variants_adds_them_to_the_earlier_run(k
     collection = _collection(kb, tmp_path / "kb")
     out = tmp_path / "out"
     one = run(collection, config, model=tiny, out=out, progress=False, print_table=False)
+    resume = functools.partial(run, collection, model=tiny, out=out, progress=False, print_table=False, resume=True)
     calls = []
     real_train = lrat.training.train
     monkeypatch.setattr(lrat.training, "train", lambda *a, **k: calls.append(k["seed"]) or real_train(*a, **k))
-    two = run(
-        collection,
-        dataclasses.replace(config, seeds=2),
-        model=tiny,
-        out=out,
-        progress=False,
-        print_table=False,
-        resume=True,
-    )
+    two = resume(dataclasses.replace(config, seeds=2))
     assert calls == [1, 1]  # seed 1's two folds; seed 0 is read back
     assert two.per_query.filter(pl.col("seed") == 0).equals(one.per_query)
     assert sorted(two.per_query["seed"].unique().to_list()) == [0, 1]
     calls.clear()
-    both = run(
-        collection,
-        dataclasses.replace(config, seeds=2, variants=("lrat", "oracle_question")),
-        model=tiny,
-        out=out,
-        progress=False,
-        print_table=False,
-        resume=True,
-    )
+    both = resume(dataclasses.replace(config, seeds=2, variants=("lrat", "oracle_question")))
     assert calls == [0, 0, 1, 1]  # only the new variant trains
     assert both.per_query.filter(pl.col("variant") != "oracle_question").equals(two.per_query)
     with pytest.raises(ValueError, match=r"\(config\.seeds\)"):  # fewer seeds than the run holds
-        run(collection, config, model=tiny, out=out, progress=False, print_table=False, resume=True)
+        resume(config)
     # A variant whose mining changed since (here a default turned off) is not read back stale.
     monkeypatch.setitem(
         lrat.bench.MINED_VARIANTS, "lrat", {**lrat.bench.MINED_VARIANTS["lrat"], "credit_earlier": False}
     )
     with pytest.raises(ValueError, match="the recipe of lrat"):
-        run(
-            collection,
-            dataclasses.replace(config, seeds=2),
-            model=tiny,
-            out=out,
-            progress=False,
-            print_table=False,
-            resume=True,
-        )
+        resume(dataclasses.replace(config, seeds=2))
 
 
 def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):

@@ -565,18 +565,22 @@ def _stamp_work(
     (each variant's training set and model depend on nothing else, so finished ones are read back and
     new ones trained) and, when each question is played once, more seeds: seed s plays, mines and trains
     alike whatever the number of seeds (extra plays take their seeds from that number)."""
-    identity = {
-        "config": dataclasses.asdict(config),
-        "model": str(model),
-        "collection": collection.name,
-        "documents": collection.corpus.height,
-        "questions": question_ids,
-    }
+    now = json.loads(
+        json.dumps(
+            {
+                "config": dataclasses.asdict(config),
+                "model": str(model),
+                "collection": collection.name,
+                "documents": collection.corpus.height,
+                "questions": question_ids,
+            },
+            default=str,
+        )
+    )
     recipes = json.loads(json.dumps({name: _recipe(name) for name in config.variants}, default=str))
     stamp = work / "run.json"
     if resume and stamp.is_file():
         earlier = json.loads(stamp.read_text())
-        now = json.loads(json.dumps(identity, default=str))
         earlier_recipes = earlier.pop("recipes", {})
         recipes = {**earlier_recipes, **recipes}
         differ = sorted(
@@ -597,7 +601,7 @@ def _stamp_work(
                 "cannot resume it"
             )
     work.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({**identity, "recipes": recipes}, sort_keys=True, default=str))
+    stamp.write_text(json.dumps({**now, "recipes": recipes}, sort_keys=True))
 
 
 def _train_variant(
