@@ -560,3 +560,21 @@ def test_lrat_train_drops_negatives_the_base_model_scores_near_their_positive(tm
         ).false_negatives_dropped
         == expected
     )
+
+
+def test_lrat_train_defaults_are_the_recipe_the_bench_measured():
+    """The README promises that `lrat train` without flags trains with the bench's measured recipe."""
+    import argparse
+
+    from lrat.bench import DEFAULT
+    from lrat.options import add_options, options_from_args
+    from lrat.training.config import TrainingConfig
+
+    parser = argparse.ArgumentParser()
+    add_options(parser, TrainingConfig)
+    cli = TrainingConfig(output_dir="out", **options_from_args(TrainingConfig, parser.parse_args([])))
+    budget = DEFAULT.training
+    recipe = ("batch_size", "group_size", "learning_rate", "temperature", "distill_base")
+    assert {k: getattr(cli, k) for k in recipe} == {k: getattr(budget, k) for k in recipe}
+    assert (cli.batch_size, cli.group_size, cli.temperature) == (16, 4, 0.05)
+    assert cli.false_negative_margin == 0.95

@@ -54,6 +54,7 @@ from lrat.evaluation import query_metrics
 from lrat.harness.simulate import AgentConfig, document_lookup, simulate, write_runs
 from lrat.mining import MiningConfig, mine_with_report
 from lrat.negatives import filter_false_negatives
+from lrat.training.config import TrainingConfig
 
 MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "naive": {"judge": "none", "weighting": "none"},
@@ -92,24 +93,27 @@ ALL_VARIANTS = (*MINED_VARIANTS, *ORACLES, *REFERENCES)
 DEFAULT_VARIANTS = ("lrat", *ORACLES)
 
 
+_TRAINING_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
+
+
 @dataclass(frozen=True)
 class TrainingBudget:
     """What every trained variant gets: `steps` optimiser steps of `batch_size` examples, each with its
     positive and `group_size − 1` trajectory negatives (the other examples' documents are in-batch
     negatives too). The recipe (gentle learning rate, τ 0.05, groups of 4) is the one measured in the
-    quality issue's first check; the paper's GPU recipe (lr 1e-6 over 2 epochs of 91K pairs) does not
-    transfer to a few hundred mined examples."""
+    quality issue's first check, and `lrat train`'s defaults (`TrainingConfig`); the paper's GPU recipe
+    (lr 1e-6 over 2 epochs of 91K pairs) does not transfer to a few hundred mined examples."""
 
     steps: int = 30
-    batch_size: int = 16
-    group_size: int = 4
-    learning_rate: float = 2e-5
-    temperature: float = 0.05
+    batch_size: int = _TRAINING_DEFAULTS["batch_size"]
+    group_size: int = _TRAINING_DEFAULTS["group_size"]
+    learning_rate: float = _TRAINING_DEFAULTS["learning_rate"]
+    temperature: float = _TRAINING_DEFAULTS["temperature"]
     max_query_length: int = 64
     max_document_length: int = 128
     merge_base: float = 0.0
     """Share of the base weights mixed back into each trained model (WiSE-FT); 0 keeps it as trained."""
-    distill_base: float = 1.0
+    distill_base: float = _TRAINING_DEFAULTS["distill_base"]
     """Weight of the distillation term toward the frozen base model (`TrainingConfig.distill_base`): on
     the quick bench λ 1 kept the evidence that plain training pushed out of the top 10 (λ 3 halved the
     gains)."""

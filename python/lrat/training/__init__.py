@@ -37,8 +37,8 @@ def train(
     `output_dir`, loadable by `transformers.AutoModel`, `sentence_transformers.SentenceTransformer`
     and `lrat.Encoder.load`.
 
-    `settings` are the fields of `TrainingConfig`: epochs, max_steps, batch_size (per process),
-    group_size (10), temperature (0.02), learning_rate, weight_decay, warmup_ratio,
+    `settings` are the fields of `TrainingConfig`: epochs, max_steps, batch_size (16, per process),
+    group_size (4), temperature (0.05), learning_rate (2e-5), weight_decay, warmup_ratio,
     gradient_accumulation_steps, max_grad_norm, precision ("auto", "fp32", "bf16", "fp16"),
     gradient_checkpointing, mask_false_negatives, negative_weights (tiered: rejected, skipped above,
     seen below, in-batch; or "iter"), false_negative_margin (0.95: drop negatives the base model scores
