@@ -56,6 +56,9 @@ def test_naive_rule_on_the_real_trajectories_gives_27_examples_from_28_browses(l
     assert df.height == 27 and not df["chained"].any()
     credited, with_credits = mine_with_report(lrat_trajectories, judge="none", outcomes="all")
     assert with_credits.credited == 17 and with_credits.examples == 44, "credits are on by default"
+    assert (with_credits.accepted, with_credits.rejected) == (report.accepted, report.rejected) == (27, 0), (
+        "the judge's verdicts count browses once, not the credited examples again"
+    )
     assert credited.filter(~pl.col("credited")).drop("weight").equals(df.drop("weight"))
     for row in df.iter_rows(named=True):
         assert row["pos_id"] not in row["neg_id"]

@@ -69,7 +69,10 @@ class MiningReport:
     warnings: int = 0
     browses: int = 0
     examples: int = 0
+    """Every example mined: accepted + rejected + chained + credited."""
     accepted: int = 0
+    """The judge's verdicts on the examples mined from browses, one per browse (the chained and credited
+    examples, all of accepted pages, are counted apart)."""
     rejected: int = 0
     not_in_results: int = 0
     unreadable: int = 0

@@ -39,8 +39,6 @@ def behaviour(logs: PathsLike, *, tokenizer: str | os.PathLike[str] | None = Non
         outcomes="all",
         keep_rejected=True,
         exclude_accepted=False,
-        chain_queries=False,  # the judge's verdicts on browses, not the examples chains and credits add
-        credit_earlier=False,
         strict=True,
     )
     judged = report.accepted + report.rejected

@@ -94,7 +94,10 @@ pub struct Example<'t> {
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MineStats {
     pub browses: u64,
+    /// Every example: `accepted + rejected + chained + credited`.
     pub examples: u64,
+    /// The judge's verdicts on the examples mined from browses (chained and credited ones, all of
+    /// accepted pages, are counted apart).
     pub accepted: u64,
     pub rejected: u64,
     /// Browses of documents in none of the result lists the rule pairs them with: the segment's
@@ -265,7 +268,7 @@ pub fn mine_trajectory<'t>(
         examples.extend(credited);
     }
     stats.examples += examples.len() as u64;
-    for e in &examples {
+    for e in examples.iter().filter(|e| !e.chained && !e.credited) {
         if e.accepted {
             stats.accepted += 1;
         } else {

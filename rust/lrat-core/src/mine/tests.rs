@@ -204,12 +204,13 @@ fn query_chains_give_the_reformulated_searches_the_page_found_later() {
         S::Reason(GOOD),
         S::Answer,
     ]);
-    let (plain, _) = mine(&t, Rule::Segment, Verdicts::Rules);
+    let (plain, plain_stats) = mine(&t, Rule::Segment, Verdicts::Rules);
     let (e, stats) = chained(&t, Rule::Segment, Verdicts::Rules);
     assert_eq!(e[..plain.len()], plain[..], "chaining only adds examples");
     let extra: Vec<&Example> = e.iter().filter(|e| e.chained).collect();
     assert_eq!(stats.chained, 2);
     assert_eq!(stats.examples, plain.len() as u64 + 2);
+    assert_eq!((stats.accepted, stats.rejected), (plain_stats.accepted, plain_stats.rejected));
     // q1's accepted browse closes the chain before it: q2 and q3 (not q1, nor q4 itself) get x.
     assert_eq!(extra.iter().map(|e| (e.query, e.positive)).collect::<Vec<_>>(), [("q2", "x"), ("q3", "x")]);
     assert_eq!((extra[0].rank, extra[1].rank), (0, 3), "rank in the chained search's own list, 0 when absent");
@@ -260,12 +261,18 @@ fn crediting_pairs_an_accepted_page_with_each_earlier_search_that_listed_it() {
         S::Search("q4", &["x", "f"]),
         S::Answer,
     ]);
-    let (plain, _) = mine(&t, Rule::PerSearch, Verdicts::Rules);
+    let (plain, plain_stats) = mine(&t, Rule::PerSearch, Verdicts::Rules);
     let (e, stats) = credited(&t, Rule::PerSearch, Verdicts::Rules);
     assert_eq!(e[..plain.len()], plain[..], "crediting only adds examples");
     let extra: Vec<&Example> = e.iter().filter(|e| e.credited).collect();
     assert_eq!(stats.credited, 1);
     assert_eq!(stats.examples, plain.len() as u64 + 1);
+    assert_eq!(
+        (stats.accepted, stats.rejected),
+        (plain_stats.accepted, plain_stats.rejected),
+        "the judge's verdicts are counted once per browse, not again for the credited example"
+    );
+    assert_eq!(stats.examples, stats.accepted + stats.rejected + stats.credited);
     // Only q1 listed x before q3's browse of it: not q2 (x absent), not q3 (its own), not q4 (later).
     let x = extra[0];
     assert_eq!((x.query, x.positive, x.rank, x.search_step, x.step), ("q1", "x", 2, 0, 7));
