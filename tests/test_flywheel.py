@@ -55,3 +55,16 @@ def test_two_rounds_log_mine_train_and_report_each_round(tmp_path: Path) -> None
     assert [x["round"] for x in lines] == [0, 1, 2]
     table = format_reports(reports).splitlines()
     assert table[0].split()[:3] == ["round", "recall@10", "ndcg@10"] and len(table) == 4
+
+
+def test_cli_passes_only_the_training_settings_given(tmp_path: Path, monkeypatch) -> None:
+    """`lrat flywheel` trains each round with `lrat train`'s defaults unless a flag overrides one."""
+    import lrat.harness.flywheel
+    from lrat.cli import main
+
+    seen = []
+    monkeypatch.setattr(lrat.harness.flywheel, "run_flywheel", lambda config, work, progress: seen.append(config) or [])
+    monkeypatch.setattr(lrat.harness.flywheel, "format_reports", lambda reports: "")
+    assert main(["flywheel", "--work-dir", str(tmp_path), "--rounds", "1"]) == 0
+    assert main(["flywheel", "--work-dir", str(tmp_path), "--batch-size", "8", "--max-steps", "5"]) == 0
+    assert [dict(c.train) for c in seen] == [{}, {"batch_size": 8, "max_steps": 5}]

@@ -1,7 +1,7 @@
 """`lrat flywheel`: rounds of serve → simulated agent → mine → train → re-index on a synthetic
 knowledge base, reporting held-out retrieval and agent metrics per round (the paper's flywheel).
 
-    lrat flywheel --rounds 3 --work-dir runs/flywheel [--model MODEL] [--scale 0.2] [--epochs 1]
+    lrat flywheel --rounds 3 --work-dir runs/flywheel [--model MODEL] [--scale 0.2] [--epochs N]
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="size of the synthetic knowledge base relative to the default (~3,000 documents, 500 questions)",
     )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--learning-rate", type=float, default=2e-5)
+    p.add_argument("--epochs", type=int, help="passes over each round's training set (default: lrat train's)")
+    p.add_argument("--batch-size", type=int, help="default: lrat train's")
+    p.add_argument("--learning-rate", type=float, help="default: lrat train's")
     p.add_argument("--max-steps", type=int, help="cap the training steps of each round")
     p.add_argument("--outcomes", default="completed", help="trajectory outcomes to mine: completed (default) or all")
     p.add_argument("--device", help="torch device (default: cuda when present, else cpu)")
@@ -47,9 +47,13 @@ def run(args: argparse.Namespace) -> int:
     base = SyntheticConfig()
     counts = ("n_people", "n_cities", "n_organisations", "n_works", "n_events", "n_questions")
     synthetic = dataclasses.replace(base, **{c: max(2, round(getattr(base, c) * args.scale)) for c in counts})
-    train = {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate}
-    if args.max_steps is not None:
-        train["max_steps"] = args.max_steps
+    given = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "max_steps": args.max_steps,
+    }
+    train = {k: v for k, v in given.items() if v is not None}
     config = FlywheelConfig(
         rounds=args.rounds,
         model=args.model,

@@ -47,8 +47,8 @@ class FlywheelConfig:
     seed: int = 0
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
-    train: Mapping[str, Any] = field(default_factory=lambda: {"epochs": 1, "batch_size": 32, "learning_rate": 2e-5})
-    """Settings of `lrat.train` (TrainingConfig fields) for every round."""
+    train: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of `lrat.train` (TrainingConfig fields) for every round; the others keep its defaults."""
     mine: Mapping[str, Any] = field(default_factory=dict)
     """Options of `lrat.mine` (rule, judge, weighting, outcomes, ...); the corpus is always given."""
     device: str | None = None
