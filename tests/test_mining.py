@@ -446,3 +446,50 @@ def test_judge_none_is_the_naive_judge_in_the_core_as_in_mine(lrat_trajectories)
     with pytest.raises(TypeError, match="judge"):
         _core.mine_batch(batch, counter)  # type: ignore[call-arg]
     assert lrat.mine(lrat_trajectories, judge=None, outcomes="all", credit_earlier=False).height == 27
+
+
+def test_question_examples_pair_the_trajectory_question_with_each_accepted_page(tmp_path):
+    """With question_examples (off by default), every page the agent accepted is also a positive of the
+    question the trajectory set out to answer, with that browse's negatives and weight; a rejected page
+    is not, and a search that was the question itself already holds its pair."""
+    from lrat.cli import main
+
+    question = "Which city hosts the museum founded by the author of X?"
+    path = write_jsonl(
+        tmp_path / "t.jsonl",
+        [
+            run_record(
+                [
+                    search(question, ["a", "x", "b"]),
+                    browse("x"),
+                    reason(GOOD),
+                    search("author of X museum", ["c", "y", "d"]),
+                    browse("c"),
+                    reason(BAD),
+                    browse("y"),
+                    reason(GOOD),
+                ],
+                query=question,
+            ),
+            run_record([search("other", ["e", "z"]), browse("z"), reason(GOOD)], query="", qid="q2"),
+        ],
+    )
+    corpus = pl.DataFrame({"doc_id": list("abcdexyz"), "text": [f"text {d}" for d in "abcdexyz"]})
+    options = {"tokenizer": "whitespace", "corpus": corpus}
+    plain = lrat.mine(path, **options)
+    asked, report = mine_with_report(path, question_examples=True, **options)
+    assert not plain["from_question"].any()
+    assert asked.filter(~pl.col("from_question")).drop("weight").equals(plain.drop("weight"))
+    extra = asked.filter(pl.col("from_question"))
+    # x was found by the question itself (already paired); c was rejected; q2 states no question.
+    assert extra.select("query", "pos_id", "neg_id", "context").rows() == [(question, "y", ["c", "d"], "")]
+    by_search = asked.filter(~pl.col("from_question") & (pl.col("pos_id") == "y"))
+    assert extra["weight"].item() == by_search["weight"].item(), "weighted by the accepted page's reasoning"
+    assert report.from_question == 1 and report.examples == report.accepted + report.rejected + report.credited + 1
+    assert "1 pairing the question with an accepted page" in report.summary()
+
+    corpus.write_ndjson(tmp_path / "corpus.jsonl")
+    out = tmp_path / "train.parquet"
+    command = ["mine", str(path), "--corpus", str(tmp_path / "corpus.jsonl"), "-o", str(out), "--no-progress"]
+    assert main([*command, "--tokenizer", "whitespace", "--question-examples"]) == 0
+    assert pl.read_parquet(out)["from_question"].sum() == 1

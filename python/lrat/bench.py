@@ -67,6 +67,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "lrat_chain": {"judge": "rules", "weighting": "intensity", "chain_queries": True},
     # LRAT without crediting accepted pages to the earlier searches that listed them.
     "lrat_no_credit": {"judge": "rules", "weighting": "intensity", "credit_earlier": False},
+    # LRAT with task-level examples: the trajectory's question paired with each page the agent accepted.
+    "lrat_question": {"judge": "rules", "weighting": "intensity", "question_examples": True},
     # LRAT mined from every trajectory, failed ones too (the paper: they help, less than successful ones).
     "lrat_all_outcomes": {"judge": "rules", "weighting": "intensity", "outcomes": "all"},
     # LRAT with ITER's tiered negative weights (3 / 1 / 0.3, in-batch 0.3).

@@ -69,7 +69,7 @@ class MiningReport:
     warnings: int = 0
     browses: int = 0
     examples: int = 0
-    """Every example mined: accepted + rejected + chained + credited."""
+    """Every example mined: accepted + rejected + chained + credited + from_question."""
     accepted: int = 0
     """The judge's verdicts on the examples mined from browses, one per browse (the chained and credited
     examples, all of accepted pages, are counted apart)."""
@@ -81,6 +81,9 @@ class MiningReport:
     """Query-chain examples among `examples` (with `chain_queries`)."""
     credited: int = 0
     """Examples among `examples` crediting an accepted page to an earlier search (with `credit_earlier`)."""
+    from_question: int = 0
+    """Examples among `examples` pairing a trajectory's question with a page it accepted (with
+    `question_examples`)."""
     failed_judge_calls: int = 0
     dropped_by_outcome: int = 0
     examples_by_outcome: dict[str, int] = field(default_factory=dict)
@@ -110,6 +113,7 @@ class MiningReport:
             f"{self.failed} failed"
             + (f"; {self.chained} of the examples from query chains" if self.chained else "")
             + (f"; {self.credited} credited to earlier searches" if self.credited else "")
+            + (f"; {self.from_question} pairing the question with an accepted page" if self.from_question else "")
             + f"); kept {self.kept} "
             f"(dropped: {self.dropped_by_outcome} by outcome of {self.examples_by_outcome}, "
             f"{self.dropped_rejected} rejected, "
@@ -197,6 +201,16 @@ class MiningConfig:
     """Credit for pages seen before they were read: a page the agent accepted is also the positive of
     every earlier search of its trajectory whose result list held it (passed over there, or left for
     lack of budget), with that list's results as negatives (`credited` marks these examples)."""
+    question_examples: bool = option(
+        False,
+        "--question-examples",
+        "also pair the trajectory's question with each page the agent accepted",
+        group=_MINING,
+    )
+    """Task-level examples: the question a trajectory set out to answer (where its log states one) is
+    also the query of each page the agent accepted, with that page's browse example's negatives, weight
+    and verdict (`from_question` marks these examples). The question asks for every hop's evidence at
+    once, which the agent's own queries, one hop each, do not."""
     contextual_queries: bool = option(
         False,
         "--contextual-queries",
@@ -317,9 +331,15 @@ def mine_batches(
             judge=verdicts,
             documents=documents,
         )
-        examples.append(pl.DataFrame(out["examples"]))
+        ex = pl.DataFrame(out["examples"]).with_columns(pl.lit(False).alias("from_question"))
         for key, value in out["stats"].items():
             setattr(report, key, getattr(report, key) + value)
+        if config.question_examples:
+            asked = question_examples(ex, pl.DataFrame(batch.tables()["trajectories"]))
+            report.from_question += asked.height
+            report.examples += asked.height
+            ex = pl.concat([ex, asked])
+        examples.append(ex)
         if on_batch is not None:
             on_batch(batch.bytes)
     return pl.concat(examples) if examples else pl.DataFrame(empty_examples())
@@ -379,7 +399,8 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
 
     Returns one row per kept example: `query, pos, neg, pos_id, neg_id, weight`, then
     `pos_source` (corpus | browse | snippet), `neg_source`, `trajectory_id, query_id, outcome,
-    step, search_step, rank, neg_tier, context, reasoning, reasoning_tokens, accepted, chained, credited`. `neg_tier`
+    step, search_step, rank, neg_tier, context, reasoning, reasoning_tokens, accepted, chained, credited,
+    from_question`. `neg_tier`
     says, for each negative, why it is one: 0 opened and rejected, 1 skipped above a result the agent
     opened in the same list, 2 seen below every opened one; `context` is the reasoning step right
     before the search that set the query ("" when there is none).
@@ -408,6 +429,8 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         hold the page; docs/method.md §2).
     credit_earlier: each page the agent accepted is also the positive of every earlier search of its
         trajectory whose result list held it (on by default; those rows have `credited` true).
+    question_examples: the question of each trajectory that states one is also the query of every page
+        the agent accepted (off by default; those rows have `from_question` true).
     contextual_queries: the query of each example is its search query joined with the reasoning
         written right before that search (`lrat.contextual`; the `context` column keeps the reasoning).
     read_options, and any other keyword: how the logs are read (`lrat.ReadOptions`: format, strict,
@@ -416,6 +439,29 @@ def mine(logs: PathsLike, **options) -> pl.DataFrame:
         the counts.
     """
     return mine_with_report(logs, **options)[0]
+
+
+def question_examples(ex: pl.DataFrame, trajectories: pl.DataFrame) -> pl.DataFrame:
+    """One example per page accepted in a browse example of `ex` whose trajectory states its question
+    (`trajectories`: `trajectory_id, question`): the question as the query, the rest of the first
+    browse example of that page; none where a search already paired the question with the page."""
+    questions = trajectories.select("trajectory_id", "question").filter(
+        pl.col("question").is_not_null() & (pl.col("question").str.strip_chars() != "")
+    )
+    browsed = ex.filter(pl.col("accepted") & ~pl.col("chained") & ~pl.col("credited"))
+    asked = (
+        browsed.join(questions, on="trajectory_id", how="inner", maintain_order="left")
+        .unique(["trajectory_id", "pos_id"], keep="first", maintain_order=True)
+        .join(
+            ex.select("trajectory_id", pl.col("query").alias("question"), "pos_id"),
+            on=["trajectory_id", "question", "pos_id"],
+            how="anti",
+            maintain_order="left",
+        )
+    )
+    return asked.with_columns(
+        pl.col("question").alias("query"), pl.lit("").alias("context"), pl.lit(True).alias("from_question")
+    ).select(ex.columns)
 
 
 def exclude_accepted_negatives(ex: pl.DataFrame) -> pl.DataFrame:
@@ -482,6 +528,7 @@ def empty_examples():
         "accepted": pl.Series([], dtype=pl.Boolean),
         "chained": pl.Series([], dtype=pl.Boolean),
         "credited": pl.Series([], dtype=pl.Boolean),
+        "from_question": pl.Series([], dtype=pl.Boolean),
     }
 
 
