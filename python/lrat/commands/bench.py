@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
         default=DEFAULT.variants,
         help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted, "
         "lrat_no_fn_filter and lrat_no_credit are LRAT with one mining mechanism off, lrat_all_outcomes "
-        "LRAT mined from failed trajectories too, lrat_chain LRAT with query chains, lrat_tiered LRAT with "
+        "LRAT mined from failed trajectories too, lrat_chain LRAT with query chains, lrat_question LRAT with "
+        "the trajectory's question paired with each accepted page too, lrat_tiered LRAT with "
         "tiered negative weights (3/1/0.3, in-batch 0.3), "
         "lrat_context LRAT trained and searched with contextual queries, lrat_dev LRAT with a 10%% dev split "
         "(best step kept, base kept when worse); base_context (untrained) is the base model searched with "
