@@ -414,21 +414,29 @@ def test_resume_with_more_seeds_or_other_variants_adds_them_to_the_earlier_run(k
         resume(dataclasses.replace(config, seeds=2))
 
 
-def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):
+def test_tiered_contextual_and_filtered_variants_train_on_lrats_examples_in_their_own_form(kb, tiny, tmp_path):
     from lrat.bench import run
 
     config = dataclasses.replace(
         _config(),
-        variants=("lrat", "lrat_tiered", "lrat_context", "base_context"),
+        variants=("lrat", "lrat_tiered", "lrat_context", "base_context", "lrat_fn_filter"),
         training=dataclasses.replace(_config().training, steps=1),
     )
     out = tmp_path / "out"
     result = run(_collection(kb, tmp_path / "kb"), config, model=tiny, out=out, progress=False, print_table=False)
     fold = out / "work" / "seed0" / "fold0"
-    lrat_set, tiered, contextual = (
-        pl.read_parquet(fold / f"train_{n}.parquet") for n in ("lrat", "lrat_tiered", "lrat_context")
+    lrat_set, tiered, contextual, filtered = (
+        pl.read_parquet(fold / f"train_{n}.parquet") for n in ("lrat", "lrat_tiered", "lrat_context", "lrat_fn_filter")
     )
     assert lrat_set.height > 0 and tiered.equals(lrat_set), "tiers change the loss, not the examples"
+    # The false-negative filter is off by default; its variant drops negatives and keeps every example.
+    assert filtered["pos_id"].equals(lrat_set["pos_id"])
+    kept = [set(f) <= set(n) for f, n in zip(filtered["neg_id"], lrat_set["neg_id"])]
+    assert all(kept) and filtered["neg_id"].list.len().sum() < lrat_set["neg_id"].list.len().sum()
+    reports = {s["variant"]: s["mining"] for s in result.supervision if s["fold"] == 0}
+    assert "false_negatives_dropped" not in reports["lrat"]
+    dropped = lrat_set["neg_id"].list.len().sum() - filtered["neg_id"].list.len().sum()
+    assert reports["lrat_fn_filter"]["false_negatives_dropped"] == dropped
     assert (lrat_set["neg"].list.len() == lrat_set["neg_tier"].list.len()).all()
     assert contextual["pos_id"].equals(lrat_set["pos_id"])
     for plain, joined, context in zip(lrat_set["query"], contextual["query"], contextual["context"]):
@@ -438,6 +446,7 @@ def test_tiered_and_contextual_variants_train_on_lrats_examples_in_their_own_for
         "base_context",
         "lrat",
         "lrat_context",
+        "lrat_fn_filter",
         "lrat_tiered",
     ]
     assert not (fold / "train_base_context.parquet").exists(), "the reference is not trained"

@@ -540,25 +540,21 @@ def test_a_dev_split_selects_a_step_and_keeps_the_base_model_when_training_hurts
         lrat.train(frame, model=tiny, output_dir=tmp_path / "r", dev_fraction=0.2, resume=True, **QUICK)
 
 
-def test_lrat_train_drops_negatives_the_base_model_scores_near_their_positive(tmp_path, tiny):
+def test_lrat_train_drops_negatives_the_base_model_scores_near_their_positive_when_asked(tmp_path, tiny):
     from lrat.negatives import filter_false_negatives
 
     frame = mined_frame(12)
     encoder = Encoder.load(tiny)
     _, expected = filter_false_negatives(frame, encoder, relative_margin=0.95)
     assert expected > 0, "a random tiny model scores some negatives above their positive"
-    result = lrat.train(frame, model=tiny, output_dir=tmp_path / "f", **{**QUICK, "max_steps": 1})
+    filtered = {**QUICK, "max_steps": 1, "false_negative_margin": 0.95}
+    result = lrat.train(frame, model=tiny, output_dir=tmp_path / "f", **filtered)
     assert result.false_negatives_dropped == expected
-    kept = lrat.train(
-        frame, model=tiny, output_dir=tmp_path / "k", false_negative_margin=None, **{**QUICK, "max_steps": 1}
-    )
-    assert kept.false_negatives_dropped is None
+    kept = lrat.train(frame, model=tiny, output_dir=tmp_path / "k", **{**QUICK, "max_steps": 1})
+    assert kept.false_negatives_dropped is None, "off by default: every negative is kept"
     without_ids = frame.drop("pos_id", "neg_id")
     assert (
-        lrat.train(
-            without_ids, model=tiny, output_dir=tmp_path / "t", **{**QUICK, "max_steps": 1}
-        ).false_negatives_dropped
-        == expected
+        lrat.train(without_ids, model=tiny, output_dir=tmp_path / "t", **filtered).false_negatives_dropped == expected
     )
 
 
@@ -577,4 +573,4 @@ def test_lrat_train_defaults_are_the_recipe_the_bench_measured():
     recipe = ("batch_size", "group_size", "learning_rate", "temperature", "distill_base")
     assert {k: getattr(cli, k) for k in recipe} == {k: getattr(budget, k) for k in recipe}
     assert (cli.batch_size, cli.group_size, cli.temperature) == (16, 4, 0.05)
-    assert cli.false_negative_margin == 0.95
+    assert cli.false_negative_margin is None and DEFAULT.false_negative_margin is None

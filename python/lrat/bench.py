@@ -62,7 +62,9 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "lrat": {"judge": "rules", "weighting": "intensity"},
     # LRAT with one mechanism of the mining recipe off, to measure what each carries.
     "lrat_keep_accepted": {"judge": "rules", "weighting": "intensity", "exclude_accepted": False},
-    "lrat_no_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_filter": False},
+    "lrat_no_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_margin": None},
+    # LRAT with the false-negative filter at NV-Retriever's relative margin (off by default).
+    "lrat_fn_filter": {"judge": "rules", "weighting": "intensity", "false_negative_margin": 0.95},
     # LRAT with query chains: the searches the agent reformulated get the page it found next.
     "lrat_chain": {"judge": "rules", "weighting": "intensity", "chain_queries": True},
     # LRAT without crediting accepted pages to the earlier searches that listed them.
@@ -79,8 +81,8 @@ MINED_VARIANTS: dict[str, dict[str, Any]] = {
     "lrat_context": {"judge": "rules", "weighting": "intensity", "contextual_queries": True},
 }
 """How each mined variant mines (judge, weighting, contextual queries) and trains (negative weights),
-and, where given, a mechanism of the config (`exclude_accepted`, `false_negative_filter`) turned off
-for that variant alone. A variant mined with contextual queries is also searched with them: the
+and, where given, a mechanism of the config (`exclude_accepted`, `false_negative_margin`) set for
+that variant alone. A variant mined with contextual queries is also searched with them: the
 frozen agent queries and the re-run agent's searches carry the reasoning written before them."""
 TRAINING_KEYS = ("negative_weights", "dev_fraction")
 """Keys of a variant's recipe that go to training rather than mining."""
@@ -143,9 +145,9 @@ class BenchConfig:
     play; the question oracle has one example per evidence document whatever the plays."""
     exclude_accepted: bool = True
     """Mining: a document accepted anywhere in a trajectory is never one of its negatives."""
-    false_negative_margin: float | None = 0.95
+    false_negative_margin: float | None = _TRAINING_DEFAULTS["false_negative_margin"]
     """Mined training sets: drop a negative that the base model scores above this fraction of its
-    positive (`lrat.negatives`); None keeps every negative."""
+    positive (`lrat.negatives`); None (the default, as in `lrat train`) keeps every negative."""
     encode_max_length: int = 128
     resamples: int = RESAMPLES
     bootstrap_seed: int = 0
@@ -404,15 +406,15 @@ def fold_training_sets(
         runs = write_runs(train_records, work / "train_runs.jsonl")
         for name in mined:
             recipe = dict(MINED_VARIANTS[name])
-            fn_filter = recipe.pop("false_negative_filter", True) and config.false_negative_margin is not None
+            fn_margin = recipe.pop("false_negative_margin", config.false_negative_margin)
             exclude = recipe.pop("exclude_accepted", True) and config.exclude_accepted
             for key in TRAINING_KEYS:
                 recipe.pop(key, None)
             df, report = mine_with_report(runs, corpus=corpus, strict=True, exclude_accepted=exclude, **recipe)
             reports[name] = report.to_dict()
-            if fn_filter:
+            if fn_margin is not None:
                 df, dropped = filter_false_negatives(
-                    df, base.encoder, relative_margin=config.false_negative_margin, document_vectors=base_vectors
+                    df, base.encoder, relative_margin=fn_margin, document_vectors=base_vectors
                 )
                 reports[name]["false_negatives_dropped"] = dropped
             sets[name] = df
@@ -1049,12 +1051,17 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
         f"{max(config.budgets)} calls)"
         + (f"; {config.plays} base plays of each training question" if config.plays > 1 else "")
     )
+    margin = config.false_negative_margin
+    fn_filter = (
+        "keeps every other negative"
+        if margin is None
+        else f"drops negatives the base scores above {margin} of the positive"
+    )
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "
         f"lr {t.learning_rate}, τ {t.temperature}, max lengths {t.max_query_length}/{t.max_document_length}, "
         f"merge_base {t.merge_base}, distill_base {t.distill_base}, precision {st.get('precision', t.precision)}; "
-        f"mining excludes accepted documents from negatives: {config.exclude_accepted}, drops negatives the base "
-        f"scores above {config.false_negative_margin} of the positive; model {st['model']}; "
+        f"mining excludes accepted documents from negatives: {config.exclude_accepted}, {fn_filter}; model {st['model']}; "
         f"wall {st['elapsed_s']:.0f} s"
     )
     sat = st.get("saturation_check")

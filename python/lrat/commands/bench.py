@@ -106,9 +106,9 @@ def register(subparsers: Any) -> None:
         "--fn-margin",
         type=float,
         default=DEFAULT.false_negative_margin,
-        help="drop mined negatives the base model scores above this fraction of their positive",
+        help="drop mined negatives the base model scores above this fraction of their positive (default: keep them)",
     )
-    parser.add_argument("--no-fn-filter", action="store_true", help="keep every mined negative")
+    parser.add_argument("--no-fn-filter", action="store_true", help="keep every mined negative (the default)")
     parser.add_argument("--resamples", type=int, default=DEFAULT.resamples, help="bootstrap resamples")
     parser.add_argument(
         "--model", default=None, metavar="PATH", help="base model folder (default: the bundled all-MiniLM-L6-v2)"

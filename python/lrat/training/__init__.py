@@ -41,8 +41,8 @@ def train(
     group_size (4), temperature (0.05), learning_rate (2e-5), weight_decay, warmup_ratio,
     gradient_accumulation_steps, max_grad_norm, precision ("auto", "fp32", "bf16", "fp16"),
     gradient_checkpointing, mask_false_negatives, negative_weights (tiered: rejected, skipped above,
-    seen below, in-batch; or "iter"), false_negative_margin (0.95: drop negatives the base model scores
-    above 0.95× their positive; None keeps all), dev_fraction / eval_steps / keep_base_if_worse (model
+    seen below, in-batch; or "iter"), false_negative_margin (None keeps every negative; 0.95 drops
+    negatives the base model scores above 0.95× their positive), dev_fraction / eval_steps / keep_base_if_worse (model
     selection on a dev split), merge_base (WiSE-FT share of the base weights), seed, shuffle, save_steps,
     keep_checkpoints, resume
     (True for the latest checkpoint in output_dir, or a checkpoint path), log_every, show_progress,

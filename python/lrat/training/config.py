@@ -79,17 +79,20 @@ class TrainingConfig:
     counts once. The tiers come from the set's `neg_tier` column (`lrat mine` writes it); without it
     only the in-batch weight applies."""
     false_negative_margin: float | None = option(
-        0.95,
+        None,
         "--fn-margin",
-        "drop each negative the base model scores above M× its positive (false negatives)",
+        "drop each negative the base model scores above M× its positive (false negatives; NV-Retriever: 0.95)",
         group=_LOSS,
         metavar="M",
         off_flag="--no-fn-filter",
-        off_help="keep every negative",
+        off_help="keep every negative (the default)",
     )
     """Before training, drop each negative that the base model scores above this fraction of its
-    positive (`lrat.negatives`, NV-Retriever's relative margin); None keeps every negative. Applies to
-    training sets given as a DataFrame or a file."""
+    positive (`lrat.negatives`, NV-Retriever's relative margin, 0.95 there); None (the default) keeps
+    every negative. Applies to training sets given as a DataFrame or a file. Off by default: `lrat mine`
+    already keeps documents the agent accepted out of the negatives, after which the filter caught no
+    evidence on the bench and dropped the hardest true negatives, at a cost (docs/benchmarks.md). Turn
+    it on for a set whose negatives nothing else cleaned."""
     dev_fraction: float = option(
         0.0,
         "--dev-fraction",
