@@ -437,6 +437,11 @@ def test_tiered_contextual_and_filtered_variants_train_on_lrats_examples_in_thei
     reports = {s["variant"]: s["mining"] for s in result.supervision if s["fold"] == 0}
     assert "false_negatives_dropped" not in reports["lrat"]
     assert reports["lrat_fn_filter"]["false_negatives_dropped"] == dropped
+    settings = (out / "table.txt").read_text()
+    assert (
+        "keeps every other negative (except: lrat_fn_filter drops negatives the base scores above 0.95 of the positive)"
+        in settings
+    ), "the table names the variant that mines otherwise than the run"
     assert (lrat_set["neg"].list.len() == lrat_set["neg_tier"].list.len()).all()
     assert contextual["pos_id"].equals(lrat_set["pos_id"])
     for plain, joined, context in zip(lrat_set["query"], contextual["query"], contextual["context"]):
@@ -491,3 +496,20 @@ def test_more_plays_add_training_trajectories_and_leave_the_heldout_measure_alon
         assert pl.read_parquet(seed0 / question_oracle).equals(
             pl.read_parquet(bench_run / "work" / "seed0" / question_oracle)
         )
+
+
+def test_the_settings_line_names_the_variants_that_mine_negatives_otherwise_than_the_run():
+    from lrat.bench import BenchConfig, _negatives_setting
+
+    assert (
+        _negatives_setting(BenchConfig(variants=("lrat", "oracle_question")))
+        == "mining excludes accepted documents from negatives: True, keeps every other negative"
+    )
+    line = _negatives_setting(
+        BenchConfig(variants=("lrat", "lrat_keep_accepted", "lrat_no_fn_filter"), false_negative_margin=0.95)
+    )
+    assert line == (
+        "mining excludes accepted documents from negatives: True, drops negatives the base scores above 0.95 of "
+        "the positive (except: lrat_keep_accepted lets accepted documents be negatives; lrat_no_fn_filter keeps "
+        "every other negative)"
+    )

@@ -993,6 +993,33 @@ def _cell(delta: Mapping[str, Any]) -> str:
     return text + ("" if delta["significant"] else " ns")
 
 
+def _fn_filter_setting(margin: float | None) -> str:
+    return (
+        "keeps every other negative"
+        if margin is None
+        else f"drops negatives the base scores above {margin} of the positive"
+    )
+
+
+def _negatives_setting(config: BenchConfig) -> str:
+    """How mining treats negatives, with the variants whose recipe sets it otherwise than the run."""
+    line = (
+        f"mining excludes accepted documents from negatives: {config.exclude_accepted}, "
+        f"{_fn_filter_setting(config.false_negative_margin)}"
+    )
+    exceptions = []
+    for name in config.variants:
+        recipe = MINED_VARIANTS.get(name)
+        if recipe is None:
+            continue
+        margin = recipe.get("false_negative_margin", config.false_negative_margin)
+        if margin != config.false_negative_margin:
+            exceptions.append(f"{name} {_fn_filter_setting(margin)}")
+        if config.exclude_accepted and not recipe.get("exclude_accepted", True):
+            exceptions.append(f"{name} lets accepted documents be negatives")
+    return line + (f" (except: {'; '.join(exceptions)})" if exceptions else "")
+
+
 def format_table(result: BenchResult, config: BenchConfig) -> str:
     """Base's mean (± sd across seeds) and each variant's delta against base with its paired 95%
     interval (`ns`: the interval contains 0), grouped by level; then the gains as fractions of the
@@ -1051,17 +1078,11 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
         f"{max(config.budgets)} calls)"
         + (f"; {config.plays} base plays of each training question" if config.plays > 1 else "")
     )
-    margin = config.false_negative_margin
-    fn_filter = (
-        "keeps every other negative"
-        if margin is None
-        else f"drops negatives the base scores above {margin} of the positive"
-    )
     lines.append(
         f"training (every trained variant): {t.steps} steps × batch {t.batch_size}, group {t.group_size}, "
         f"lr {t.learning_rate}, τ {t.temperature}, max lengths {t.max_query_length}/{t.max_document_length}, "
         f"merge_base {t.merge_base}, distill_base {t.distill_base}, precision {st.get('precision', t.precision)}; "
-        f"mining excludes accepted documents from negatives: {config.exclude_accepted}, {fn_filter}; model {st['model']}; "
+        f"{_negatives_setting(config)}; model {st['model']}; "
         f"wall {st['elapsed_s']:.0f} s"
     )
     sat = st.get("saturation_check")
