@@ -513,3 +513,27 @@ def test_the_settings_line_names_the_variants_that_mine_negatives_otherwise_than
         "the positive (except: lrat_keep_accepted lets accepted documents be negatives; lrat_no_fn_filter keeps "
         "every other negative)"
     )
+
+
+def test_the_solved_question_oracle_keeps_the_question_oracles_rows_of_the_questions_the_agent_solved(
+    kb, tiny, bench_run, tmp_path
+):
+    import shutil
+
+    from lrat.bench import run
+
+    out = tmp_path / "out"
+    shutil.copytree(bench_run, out)
+    config = dataclasses.replace(_config(), variants=("oracle_question", "oracle_solved"))
+    result = run(
+        _collection(kb, tmp_path / "kb"), config, model=tiny, out=out, progress=False, print_table=False, resume=True
+    )
+    seed0 = out / "work" / "seed0"
+    records = [json.loads(line) for line in (seed0 / "base_runs.jsonl").read_text().splitlines()]
+    solved = {r["query_id"] for r in records if r["status"] == "completed"}
+    for fold in (0, 1):
+        question_oracle = pl.read_parquet(seed0 / f"fold{fold}" / "train_oracle_question.parquet")
+        solved_oracle = pl.read_parquet(seed0 / f"fold{fold}" / "train_oracle_solved.parquet")
+        assert 0 < solved_oracle.height < question_oracle.height, fold
+        assert solved_oracle.equals(question_oracle.filter(pl.col("query_id").is_in(sorted(solved))))
+    assert "fraction_of_oracle_solved" in result.summary["oracle_question"]["aq_recall@10"]

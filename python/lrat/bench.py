@@ -14,7 +14,8 @@ The protocol (docs/method.md §5):
   `oracle_question` (training questions as queries, their qrels as positives, base-retrieved non-evidence
   as negatives) and the `oracle_trajectory` (the agent's own queries on the training questions, labelled
   by the qrels: the evidence among a query's results as positives, the rest as negatives: the ceiling of
-  a perfect judge on the same logs); with `ablation`, `naive` (every browse positive) and `filter`
+  a perfect judge on the same logs); on request the `oracle_solved` (the question oracle on the
+  training questions the base agent solved, whose trajectories LRAT learns from); with `ablation`, `naive` (every browse positive) and `filter`
   (judge, no weights).
 - Metrics per question, so that every delta is paired: the question as the query (Recall@2/5/10,
   nDCG@10, misses@10); the agents' own queries (Recall@2/5/10 and nDCG@10, averaged over the question's
@@ -89,12 +90,15 @@ TRAINING_KEYS = ("negative_weights", "dev_fraction")
 CONTEXTUAL_VARIANTS = frozenset(
     [*(n for n, r in MINED_VARIANTS.items() if r.get("contextual_queries")), "base_context"]
 )
-ORACLES = ("oracle_question", "oracle_trajectory")
+ORACLES = ("oracle_question", "oracle_trajectory", "oracle_solved")
+"""`oracle_solved` is the question oracle on the training questions the base agent solved (those whose
+trajectories LRAT mines by default): the oracle's lead over LRAT that is left is supervision, the rest
+is coverage. A diagnostic, not run by default."""
 REFERENCES = ("base_context",)
 """Untrained variants: `base_context` is the base model searched with contextual queries, which tells
 what `lrat_context` owes to the context alone and what to its training."""
 ALL_VARIANTS = (*MINED_VARIANTS, *ORACLES, *REFERENCES)
-DEFAULT_VARIANTS = ("lrat", *ORACLES)
+DEFAULT_VARIANTS = ("lrat", "oracle_question", "oracle_trajectory")
 
 
 _TRAINING_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainingConfig)}
@@ -420,6 +424,11 @@ def fold_training_sets(
             sets[name] = df
     if "oracle_question" in variants:
         sets["oracle_question"] = question_oracle_set(train_questions, texts, base, config.agent.k)
+    if "oracle_solved" in variants:
+        solved = {r["query_id"] for r in train_records if r.get("status") == "completed"}
+        sets["oracle_solved"] = question_oracle_set(
+            [q for q in train_questions if q["query_id"] in solved], texts, base, config.agent.k
+        )
     if "oracle_trajectory" in variants:
         by_id = {q["query_id"]: q for q in train_questions}
         sets["oracle_trajectory"] = trajectory_oracle_set(train_records, by_id, texts)

@@ -55,7 +55,8 @@ def register(subparsers: Any) -> None:
         "--variants",
         type=_names,
         default=DEFAULT.variants,
-        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; lrat_keep_accepted, "
+        help="trained variants: naive, filter, lrat, oracle_question, oracle_trajectory; oracle_solved is the "
+        "question oracle on the training questions the base agent solved; lrat_keep_accepted, "
         "lrat_no_fn_filter and lrat_no_credit are LRAT with one mining mechanism off, lrat_all_outcomes "
         "LRAT mined from failed trajectories too, lrat_chain LRAT with query chains, lrat_question LRAT with "
         "the trajectory's question paired with each accepted page too, lrat_tiered LRAT with "
