@@ -389,6 +389,16 @@ def _training_frame(rows: list[tuple[str, str, list[str], str]], texts: Mapping[
     )
 
 
+def _negatives_of(variant: str, config: BenchConfig) -> tuple[bool, float | None]:
+    """Whether a mined variant keeps the accepted documents out of its negatives, and its false-negative
+    filter's margin: what its recipe sets, else the run's."""
+    recipe = MINED_VARIANTS[variant]
+    return (
+        recipe.get("exclude_accepted", True) and config.exclude_accepted,
+        recipe.get("false_negative_margin", config.false_negative_margin),
+    )
+
+
 def fold_training_sets(
     variants: Sequence[str],
     corpus: pl.DataFrame,
@@ -409,11 +419,12 @@ def fold_training_sets(
     if mined:
         runs = write_runs(train_records, work / "train_runs.jsonl")
         for name in mined:
-            recipe = dict(MINED_VARIANTS[name])
-            fn_margin = recipe.pop("false_negative_margin", config.false_negative_margin)
-            exclude = recipe.pop("exclude_accepted", True) and config.exclude_accepted
-            for key in TRAINING_KEYS:
-                recipe.pop(key, None)
+            exclude, fn_margin = _negatives_of(name, config)
+            recipe = {
+                k: v
+                for k, v in MINED_VARIANTS[name].items()
+                if k not in (*TRAINING_KEYS, "exclude_accepted", "false_negative_margin")
+            }
             df, report = mine_with_report(runs, corpus=corpus, strict=True, exclude_accepted=exclude, **recipe)
             reports[name] = report.to_dict()
             if fn_margin is not None:
@@ -1017,14 +1028,11 @@ def _negatives_setting(config: BenchConfig) -> str:
         f"{_fn_filter_setting(config.false_negative_margin)}"
     )
     exceptions = []
-    for name in config.variants:
-        recipe = MINED_VARIANTS.get(name)
-        if recipe is None:
-            continue
-        margin = recipe.get("false_negative_margin", config.false_negative_margin)
+    for name in (v for v in config.variants if v in MINED_VARIANTS):
+        exclude, margin = _negatives_of(name, config)
         if margin != config.false_negative_margin:
             exceptions.append(f"{name} {_fn_filter_setting(margin)}")
-        if config.exclude_accepted and not recipe.get("exclude_accepted", True):
+        if exclude != config.exclude_accepted:
             exceptions.append(f"{name} lets accepted documents be negatives")
     return line + (f" (except: {'; '.join(exceptions)})" if exceptions else "")
 
