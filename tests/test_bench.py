@@ -537,3 +537,41 @@ def test_the_solved_question_oracle_keeps_the_question_oracles_rows_of_the_quest
         assert 0 < solved_oracle.height < question_oracle.height, fold
         assert solved_oracle.equals(question_oracle.filter(pl.col("query_id").is_in(sorted(solved))))
     assert "fraction_of_oracle_solved" in result.summary["oracle_question"]["aq_recall@10"]
+
+
+def test_variants_pair_within_and_across_runs_of_one_split_and_not_across_splits(bench_run, tmp_path):
+    """`benches/pair_variants.py`: a variant against base reproduces the run's own interval; a variant
+    against itself differs by exactly 0; a run whose base rows differ (another split or base run) is
+    refused rather than paired."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "benches"))
+    from pair_variants import format_pairs, pair
+
+    results = json.loads((bench_run / "results.json").read_text())["results"]
+    result = pair(
+        {"L": (bench_run, "lrat"), "again": (bench_run, "lrat"), "Q": (bench_run, "oracle_question")},
+        [("L", "base"), ("L", "again"), ("Q", "L")],
+        resamples=_config().resamples,
+    )
+    for metric, delta in result["L − base"].items():
+        assert delta == pytest.approx(results["lrat"][metric]["delta"], nan_ok=True), metric
+    assert all(d["mean"] == d["low"] == d["high"] == 0 and not d["significant"] for d in result["L − again"].values())
+    per_query = pl.read_parquet(bench_run / "per_query.parquet")
+    expected = (
+        per_query.filter(pl.col("variant") == "oracle_question")["recall@10"].mean()
+        - per_query.filter(pl.col("variant") == "lrat")["recall@10"].mean()
+    )
+    assert result["Q − L"]["recall@10"]["mean"] == pytest.approx(expected)
+    assert "L − again\n  recall@2" in format_pairs(result)
+
+    other = tmp_path / "other"
+    other.mkdir()
+    # The same runs split into folds the other way round: another split.
+    per_query.with_columns(1 - pl.col("fold")).write_parquet(other / "per_query.parquet")
+    with pytest.raises(ValueError, match=r"other: its base rows differ from those of .*cannot be paired"):
+        pair({"L": (bench_run, "lrat"), "M": (other, "lrat")})
+    with pytest.raises(ValueError, match=r"no variant 'lrat_chain'; the run holds base, lrat, oracle_question"):
+        pair({"L": (bench_run, "lrat_chain")})
