@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from lrat.bench import RESAMPLES, summarize
+from lrat.bench import RESAMPLES, format_delta, summarize
 
 KEYS = ("seed", "fold", "variant", "query_id")
 
@@ -67,7 +66,7 @@ def pair(
     if base is None:
         raise ValueError("name at least one variant (NAME=DIR:VARIANT)")
     rows["base"] = base
-    names = [n for n in named]
+    names = list(named)
     if pairs is None:
         pairs = [(n, "base") for n in names] + [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
     metrics = [c for c in base.columns if c not in KEYS]
@@ -94,12 +93,7 @@ def format_pairs(result: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> str:
     lines = []
     for name, metrics in result.items():
         lines.append(name)
-        for metric, d in metrics.items():
-            if math.isnan(d["mean"]):
-                lines.append(f"  {metric:28s} —")
-                continue
-            interval = f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
-            lines.append(f"  {metric:28s} {interval}" + ("" if d["significant"] else " ns"))
+        lines.extend(f"  {metric:28s} {format_delta(d)}" for metric, d in metrics.items())
     return "\n".join(lines)
 
 

@@ -1006,7 +1006,9 @@ LABELS = {
 }
 
 
-def _cell(delta: Mapping[str, Any]) -> str:
+def format_delta(delta: Mapping[str, Any]) -> str:
+    """A paired bootstrap interval as the table prints it: `+mean [low, high]`, `ns` when it holds 0,
+    `—` when no question counts."""
     if delta["n"] == 0 or math.isnan(delta["mean"]):
         return "—"
     text = f"{delta['mean']:+.3f} [{delta['low']:+.3f}, {delta['high']:+.3f}]"
@@ -1056,7 +1058,7 @@ def format_table(result: BenchResult, config: BenchConfig) -> str:
         base_text = f"{b['mean']:.3f}" + (f"±{b['sd']:.3f}" if config.seeds > 1 else "")
         line = f"  {metric:<24}{base_text:>14}"
         for v in variants:
-            line += f"{_cell(s[v][metric]['delta']):>{width}}"
+            line += f"{format_delta(s[v][metric]['delta']):>{width}}"
         lines.append(line)
     oracles = [o for o in ORACLES if o in s]
     for v in (x for x in variants if x not in ORACLES):
